@@ -1,0 +1,58 @@
+# Project Unify: the two commands a newcomer needs are `make demo` and `make test` (README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Re-install when the dependency pins change (the stamp's name carries their hash).
+DEPS_HASH := $(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+RUNTIME_STAMP := $(VENV)/.installed-runtime-$(DEPS_HASH)
+TEST_STAMP    := $(VENV)/.installed-test-$(DEPS_HASH)
+
+.PHONY: help demo test install install-test profile warehouse-start warehouse-stop clean lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+demo: install profile warehouse-start ## the main job end to end on the local warehouse
+	$(BIN)/unify demo
+
+test: install-test profile warehouse-start ## every test: Redshift gate, SQL lint, pytest (dbt build inside)
+	$(BIN)/pytest
+
+install: $(RUNTIME_STAMP) ## create .venv and install the project (pinned by constraints.txt)
+
+install-test: $(TEST_STAMP) ## install what the tests need too
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+
+$(RUNTIME_STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet --progress-bar off -c constraints.txt -e .
+	@rm -f $(VENV)/.installed-runtime-* && touch $@
+
+$(TEST_STAMP): $(RUNTIME_STAMP)
+	$(BIN)/pip install --quiet --progress-bar off -c constraints.txt -e '.[test]'
+	@rm -f $(VENV)/.installed-test-* && touch $@
+
+profile: ## create ./profiles.yml from profiles.yml.example if missing (git-ignored)
+	@test -f profiles.yml || { cp profiles.yml.example profiles.yml && echo "created ./profiles.yml from profiles.yml.example"; }
+
+warehouse-start: install ## start the local warehouse (idempotent)
+	$(BIN)/unify warehouse start
+
+warehouse-stop: ## stop the local warehouse (the data stays)
+	@test -x $(BIN)/unify && $(BIN)/unify warehouse stop || true
+
+clean: warehouse-stop ## stop the warehouse and delete .venv, .unify (warehouse data, landing zone) and dbt output
+	rm -rf $(VENV) .unify target logs
+
+lock: ## re-resolve pyproject.toml's ranges in a scratch venv and rewrite constraints.txt
+	rm -rf .unify/lock-venv && $(PYTHON) -m venv .unify/lock-venv
+	.unify/lock-venv/bin/pip install --quiet -e '.[test]'
+	{ printf '# Exact versions installed by `make install` / `make install-test` (pip -c constraints.txt).\n# The reviewed ranges live in pyproject.toml; regenerate this file with `make lock` after changing them.\n'; \
+	  .unify/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt
+	rm -rf .unify/lock-venv
