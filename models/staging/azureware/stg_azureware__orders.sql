@@ -1,3 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        dist='order_id',
+        sort=['last_loaded_at'],
+    )
+}}
+{#- Incremental because Orders is the large, fast-changing CDC stream: a run re-resolves only the
+    keys that have any raw row loaded after the high-water mark minus the lookback, over ALL raw
+    versions of those keys (so a late, out-of-order change record still ranks correctly). -#}
+
 with
 
 source as (
@@ -6,19 +20,45 @@ source as (
 
 ),
 
+{% if is_incremental() %}
+
+changed_keys as (
+
+    select distinct orderid
+    from source
+    where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
+
+),
+
+versions as (
+
+    select source.*
+    from source
+    inner join changed_keys
+        on source.orderid = changed_keys.orderid
+
+),
+
+{% else %}
+
+versions as (
+
+    select * from source
+
+),
+
+{% endif %}
+
 ranked as (
 
     select
         *,
         row_number() over (
             partition by orderid
-            order by
-                dms_change_seq desc nulls last,
-                dms_commit_ts desc,
-                _source_key desc,
-                _source_row desc
-        ) as version_rank
-    from source
+            order by {{ cdc_version_order('azureware') }}
+        ) as version_rank,
+        max(_loaded_at) over (partition by orderid) as last_loaded_at
+    from versions
 
 ),
 
@@ -36,12 +76,13 @@ final as (
         requiredshipby as required_ship_by_at,
         promiseddeliverydate as promised_delivery_date,
         shippedat as shipped_at,
-        left(destinationpostcode, 3) as destination_postcode_prefix,
+        {{ keyed_hash('lower(trim(customername))') }} as customer_key,
+        {{ postcode_prefix('destinationpostcode') }} as destination_postcode_prefix,
         destinationcountry as destination_country_code,
         modifiedat as modified_at,
         op = 'D' as is_deleted,
         dms_commit_ts as source_committed_at,
-        _loaded_at as loaded_at
+        last_loaded_at
     from ranked
     where version_rank = 1
 

@@ -1,0 +1,38 @@
+with
+
+source as (
+
+    select * from {{ source('azureware', 'clients') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by clientid
+            order by {{ cdc_version_order('azureware') }}
+        ) as version_rank,
+        max(_loaded_at) over (partition by clientid) as last_loaded_at
+    from source
+
+),
+
+final as (
+
+    select
+        clientid as client_id,
+        clientcode as client_code,
+        name as client_name,
+        isactive as is_active,
+        modifiedat as modified_at,
+        op = 'D' as is_deleted,
+        dms_commit_ts as source_committed_at,
+        last_loaded_at
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from final

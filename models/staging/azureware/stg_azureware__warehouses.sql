@@ -1,0 +1,41 @@
+with
+
+source as (
+
+    select * from {{ source('azureware', 'warehouses') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by warehouseid
+            order by {{ cdc_version_order('azureware') }}
+        ) as version_rank,
+        max(_loaded_at) over (partition by warehouseid) as last_loaded_at
+    from source
+
+),
+
+final as (
+
+    select
+        warehouseid as warehouse_id,
+        warehousecode as warehouse_code,
+        name as warehouse_name,
+        city,
+        countrycode as country_code,
+        timezone as time_zone,
+        openeddate as opened_date,
+        modifiedat as modified_at,
+        op = 'D' as is_deleted,
+        dms_commit_ts as source_committed_at,
+        last_loaded_at
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from final
