@@ -1,3 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        dist='order_id',
+        sort=['created_at'],
+        post_hook=[
+            "delete from {{ this }} where order_id in (
+                select order_id from {{ ref('stg_azureware__orders') }} where is_deleted
+            )",
+        ],
+    )
+}}
+{#- Incremental: a run recomputes every order whose own row, any of its lines or any of its
+    shipments was loaded after this table's high-water mark (source_loaded_at) minus the lookback,
+    from the fully CDC-resolved staging rows; orders deleted in the WMS are removed by the post-hook. -#}
+
 with
 
 orders as (
@@ -6,21 +25,187 @@ orders as (
 
 ),
 
+order_lines as (
+
+    select * from {{ ref('stg_azureware__order_lines') }}
+
+),
+
+shipments as (
+
+    select * from {{ ref('stg_tms__shipments') }}
+
+),
+
+status_mapping as (
+
+    select * from {{ ref('order_status_mapping') }}
+
+),
+
+{% if is_incremental() %}
+
+changed_orders as (
+
+    select order_id
+    from orders
+    where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
+
+    union
+
+    select order_id
+    from order_lines
+    where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
+
+    union
+
+    select orders.order_id
+    from shipments
+    inner join orders
+        on shipments.order_number = orders.order_number
+    where shipments.last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
+
+),
+
+scoped_orders as (
+
+    select orders.*
+    from orders
+    inner join changed_orders
+        on orders.order_id = changed_orders.order_id
+
+),
+
+{% else %}
+
+scoped_orders as (
+
+    select * from orders
+
+),
+
+{% endif %}
+
+live_orders as (
+
+    select *
+    from scoped_orders
+    where not is_deleted
+
+),
+
+line_totals as (
+
+    select
+        order_lines.order_id,
+        count(*) as line_count,
+        sum(order_lines.qty_ordered) as units_ordered,
+        sum(order_lines.qty_shipped) as units_shipped,
+        sum(case when order_lines.qty_shipped < order_lines.qty_ordered then 1 else 0 end) as short_line_count,
+        max(order_lines.last_loaded_at) as last_loaded_at
+    from order_lines
+    inner join live_orders
+        on order_lines.order_id = live_orders.order_id
+    where not order_lines.is_deleted
+    group by order_lines.order_id
+
+),
+
+shipment_totals as (
+
+    select
+        live_orders.order_id,
+        count(*) as shipment_count,
+        sum(case when shipments.delivered_at is null then 1 else 0 end) as undelivered_shipment_count,
+        max(shipments.delivered_at) as last_delivered_at,
+        max(shipments.last_loaded_at) as last_loaded_at
+    from shipments
+    inner join live_orders
+        on shipments.order_number = live_orders.order_number
+    group by live_orders.order_id
+
+),
+
+joined as (
+
+    select
+        live_orders.*,
+        status_mapping.status_group,
+        coalesce(line_totals.line_count, 0) as line_count,
+        coalesce(line_totals.units_ordered, 0) as units_ordered,
+        coalesce(line_totals.units_shipped, 0) as units_shipped,
+        coalesce(line_totals.short_line_count, 0) as short_line_count,
+        coalesce(shipment_totals.shipment_count, 0) as shipment_count,
+        case
+            when shipment_totals.shipment_count > 0 and shipment_totals.undelivered_shipment_count = 0
+                then shipment_totals.last_delivered_at
+        end as delivered_at,
+        greatest(
+            live_orders.last_loaded_at,
+            coalesce(line_totals.last_loaded_at, live_orders.last_loaded_at),
+            coalesce(shipment_totals.last_loaded_at, live_orders.last_loaded_at)
+        ) as source_loaded_at
+    from live_orders
+    left join status_mapping
+        on live_orders.order_status = status_mapping.order_status
+    left join line_totals
+        on live_orders.order_id = line_totals.order_id
+    left join shipment_totals
+        on live_orders.order_id = shipment_totals.order_id
+
+),
+
+measured as (
+
+    select
+        *,
+        cast(delivered_at as date) as delivered_date,
+        coalesce(shipped_at is not null and shipped_at <= required_ship_by_at, false) as is_shipped_on_time,
+        coalesce(cast(delivered_at as date) <= promised_delivery_date, false) as is_on_time,
+        short_line_count = 0 as is_in_full
+    from joined
+
+),
+
 final as (
 
     select
-        order_id,
-        order_number,
-        client_id,
-        warehouse_id,
-        order_status,
-        created_at,
-        required_ship_by_at,
-        promised_delivery_date,
-        shipped_at,
-        shipped_at is not null and shipped_at <= required_ship_by_at as is_shipped_on_time
-    from orders
-    where not is_deleted
+        cast(order_id as bigint) as order_id,
+        cast(order_number as varchar(128)) as order_number,
+        cast(client_id as integer) as client_id,
+        cast(warehouse_id as integer) as warehouse_id,
+        cast(order_type as varchar(8)) as order_type,
+        cast(order_priority as varchar(16)) as order_priority,
+        cast(order_status as varchar(16)) as order_status,
+        cast(status_group as varchar(16)) as status_group,
+        order_status = 'CANCELLED' as is_cancelled,
+        shipped_at is not null as is_shipped,
+        cast(created_at as timestamp) as created_at,
+        cast(created_at as date) as created_date,
+        cast(required_ship_by_at as timestamp) as required_ship_by_at,
+        cast(promised_delivery_date as date) as promised_delivery_date,
+        cast({{ dbt.date_trunc('month', 'promised_delivery_date') }} as date) as promised_month,
+        cast(shipped_at as timestamp) as shipped_at,
+        cast(shipped_at as date) as shipped_date,
+        cast({{ dbt.date_trunc('month', 'shipped_at') }} as date) as ship_month,
+        cast(delivered_at as timestamp) as delivered_at,
+        delivered_date,
+        delivered_date is not null as is_delivered,
+        cast(line_count as integer) as line_count,
+        cast(units_ordered as bigint) as units_ordered,
+        cast(units_shipped as bigint) as units_shipped,
+        cast(shipment_count as integer) as shipment_count,
+        is_shipped_on_time,
+        is_on_time,
+        is_in_full,
+        is_on_time and is_in_full as is_otif,
+        cast({{ hours_between('created_at', 'shipped_at') }} as numeric(12, 4)) as fulfilment_cycle_hours,
+        cast(delivered_date - cast(created_at as date) as integer) as order_to_delivery_days,
+        cast(customer_key as varchar(64)) as customer_key,
+        cast(destination_postcode_prefix as varchar(3)) as destination_postcode_prefix,
+        cast(destination_country_code as char(2)) as destination_country_code,
+        cast(source_loaded_at as timestamp) as source_loaded_at
+    from measured
 
 )
 

@@ -1,0 +1,168 @@
+{#- Client profitability at order grain (see the revenue_usd / cost_usd docs): every shipped,
+    non-cancelled, non-deleted order, priced with the contract version in force at its ShippedAt and
+    converted at the rate of its ship month. fct_client_profitability_monthly sums it. -#}
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+shipments as (
+
+    select * from {{ ref('fct_shipments') }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('dim_contract') }}
+
+),
+
+warehouses as (
+
+    select * from {{ ref('dim_warehouse') }}
+
+),
+
+currency_rates as (
+
+    select * from {{ ref('currency_rates_monthly') }}
+
+),
+
+shipped_orders as (
+
+    select *
+    from orders
+    where
+        shipped_at is not null
+        and not is_cancelled
+
+),
+
+order_freight as (
+
+    select
+        order_id,
+        count(*) as shipment_count,
+        sum(freight_cost_usd) as freight_cost_usd
+    from shipments
+    group by order_id
+
+),
+
+contract_candidates as (
+
+    -- the Activated, non-deleted contract of the client's account covering the ship date, with the
+    -- terms of the version in force at ShippedAt
+    select
+        shipped_orders.order_id,
+        contracts.contract_id,
+        contracts.contract_version_key,
+        contracts.contract_number,
+        contracts.currency_code,
+        contracts.handling_fee_per_order,
+        contracts.pick_fee_per_unit,
+        contracts.freight_markup_pct,
+        contracts.otif_target_pct,
+        row_number() over (
+            partition by shipped_orders.order_id
+            order by contracts.start_date desc, contracts.contract_id desc
+        ) as contract_rank
+    from shipped_orders
+    inner join contracts
+        on
+            shipped_orders.client_id = contracts.client_id
+            and shipped_orders.shipped_at >= contracts.valid_from
+            and shipped_orders.shipped_at < contracts.valid_to
+    where
+        contracts.contract_status = 'Activated'
+        and not contracts.is_version_deleted
+        and not contracts.is_contract_deleted
+        and coalesce(contracts.start_date, cast('1900-01-01' as date)) <= shipped_orders.shipped_date
+        and coalesce(contracts.end_date, cast('9999-12-31' as date)) >= shipped_orders.shipped_date
+
+),
+
+contract_in_force as (
+
+    select *
+    from contract_candidates
+    where contract_rank = 1
+
+),
+
+priced as (
+
+    select
+        shipped_orders.order_id,
+        shipped_orders.client_id,
+        shipped_orders.warehouse_id,
+        shipped_orders.shipped_at,
+        shipped_orders.ship_month,
+        shipped_orders.units_shipped,
+        coalesce(order_freight.shipment_count, 0) as shipment_count,
+        contract_in_force.contract_id,
+        contract_in_force.contract_version_key,
+        contract_in_force.contract_number,
+        contract_in_force.currency_code as contract_currency_code,
+        contract_in_force.otif_target_pct,
+        contract_in_force.freight_markup_pct,
+        contract_in_force.contract_id is not null as has_contract,
+        coalesce(contract_in_force.handling_fee_per_order, 0) * coalesce(fee_rates.usd_per_unit, 0)
+            as handling_fee_revenue_usd,
+        coalesce(contract_in_force.pick_fee_per_unit, 0) * shipped_orders.units_shipped
+        * coalesce(fee_rates.usd_per_unit, 0) as pick_fee_revenue_usd,
+        coalesce(order_freight.freight_cost_usd, 0) * (1 + coalesce(contract_in_force.freight_markup_pct, 0) / 100)
+            as freight_recharge_revenue_usd,
+        coalesce(order_freight.freight_cost_usd, 0) as freight_cost_usd,
+        warehouses.cost_per_order_usd + warehouses.cost_per_unit_usd * shipped_orders.units_shipped
+            as warehouse_handling_cost_usd
+    from shipped_orders
+    left join order_freight
+        on shipped_orders.order_id = order_freight.order_id
+    left join contract_in_force
+        on shipped_orders.order_id = contract_in_force.order_id
+    left join currency_rates as fee_rates
+        on
+            contract_in_force.currency_code = fee_rates.currency_code
+            and shipped_orders.ship_month = fee_rates.month_start_date
+    left join warehouses
+        on shipped_orders.warehouse_id = warehouses.warehouse_id
+
+),
+
+final as (
+
+    -- numeric(28, 12) holds every amount exactly (fees x rate x units, freight x rate x markup)
+    select
+        order_id,
+        client_id,
+        warehouse_id,
+        shipped_at,
+        ship_month,
+        units_shipped,
+        shipment_count,
+        contract_id,
+        contract_version_key,
+        contract_number,
+        contract_currency_code,
+        otif_target_pct,
+        freight_markup_pct,
+        has_contract,
+        cast(handling_fee_revenue_usd as numeric(28, 12)) as handling_fee_revenue_usd,
+        cast(pick_fee_revenue_usd as numeric(28, 12)) as pick_fee_revenue_usd,
+        cast(freight_recharge_revenue_usd as numeric(28, 12)) as freight_recharge_revenue_usd,
+        cast(freight_cost_usd as numeric(28, 12)) as freight_cost_usd,
+        cast(warehouse_handling_cost_usd as numeric(28, 12)) as warehouse_handling_cost_usd,
+        cast(handling_fee_revenue_usd + pick_fee_revenue_usd + freight_recharge_revenue_usd as numeric(28, 12))
+            as revenue_usd,
+        cast(freight_cost_usd + warehouse_handling_cost_usd as numeric(28, 12)) as cost_usd
+    from priced
+
+)
+
+select * from final

@@ -1,0 +1,120 @@
+{{ config(dist='even', sort=['month_start_date', 'client_id']) }}
+{#- Client Profitability dashboard: one row per client per month, profitability by ship month next to
+    OTIF by promised-delivery month (the two metrics' own month definitions), with the client's
+    current tier and account manager. -#}
+with
+
+profitability as (
+
+    select * from {{ ref('fct_client_profitability_monthly') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+clients as (
+
+    select * from {{ ref('dim_client') }}
+
+),
+
+as_of as (
+
+    select cast({{ as_of_timestamp() }} as date) as as_of_date
+
+),
+
+otif as (
+
+    select
+        orders.client_id,
+        orders.promised_month as month_start_date,
+        count(*) as due_orders,
+        sum(case when orders.is_on_time then 1 else 0 end) as on_time_orders,
+        sum(case when orders.is_in_full then 1 else 0 end) as in_full_orders,
+        sum(case when orders.is_otif then 1 else 0 end) as otif_orders
+    from orders
+    cross join as_of
+    where
+        not orders.is_cancelled
+        and orders.promised_delivery_date <= as_of.as_of_date
+    group by orders.client_id, orders.promised_month
+
+),
+
+client_months as (
+
+    select
+        client_id,
+        ship_month as month_start_date
+    from profitability
+
+    union
+
+    select
+        client_id,
+        month_start_date
+    from otif
+
+),
+
+current_clients as (
+
+    select *
+    from clients
+    where is_current
+
+),
+
+final as (
+
+    select
+        cast(client_months.client_id as integer) as client_id,
+        cast(client_months.month_start_date as date) as month_start_date,
+        cast(current_clients.client_code as varchar(80)) as client_code,
+        cast(current_clients.client_name as varchar(800)) as client_name,
+        cast(current_clients.tier as varchar(255)) as tier,
+        cast(current_clients.account_manager_username as varchar(320)) as account_manager_username,
+        cast(current_clients.account_manager_name as varchar(484)) as account_manager_name,
+        cast(coalesce(profitability.shipped_orders, 0) as integer) as shipped_orders,
+        cast(coalesce(profitability.units_shipped, 0) as bigint) as units_shipped,
+        cast(coalesce(profitability.revenue_usd, 0) as numeric(18, 2)) as revenue_usd,
+        cast(coalesce(profitability.handling_fee_revenue_usd, 0) as numeric(18, 2)) as handling_fee_revenue_usd,
+        cast(coalesce(profitability.pick_fee_revenue_usd, 0) as numeric(18, 2)) as pick_fee_revenue_usd,
+        cast(coalesce(profitability.freight_recharge_revenue_usd, 0) as numeric(18, 2))
+            as freight_recharge_revenue_usd,
+        cast(coalesce(profitability.cost_usd, 0) as numeric(18, 2)) as cost_usd,
+        cast(coalesce(profitability.freight_cost_usd, 0) as numeric(18, 2)) as freight_cost_usd,
+        cast(coalesce(profitability.warehouse_handling_cost_usd, 0) as numeric(18, 2)) as warehouse_handling_cost_usd,
+        cast(coalesce(profitability.gross_margin_usd, 0) as numeric(18, 2)) as gross_margin_usd,
+        cast(profitability.margin_pct as numeric(9, 2)) as margin_pct,
+        cast(coalesce(otif.due_orders, 0) as integer) as due_orders,
+        cast(coalesce(otif.on_time_orders, 0) as integer) as on_time_orders,
+        cast(coalesce(otif.in_full_orders, 0) as integer) as in_full_orders,
+        cast(coalesce(otif.otif_orders, 0) as integer) as otif_orders,
+        cast(
+            case when otif.due_orders > 0 then round(100.0 * otif.otif_orders / otif.due_orders, 2) end
+            as numeric(7, 2)
+        ) as otif_pct,
+        cast(profitability.otif_target_pct as numeric(7, 2)) as otif_target_pct,
+        cast(as_of.as_of_date as date) as as_of_date
+    from client_months
+    cross join as_of
+    left join profitability
+        on
+            client_months.client_id = profitability.client_id
+            and client_months.month_start_date = profitability.ship_month
+    left join otif
+        on
+            client_months.client_id = otif.client_id
+            and client_months.month_start_date = otif.month_start_date
+    left join current_clients
+        on client_months.client_id = current_clients.client_id
+
+)
+
+select * from final
