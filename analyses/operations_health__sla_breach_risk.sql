@@ -1,0 +1,33 @@
+{#- Operations Health dashboard, "at risk now" table: open orders breached or due to ship within
+    4 hours, most urgent first. QuickSight filters: warehouse codes and client ids (empty = all). -#}
+{%- set warehouse_codes = var('dashboard_warehouse_codes', []) -%}
+{%- set client_ids = var('dashboard_client_ids', []) -%}
+
+with
+
+risk as (
+
+    select * from {{ ref('rpt_sla_breach_risk') }}
+
+)
+
+select
+    risk_status,
+    hours_to_deadline,
+    required_ship_by_at,
+    warehouse_code,
+    client_name,
+    order_number,
+    order_status,
+    order_priority,
+    evaluated_at
+from risk
+where
+    1 = 1
+    {%- if warehouse_codes %}
+        and warehouse_code in ('{{ warehouse_codes | join("', '") }}')
+    {%- endif %}
+    {%- if client_ids %}
+        and client_id in ({{ client_ids | join(', ') }})
+    {%- endif %}
+order by required_ship_by_at
