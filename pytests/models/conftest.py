@@ -1,0 +1,150 @@
+"""Fixtures for the warehouse-model tests: databases built once per session and shared.
+
+- `main_job`: the lead's main job (loaders.pipeline.run_main_job) on simulated data with every fault
+  switched on, tiny scale: an initial load + dbt build, then daily cycles (load + incremental build).
+- `catch_up`: the same landed files loaded into a second database in ONE load cycle and built once
+  (every model built from scratch): what a catch-up after an outage does.
+- `raw_database`: an empty database with the raw tables of loaders/source_tables.py, for tests that
+  hand-build raw rows.
+Databases are dropped at the end (UNIFY_KEEP_TEST_DB=1 keeps them for inspection).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from loaders.config import Settings
+from loaders.dbt_runner import run_dbt
+from loaders.local_warehouse import LocalWarehouse
+from loaders.source_tables import ALL_TABLES
+
+ROOT = Path(__file__).resolve().parents[2]
+INITIAL_DAYS = 8
+DAILY_CYCLES = 2
+
+
+@dataclass
+class Built:
+    settings: Settings
+    landing: Path
+    target_path: Path
+    seconds: float
+
+    def manifest(self) -> dict:
+        return json.loads((self.target_path / "manifest.json").read_text())
+
+    def run_results(self) -> dict:
+        return json.loads((self.target_path / "run_results.json").read_text())
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        import psycopg2
+
+        with psycopg2.connect(self.settings.dsn()) as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        conn.close()
+        return rows
+
+    def dict_rows(self, sql: str) -> list[dict]:
+        import psycopg2
+        import psycopg2.extras
+
+        with psycopg2.connect(self.settings.dsn()) as conn:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                cur.execute(sql)
+                rows = [dict(r) for r in cur.fetchall()]
+        conn.close()
+        return rows
+
+
+def new_database(warehouse: Settings, label: str) -> Settings:
+    name = f"test_models_{label}_{uuid.uuid4().hex[:8]}"
+    LocalWarehouse(warehouse).ensure_database(name)
+    return warehouse.with_database(name)
+
+
+def drop_database(warehouse: Settings, settings: Settings) -> None:
+    if os.environ.get("UNIFY_KEEP_TEST_DB"):
+        print(f"kept test database {settings.pg_database}")
+        return
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(warehouse.dsn(database="postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(settings.pg_database)))
+    conn.close()
+
+
+def first_day() -> date:
+    """Start so that the last daily cycle ends yesterday (UTC): every simulated day is complete."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).date() - timedelta(days=INITIAL_DAYS + DAILY_CYCLES)
+
+
+@pytest.fixture(scope="session")
+def main_job(warehouse: Settings, tmp_path_factory) -> Built:
+    from loaders.pipeline import MainJobConfig, run_main_job
+
+    settings = new_database(warehouse, "main")
+    base = tmp_path_factory.mktemp("main_job")
+    landing, target = base / "landing", base / "target"
+    config = MainJobConfig(scale="tiny", days=INITIAL_DAYS, cycles=DAILY_CYCLES, start=first_day(), seed=42,
+                           fmt="csv", faults=("all",), fresh=True, docs=False)
+    started = time.monotonic()
+    run_main_job(settings, config, landing=str(landing), target_path=target, say=print, progress=False)
+    built = Built(settings, landing, target, time.monotonic() - started)
+    print(f"main job: {built.seconds:.1f} s")
+    yield built
+    drop_database(warehouse, settings)
+
+
+@pytest.fixture(scope="session")
+def catch_up(warehouse: Settings, main_job: Built, tmp_path_factory) -> Built:
+    """The main job's landed files, loaded in one cycle into a fresh database and built once."""
+    from loaders.load import load
+
+    settings = new_database(warehouse, "catchup")
+    target = tmp_path_factory.mktemp("catch_up") / "target"
+    started = time.monotonic()
+    report = load(settings, str(main_job.landing), progress=False)
+    assert report.exit_code in (0, 3), f"catch-up load failed: exit {report.exit_code}"
+    run_dbt(["build"], settings, target_path=target, capture=True)
+    built = Built(settings, main_job.landing, target, time.monotonic() - started)
+    print(f"catch-up load + build: {built.seconds:.1f} s")
+    yield built
+    drop_database(warehouse, settings)
+
+
+def create_raw_tables(settings: Settings) -> None:
+    """Empty raw tables exactly as loaders/source_tables.py defines them."""
+    import psycopg2
+
+    conn = psycopg2.connect(settings.dsn())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for table in ALL_TABLES:
+            cur.execute(f"create schema if not exists {table.raw_schema}")
+            columns = ", ".join(
+                f"{c.raw_name} {c.raw_type}{'' if c.nullable else ' not null'}" for c in table.all_columns
+            )
+            cur.execute(f"create table if not exists {table.qualified_raw_name} ({columns})")
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def raw_database(warehouse: Settings) -> Settings:
+    settings = new_database(warehouse, "raw")
+    create_raw_tables(settings)
+    yield settings
+    drop_database(warehouse, settings)
