@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,7 @@ from loaders.source_tables import ALL_TABLES
 ROOT = Path(__file__).resolve().parents[2]
 INITIAL_DAYS = 8
 DAILY_CYCLES = 2
+FAULTS = ("all",)
 
 
 @dataclass
@@ -85,11 +86,24 @@ def drop_database(warehouse: Settings, settings: Settings) -> None:
     conn.close()
 
 
-def first_day() -> date:
-    """Start so that the last daily cycle ends yesterday (UTC): every simulated day is complete."""
-    from datetime import datetime, timezone
+# A fixed, past window that crosses a month end (rate reviews happen on the 1st), evaluated as of the
+# day after the last cycle: the data and every metric are the same whenever the tests run.
+FIRST_DAY = date(2026, 10, 27)
+AS_OF_AT = "2026-11-06 00:00:00"
 
-    return datetime.now(timezone.utc).date() - timedelta(days=INITIAL_DAYS + DAILY_CYCLES)
+
+class pinned_as_of:
+    """Pin the models' "now" (UNIFY_AS_OF_AT, read by dbt_project.yml) while a fixture builds."""
+
+    def __enter__(self):
+        self.saved = os.environ.get("UNIFY_AS_OF_AT")
+        os.environ["UNIFY_AS_OF_AT"] = AS_OF_AT
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop("UNIFY_AS_OF_AT", None)
+        else:
+            os.environ["UNIFY_AS_OF_AT"] = self.saved
 
 
 @pytest.fixture(scope="session")
@@ -99,10 +113,11 @@ def main_job(warehouse: Settings, tmp_path_factory) -> Built:
     settings = new_database(warehouse, "main")
     base = tmp_path_factory.mktemp("main_job")
     landing, target = base / "landing", base / "target"
-    config = MainJobConfig(scale="tiny", days=INITIAL_DAYS, cycles=DAILY_CYCLES, start=first_day(), seed=42,
-                           fmt="csv", faults=("all",), fresh=True, docs=False)
+    config = MainJobConfig(scale="tiny", days=INITIAL_DAYS, cycles=DAILY_CYCLES, start=FIRST_DAY, seed=42,
+                           fmt="csv", faults=FAULTS, fresh=True, docs=False)
     started = time.monotonic()
-    run_main_job(settings, config, landing=str(landing), target_path=target, say=print, progress=False)
+    with pinned_as_of():
+        run_main_job(settings, config, landing=str(landing), target_path=target, say=print, progress=False)
     built = Built(settings, landing, target, time.monotonic() - started)
     print(f"main job: {built.seconds:.1f} s")
     yield built
@@ -119,7 +134,8 @@ def catch_up(warehouse: Settings, main_job: Built, tmp_path_factory) -> Built:
     started = time.monotonic()
     report = load(settings, str(main_job.landing), progress=False)
     assert report.exit_code in (0, 3), f"catch-up load failed: exit {report.exit_code}"
-    run_dbt(["build"], settings, target_path=target, capture=True)
+    with pinned_as_of():
+        run_dbt(["build"], settings, target_path=target, capture=True)
     built = Built(settings, main_job.landing, target, time.monotonic() - started)
     print(f"catch-up load + build: {built.seconds:.1f} s")
     yield built
