@@ -8,8 +8,11 @@ always relative to the zone's root and use '/' (e.g. `dms/azureware/dbo/Orders/L
 boto3's own configuration (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, profiles), so tests point it at
 moto's server over HTTP without code changes.
 
-Loaders only read (list/open); the project never modifies or deletes a landed object. `write` exists
-for the simulators, which stand in for the services that write here.
+Loaders only read (list/stat/open); the project never modifies or deletes a landed object. `write`
+exists for the simulators, which stand in for the services that write here. Reads are streamed: `open`
+returns a buffered file object that pulls from the network as it is read (S3 GetObject), and
+`open_seekable` one that fetches byte ranges on demand (Parquet footers without the whole object).
+Network and permission failures raise LandingError (transient or configuration, never "bad data").
 """
 
 from __future__ import annotations
@@ -40,8 +43,10 @@ class LandedObject:
 class LandingZone(Protocol):
     url: str
 
-    def list(self, prefix: str = "") -> Iterator[LandedObject]: ...
+    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[LandedObject]: ...
+    def stat(self, key: str) -> LandedObject: ...
     def open(self, key: str) -> BinaryIO: ...
+    def open_seekable(self, key: str) -> BinaryIO: ...
     def read_bytes(self, key: str) -> bytes: ...
     def write(self, key: str, data: bytes | BinaryIO) -> None: ...
     def exists(self, key: str) -> bool: ...
@@ -68,7 +73,8 @@ class LocalLanding:
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
 
-    def list(self, prefix: str = "") -> Iterator[LandedObject]:
+    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[LandedObject]:
+        """Objects whose key starts with `prefix` (and sorts after `start_after`), in key order."""
         base = self.root
         if not base.exists():
             return
@@ -80,7 +86,7 @@ class LocalLanding:
                 if name.startswith(".unify-tmp-"):
                     continue  # a write in progress
                 key = name if rel_dir == "." else f"{rel_dir.replace(os.sep, '/')}/{name}"
-                if key.startswith(prefix):
+                if key.startswith(prefix) and (start_after is None or key > start_after):
                     found.append(key)
         for key in sorted(found):
             path = self._path(key)
@@ -90,6 +96,17 @@ class LocalLanding:
                 continue
             yield LandedObject(key, self._etag(key, path, stat), stat.st_size,
                                datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc))
+
+    def stat(self, key: str) -> LandedObject:
+        path = self._path(key)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise LandingError(f"{key}: no such object in {self.url}") from None
+        if not path.is_file():
+            raise LandingError(f"{key}: not a file in {self.url}")
+        return LandedObject(key, self._etag(key, path, stat), stat.st_size,
+                            datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc))
 
     def _etag(self, key: str, path: Path, stat: os.stat_result) -> str:
         cache_key = (key, stat.st_size, stat.st_mtime_ns)
@@ -106,6 +123,9 @@ class LocalLanding:
             return self._path(key).open("rb")
         except FileNotFoundError:
             raise LandingError(f"{key}: no such object in {self.url}") from None
+
+    def open_seekable(self, key: str) -> BinaryIO:
+        return self.open(key)
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as handle:
@@ -137,24 +157,30 @@ class LocalLanding:
 class S3Landing:
     """The S3 raw bucket (or any S3-compatible endpoint boto3 is configured for)."""
 
-    def __init__(self, bucket: str, prefix: str = "", client=None):
-        import boto3
-
+    def __init__(self, bucket: str, prefix: str = "", client=None, page_size: int | None = None):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
-        self.client = client or boto3.client("s3")
+        self.client = client or s3_client()
+        self.page_size = page_size  # ListObjectsV2 MaxKeys (S3's default and maximum: 1000)
 
     def _full(self, key: str) -> str:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def list(self, prefix: str = "") -> Iterator[LandedObject]:
-        full_prefix = self._full(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[LandedObject]:
+        """ListObjectsV2, every page; keys relative to the zone's prefix, in key order."""
+        full_prefix = (f"{self.prefix}/{prefix}" if self.prefix else prefix) if prefix else (
+            f"{self.prefix}/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
         paginator = self.client.get_paginator("list_objects_v2")
+        kwargs: dict = {"Bucket": self.bucket, "Prefix": full_prefix}
+        if self.page_size:
+            kwargs["PaginationConfig"] = {"PageSize": self.page_size}
+        if start_after:
+            kwargs["StartAfter"] = self._full(start_after)
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+            for page in paginator.paginate(**kwargs):
                 for item in page.get("Contents", []):
                     if item["Key"].endswith("/"):
                         continue  # a "folder" placeholder object
@@ -163,19 +189,30 @@ class S3Landing:
         except Exception as err:  # botocore raises several unrelated types
             raise LandingError(f"cannot list {self.url}/{prefix}: {err}") from err
 
+    def stat(self, key: str) -> LandedObject:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except Exception as err:
+            raise LandingError(f"{key}: cannot read its metadata in {self.url}: {err}") from err
+        return LandedObject(key, head["ETag"].strip('"'), head["ContentLength"], head["LastModified"])
+
     def open(self, key: str) -> BinaryIO:
+        """A buffered reader over GetObject's streaming body (read(n) pulls from the network)."""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
         except Exception as err:
             raise LandingError(f"{key}: cannot read from {self.url}: {err}") from err
-        return response["Body"]  # a streaming body: read(n) pulls from the network
+        return io.BufferedReader(_StreamingReader(response["Body"], key, self.url), 1 << 20)
+
+    def open_seekable(self, key: str) -> BinaryIO:
+        """A seekable reader that fetches byte ranges (GetObject Range) as they are read."""
+        size = self.stat(key).size
+        return io.BufferedReader(_RangeReader(self.client, self.bucket, self._full(key), size, key, self.url),
+                                 1 << 22)
 
     def read_bytes(self, key: str) -> bytes:
-        body = self.open(key)
-        try:
+        with self.open(key) as body:
             return body.read()
-        finally:
-            body.close()
 
     def write(self, key: str, data: bytes | BinaryIO) -> None:
         stream = io.BytesIO(bytes(data)) if isinstance(data, (bytes, bytearray, memoryview)) else data
@@ -193,6 +230,80 @@ class S3Landing:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
+
+
+def s3_client(client_config=None):
+    """A boto3 S3 client with bounded retries (standard mode: throttling and dropped connections)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 6, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+    return boto3.client("s3", config=config.merge(client_config) if client_config else config)
+
+
+class _StreamingReader(io.RawIOBase):
+    """A raw file over a botocore StreamingBody; network failures become LandingError."""
+
+    def __init__(self, body, key: str, url: str):
+        self._body = body
+        self._key = key
+        self._url = url
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self._body.read(len(buffer))
+        except Exception as err:  # urllib3/botocore read errors
+            raise LandingError(f"{self._key}: reading from {self._url} failed: {err}") from err
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def close(self) -> None:
+        try:
+            self._body.close()
+        finally:
+            super().close()
+
+
+class _RangeReader(io.RawIOBase):
+    """A seekable raw file over S3 byte-range GETs."""
+
+    def __init__(self, client, bucket: str, full_key: str, size: int, key: str, url: str):
+        self._client, self._bucket, self._full_key = client, bucket, full_key
+        self._size, self._pos = size, 0
+        self._key, self._url = key, url
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        if self._pos >= self._size or len(buffer) == 0:
+            return 0
+        end = min(self._size, self._pos + len(buffer)) - 1
+        try:
+            body = self._client.get_object(Bucket=self._bucket, Key=self._full_key,
+                                           Range=f"bytes={self._pos}-{end}")["Body"]
+            data = body.read()
+        except Exception as err:
+            raise LandingError(f"{self._key}: reading bytes {self._pos}-{end} from {self._url} failed: {err}") from err
+        n = len(data)
+        buffer[:n] = data
+        self._pos += n
+        return n
 
 
 def open_landing(url: str, s3_client=None) -> LandingZone:

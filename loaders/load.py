@@ -1,0 +1,420 @@
+"""The load core: discover -> plan -> load -> record. The CLI (`unify load`) and the Lambda handler call it.
+
+1. Discover: list the landing zone under each source's prefix (or stat the keys an S3 event names) and
+   identify each object's source table; read the ledger for those keys and keep the objects not yet
+   loaded (an object is key + ETag; quarantined ones wait for --retry-quarantined or a new ETag).
+2. Plan: group new objects by raw table into batches (bounded in files and bytes); inspect each file
+   (CSV header, Parquet footer, JSON keys) and check it against its raw table: schema drift to add,
+   incompatibilities to quarantine.
+3. Load: the warehouse loads each batch in one transaction with its ledger rows, under the load lock.
+4. Record: a report (files, rows, rows/s, per table, quarantines, drift) and an exit code:
+
+    0  everything new was loaded (or there was nothing new)
+    3  loaded, but some objects were quarantined (listed; fix and `unify load --retry-quarantined`)
+    4  failed: the run stopped (warehouse or landing unreachable, lock not granted, ...); the batch in
+       flight was rolled back, committed batches stay; a rerun loads exactly what is missing
+    2  usage error (argparse), 1 an unexpected crash (a bug: traceback on stderr)
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Mapping, Sequence
+
+from loaders import ledger
+from loaders.config import Settings
+from loaders.crash import Checkpoints, CrashPlan
+from loaders.landing import LandedObject, LandingError, LandingZone, open_landing
+from loaders.load_errors import LoadError, LoadFailure, QuarantineError
+from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry,
+                                  Quarantine)
+from loaders.logs import log_event
+from loaders.source_tables import ALL_TABLES, SYSTEMS, SourceTable
+from loaders import sources
+from loaders.sources import Layout, SourceFile
+from loaders.sources.schema import check_schema
+from loaders.warehouse.base import Warehouse, contract_types
+
+log = logging.getLogger("loaders.load")
+
+EXIT_OK = 0
+EXIT_QUARANTINED = 3
+EXIT_FAILED = 4
+TARGETS = ("postgres", "redshift")
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    """Loader settings read once from the environment (defaults suit the local set-up)."""
+
+    layout: Layout = Layout()
+    target: str = "postgres"  # UNIFY_LOAD_TARGET: postgres (local) | redshift
+    max_batch_files: int = 500  # UNIFY_LOAD_BATCH_FILES
+    max_batch_bytes: int = 512 << 20  # UNIFY_LOAD_BATCH_MB
+    lock_wait_s: float = 600.0  # UNIFY_LOAD_LOCK_WAIT_S
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "LoaderConfig":
+        env = dict(os.environ if env is None else env)
+        target = (env.get("UNIFY_LOAD_TARGET") or "postgres").strip().lower()
+        if target == "local":
+            target = "postgres"
+        if target not in TARGETS:
+            raise LoadFailure(f"UNIFY_LOAD_TARGET must be one of {', '.join(TARGETS)} (or local), not {target!r}")
+
+        def number(name: str, default: float, kind=int):
+            text = env.get(name, "").strip()
+            if not text:
+                return default
+            try:
+                value = kind(text)
+                if value <= 0:
+                    raise ValueError
+                return value
+            except ValueError:
+                raise LoadFailure(f"{name} must be a positive number, not {text!r}") from None
+
+        return cls(
+            layout=Layout.from_env(env),
+            target=target,
+            max_batch_files=number("UNIFY_LOAD_BATCH_FILES", cls.max_batch_files),
+            max_batch_bytes=number("UNIFY_LOAD_BATCH_MB", cls.max_batch_bytes >> 20) << 20,
+            lock_wait_s=number("UNIFY_LOAD_LOCK_WAIT_S", cls.lock_wait_s, float),
+            env=env,
+        )
+
+
+@dataclass
+class TableSummary:
+    raw_table: str
+    files: int = 0
+    rows: int = 0
+    quarantined: int = 0
+    added_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadReport:
+    """What a run did. `exit_code`: 0 all loaded, 3 loaded with quarantines, 4 failed."""
+
+    landing: str
+    target: str
+    dry_run: bool = False
+    exit_code: int = EXIT_OK
+    seen: int = 0  # objects under the selected sources' prefixes
+    new: int = 0  # of which not yet in the ledger (or retried)
+    files: int = 0  # loaded (dry run: would be loaded)
+    rows: int = 0
+    seconds: float = 0.0
+    tables: dict[str, TableSummary] = field(default_factory=dict)
+    quarantined: list[FileOutcome] = field(default_factory=list)
+    previously_quarantined: list[LedgerEntry] = field(default_factory=list)
+    skipped: int = 0  # loaded by another loader while this one waited
+    batches: list[str] = field(default_factory=list)
+    drift: list[dict] = field(default_factory=list)  # {table, column, type, key}
+    error: str | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def table(self, raw_table: str) -> TableSummary:
+        return self.tables.setdefault(raw_table, TableSummary(raw_table))
+
+    def to_dict(self) -> dict:
+        return {
+            "exit_code": self.exit_code, "dry_run": self.dry_run, "landing": self.landing, "target": self.target,
+            "seen": self.seen, "new": self.new, "files": self.files, "rows": self.rows,
+            "seconds": round(self.seconds, 3), "rows_per_second": round(self.rows_per_second),
+            "quarantined": [{"key": q.key, "etag": q.etag, "reason": q.reason, "line": q.line,
+                             "table": q.raw_table} for q in self.quarantined],
+            "previously_quarantined": [{"key": e.key, "etag": e.etag, "reason": e.reason}
+                                       for e in self.previously_quarantined],
+            "skipped_loaded_by_another_loader": self.skipped,
+            "tables": {name: {"files": t.files, "rows": t.rows, "quarantined": t.quarantined,
+                              "added_columns": t.added_columns} for name, t in sorted(self.tables.items())},
+            "drift": self.drift, "batches": self.batches, "error": self.error,
+        }
+
+    def summary(self) -> str:
+        verb = "would load" if self.dry_run else "loaded"
+        lines = [
+            f"unify load: {verb} {self.files} file(s), {self.rows:,} rows in {self.seconds:.1f} s "
+            f"({self.rows_per_second:,.0f} rows/s) from {self.landing} into {self.target}",
+            f"  objects under the source prefixes: {self.seen}, new: {self.new}, quarantined: {len(self.quarantined)}"
+            + (f", loaded meanwhile by another loader: {self.skipped}" if self.skipped else ""),
+        ]
+        if self.tables:
+            lines.append(f"  {'raw table':<36} {'files':>7} {'rows':>12} {'quarantined':>12}")
+            for name, t in sorted(self.tables.items()):
+                lines.append(f"  {name:<36} {t.files:>7} {t.rows:>12,} {t.quarantined:>12}")
+        for d in self.drift:
+            lines.append(f"  schema drift: {d['table']} gained column {d['column']} {d['type']} (first in {d['key']})")
+        for q in self.quarantined:
+            lines.append(f"  QUARANTINED {q}")
+        if self.previously_quarantined:
+            lines.append(f"  {len(self.previously_quarantined)} object(s) quarantined by earlier runs were not retried "
+                         "(fix them, then `unify load --retry-quarantined`):")
+            lines.extend(f"    {e.key}: {e.reason}" for e in self.previously_quarantined[:20])
+        if self.error:
+            lines.append(f"  FAILED: {self.error}")
+        lines.append(f"  exit code {self.exit_code} ({_EXIT_MEANING[self.exit_code]})")
+        return "\n".join(lines)
+
+
+_EXIT_MEANING = {EXIT_OK: "all loaded", EXIT_QUARANTINED: "loaded with quarantines", EXIT_FAILED: "failed"}
+
+
+def new_batch_id() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+
+
+def connect_warehouse(settings: Settings, config: LoaderConfig) -> Warehouse:
+    if config.target == "redshift":
+        from loaders.warehouse.redshift import RedshiftConfig, RedshiftWarehouse
+
+        return RedshiftWarehouse.from_config(RedshiftConfig.from_env(config.env), lock_wait_s=config.lock_wait_s)
+    from loaders.warehouse.postgres import PostgresWarehouse
+
+    return PostgresWarehouse(settings, lock_wait_s=config.lock_wait_s)
+
+
+def load(
+    settings: Settings,
+    landing: str | LandingZone | None = None,
+    *,
+    sources: Sequence[str] | None = None,
+    dry_run: bool = False,
+    progress: bool = False,
+    retry_quarantined: bool = False,
+    keys: Sequence[str] | None = None,
+    warehouse: Warehouse | None = None,
+    config: LoaderConfig | None = None,
+    crash_at: str | None = None,
+    step_hook: Callable[[str], None] | None = None,
+) -> LoadReport:
+    """Load what is new in the landing zone into the raw tables; never raises for data or infrastructure
+    problems (they are in the report and its exit code).
+
+    `sources`: systems to load (azureware, salesforce, tms; default all). `keys`: load only these object
+    keys (S3 events). `crash_at`/`step_hook`: crash injection (loaders/crash.py; also UNIFY_LOAD_CRASH_AT).
+    """
+    started = time.monotonic()
+    systems = tuple(sources) if sources else SYSTEMS
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise ValueError(f"unknown source(s) {', '.join(unknown)}: choose from {', '.join(SYSTEMS)}")
+    landing_url = landing if isinstance(landing, str) else getattr(landing, "url", None) or settings.landing
+    report = LoadReport(landing=str(landing_url), target="?", dry_run=dry_run)
+    own_warehouse = warehouse is None
+    try:
+        config = config or LoaderConfig.from_env()
+        try:
+            plan = CrashPlan.parse(crash_at, os.environ.get("UNIFY_LOAD_CRASH_MODE", "kill")) if crash_at \
+                else CrashPlan.from_env(os.environ)
+        except ValueError as err:
+            raise LoadFailure(f"crash injection: {err}") from None
+        checkpoints = Checkpoints(plan, step_hook)
+        zone = landing if landing is not None and not isinstance(landing, str) else open_landing(landing_url)
+        report.landing = zone.url
+        warehouse = warehouse or connect_warehouse(settings, config)
+        report.target = f"{warehouse.target} {warehouse.describe()}"
+        log_event(log, "load_started", landing=zone.url, target=report.target, sources=",".join(systems),
+                  dry_run=dry_run or None, keys=len(keys) if keys else None)
+        _run(zone, warehouse, config, systems, report, dry_run=dry_run, progress=progress,
+             retry_quarantined=retry_quarantined, keys=keys, checkpoints=checkpoints)
+    except (LoadError, LandingError) as err:
+        report.error = str(err)
+        log_event(log, "load_failed", logging.ERROR, error=str(err))
+    finally:
+        if own_warehouse and warehouse is not None:
+            warehouse.close()
+    report.seconds = time.monotonic() - started
+    report.exit_code = EXIT_FAILED if report.error else (EXIT_QUARANTINED if report.quarantined else EXIT_OK)
+    log_event(log, "load_finished", exit_code=report.exit_code, files=report.files, rows=report.rows,
+              quarantined=len(report.quarantined), seconds=round(report.seconds, 3),
+              rows_per_second=round(report.rows_per_second), dry_run=dry_run or None)
+    return report
+
+
+def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems: Sequence[str], report: LoadReport,
+         *, dry_run: bool, progress: bool, retry_quarantined: bool, keys: Sequence[str] | None,
+         checkpoints: Checkpoints) -> None:
+    # 1. discover
+    objects = _discover(zone, config.layout, systems, keys)
+    report.seen = len(objects)
+    identified: list[SourceFile] = []
+    unknown: list[Quarantine] = []
+    for obj in objects:
+        try:
+            sf = sources.identify(obj, config.layout, systems)
+        except QuarantineError as err:
+            unknown.append(Quarantine(obj.key, obj.etag, obj.size, err.reason))
+            continue
+        if sf is not None:
+            identified.append(sf)
+    tables = [t for t in ALL_TABLES if t.system in systems]
+    if not dry_run:
+        warehouse.setup(tables)
+    entries = warehouse.ledger_entries([o.key for o in objects])
+    by_key = {o.key: o for o in objects}
+
+    def is_new(obj: LandedObject) -> bool:
+        got = entries.get(obj.key, [])
+        if ledger.is_done(got, obj):
+            return False
+        before = ledger.quarantined_before(got, obj)
+        if before is not None and not retry_quarantined:
+            report.previously_quarantined.append(before)
+            return False
+        return True
+
+    new_files = [sf for sf in identified if is_new(sf.obj)]
+    new_unknown = [q for q in unknown if is_new(by_key[q.key])]
+    report.new = len(new_files) + len(new_unknown)
+    log_event(log, "discovered", objects=report.seen, new=report.new, unknown=len(new_unknown),
+              previously_quarantined=len(report.previously_quarantined) or None)
+
+    # 2. plan, 3. load, 4. record
+    from tqdm import tqdm
+
+    total_bytes = sum(sf.obj.size for sf in new_files) + sum(q.size for q in new_unknown)
+    with tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="load", file=sys.stderr,
+              disable=not progress or None, dynamic_ncols=True, leave=False) as bar:
+        def on_file(outcome: FileOutcome) -> None:
+            bar.update(outcome.size)
+            if outcome.status == LOADED:
+                bar.set_postfix(rows=f"{report.rows + outcome.rows:,}", refresh=False)
+
+        if new_unknown:
+            _load_batch(warehouse, Batch(new_batch_id(), None, (), tuple(new_unknown)), report, dry_run,
+                        checkpoints, on_file)
+        for table in tables:
+            files = sorted((sf for sf in new_files if sf.table is table), key=lambda sf: sf.key)
+            for chunk in _chunks(files, config.max_batch_files, config.max_batch_bytes):
+                batch_id = new_batch_id()
+                columns = dict(warehouse.table_columns(table)) or dict(contract_types(table))
+                loads, quarantines = _prepare(zone, chunk, columns, batch_id)
+                batch = Batch(batch_id, table, tuple(loads), tuple(quarantines))
+                _load_batch(warehouse, batch, report, dry_run, checkpoints, on_file)
+
+
+def _discover(zone: LandingZone, layout: Layout, systems: Sequence[str], keys: Sequence[str] | None) -> list[LandedObject]:
+    if keys is None:
+        found: list[LandedObject] = []
+        for system in systems:
+            found.extend(zone.list(layout.prefix(system)))
+        return found
+    found = []
+    for key in dict.fromkeys(keys):
+        system = layout.system_of(key)
+        if system is None or system not in systems:
+            log_event(log, "key_ignored", key=key, reason="outside the selected sources' prefixes")
+            continue
+        found.append(zone.stat(key))
+    return found
+
+
+def _chunks(files: list[SourceFile], max_files: int, max_bytes: int) -> list[list[SourceFile]]:
+    chunks: list[list[SourceFile]] = []
+    current: list[SourceFile] = []
+    size = 0
+    for sf in files:
+        if current and (len(current) >= max_files or size + sf.obj.size > max_bytes):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(sf)
+        size += sf.obj.size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str],
+             batch_id: str) -> tuple[list[FileLoad], list[Quarantine]]:
+    loads: list[FileLoad] = []
+    quarantines: list[Quarantine] = []
+    for sf in files:
+        obj = sf.obj
+        try:
+            info = sources.inspect(zone, sf)
+            plan = check_schema(obj.key, sf.table, info, columns)
+        except QuarantineError as err:
+            quarantines.append(Quarantine(obj.key, obj.etag, obj.size, err.reason, err.line))
+            continue
+        if plan.missing and not info.empty:
+            log_event(log, "columns_missing", logging.WARNING, batch_id=batch_id, key=obj.key,
+                      table=sf.table.qualified_raw_name, columns=",".join(plan.missing))
+        loads.append(FileLoad(obj.key, obj.etag, obj.size, zone.uri(obj.key), plan.columns, info.file_format,
+                              functools.partial(sources.record_batches, zone, sf, info), plan.added))
+    return loads, quarantines
+
+
+def _load_batch(warehouse: Warehouse, batch: Batch, report: LoadReport, dry_run: bool, checkpoints: Checkpoints,
+                on_file: Callable[[FileOutcome], None]) -> None:
+    name = batch.table.qualified_raw_name if batch.table else "(no table)"
+    log_event(log, "batch_started", batch_id=batch.batch_id, table=name, files=len(batch.files),
+              quarantines=len(batch.quarantines) or None, dry_run=dry_run or None)
+    outcomes = _dry_run(batch, on_file) if dry_run else warehouse.load_batch(batch, checkpoints, on_file)
+    report.batches.append(batch.batch_id)
+    loaded = quarantined = rows = 0
+    for o in outcomes:
+        if o.status == SKIPPED:
+            report.skipped += 1
+            continue
+        summary = report.table(o.raw_table or "(no table)")
+        if o.status == LOADED:
+            summary.files += 1
+            summary.rows += o.rows
+            report.files += 1
+            report.rows += o.rows
+            loaded += 1
+            rows += o.rows
+            for column in o.added_columns:
+                summary.added_columns.append(column)
+                added_type = dict(next(f.added_columns for f in batch.files if f.key == o.key)).get(column)
+                report.drift.append({"table": o.raw_table, "column": column, "type": added_type, "key": o.key})
+        elif o.status == QUARANTINED:
+            summary.quarantined += 1
+            report.quarantined.append(o)
+            quarantined += 1
+            if dry_run:
+                log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=o.key,
+                          table=o.raw_table, reason=o.reason, line=o.line, dry_run=True)
+    for q in batch.quarantines:
+        if not dry_run:
+            log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=q.key, table=name,
+                      reason=q.reason, line=q.line)
+    log_event(log, "batch_dry_run" if dry_run else "batch_committed", batch_id=batch.batch_id, table=name,
+              files=loaded, rows=rows, quarantined=quarantined,
+              skipped=sum(o.status == SKIPPED for o in outcomes) or None)
+
+
+def _dry_run(batch: Batch, on_file: Callable[[FileOutcome], None]) -> list[FileOutcome]:
+    """Read every file through its reader (parse errors surface) without writing anything."""
+    raw_table = batch.table.qualified_raw_name if batch.table else None
+    outcomes = []
+    for f in batch.files:
+        try:
+            rows = sum(b.num_rows for b in f.record_batches()) if f.columns else 0
+            outcome = FileOutcome(f.key, f.etag, f.size, raw_table, LOADED, batch.batch_id, rows=rows,
+                                  added_columns=tuple(name for name, _ in f.added_columns))
+        except QuarantineError as err:
+            outcome = FileOutcome(f.key, f.etag, f.size, raw_table, QUARANTINED, batch.batch_id,
+                                  reason=err.reason, line=err.line)
+        outcomes.append(outcome)
+        on_file(outcome)
+    for q in batch.quarantines:
+        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, QUARANTINED, batch.batch_id, reason=q.reason,
+                              line=q.line)
+        outcomes.append(outcome)
+        on_file(outcome)
+    return outcomes

@@ -1,0 +1,105 @@
+"""Records that cross the loaders' module lines: readers -> load core -> warehouse -> ledger -> report.
+
+They hold no behaviour beyond formatting, so any module can depend on them without depending on
+another's logic (readers know nothing of the warehouse, the warehouse nothing of source formats).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import pyarrow as pa
+
+from loaders.source_tables import SourceTable
+
+LOADED = "loaded"
+QUARANTINED = "quarantined"
+SKIPPED = "skipped"  # found loaded by another loader when this one got the lock
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How a landed file encodes its records, in words a COPY statement can be built from."""
+
+    kind: str  # csv | json | parquet
+    header_rows: int = 0  # csv: lines before the first record
+    null_marker: str | None = None  # csv: the unquoted text that means NULL ('NULL' for DMS, '' for TMS)
+    empty_is_null: bool = False  # csv: an empty field is NULL even for text columns (TMS)
+
+
+@dataclass(frozen=True)
+class FileColumn:
+    """A column as a file holds it: its name there, the raw column it maps to, the raw type of its values."""
+
+    name: str
+    raw_name: str
+    file_type: str  # a raw type that holds the file's values as they are (Parquet/JSON types; text: the raw type)
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    """One landed object, checked and ready to load into its raw table."""
+
+    key: str
+    etag: str
+    size: int
+    uri: str  # s3://bucket/key (what a Redshift manifest lists) or the local path
+    columns: tuple[FileColumn, ...]  # in the file's order; record batches hold them in this order
+    file_format: FileFormat
+    record_batches: Callable[[], Iterator[pa.RecordBatch]]  # columns, then `_source_row` (int64)
+    added_columns: tuple[tuple[str, str], ...] = ()  # (raw name, raw type) the table lacks: schema drift
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """An object found unusable before loading (unknown table, bad header, incompatible schema)."""
+
+    key: str
+    etag: str
+    size: int
+    reason: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Files of one raw table (or only quarantines) committed in one transaction with their ledger rows."""
+
+    batch_id: str
+    table: SourceTable | None
+    files: tuple[FileLoad, ...] = ()
+    quarantines: tuple[Quarantine, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What a batch did with one object; the ledger row it wrote."""
+
+    key: str
+    etag: str
+    size: int
+    raw_table: str | None
+    status: str  # loaded | quarantined | skipped
+    batch_id: str
+    rows: int = 0
+    reason: str | None = None
+    line: int | None = None
+    added_columns: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        if self.status == QUARANTINED:
+            where = f" (line {self.line})" if self.line is not None else ""
+            return f"{self.key}: {self.reason}{where}"
+        return f"{self.key}: {self.status}, {self.rows} rows"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One ledger row as read back: enough to decide whether an object is new."""
+
+    key: str
+    etag: str
+    status: str
+    batch_id: str
+    reason: str | None = None

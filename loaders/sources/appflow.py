@@ -1,0 +1,114 @@
+"""Amazon AppFlow output (Salesforce): `<prefix>/<flow-name>/<execution-id>/<part files>`.
+
+GLC's flows (SOURCE_FORMATS.md): one flow per object (`salesforce-account`, `salesforce-user`,
+`salesforce-contract`), JSON Lines (one object per line) with Salesforce API field names, JSON booleans,
+numbers and `null`; Parquet is possible too. AppFlow's file names are not documented (often no
+extension, may contain ':'), so files are identified by their folder and their format by their content
+(Parquet's magic bytes, else JSON Lines), never by extension.
+
+JSON values are parsed with the raw types' Arrow equivalents for known fields (exact decimals for
+currency and percent, int64, booleans, strings for dates and times) and inferred for new fields.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.json as pajson
+
+from loaders.landing import LandedObject, LandingZone
+from loaders.load_records import FileFormat
+from loaders.source_tables import SALESFORCE, SourceTable
+from loaders.sources.base import (FileFormatError, FileInfo, SourceFile, UnknownObjectError, _arrow_reason,
+                                  _numbered, parquet_batches, parquet_info, sniff)
+from loaders.sources.schema import arrow_type_for_raw
+
+JSON_FORMAT = FileFormat("json")
+PARQUET_FORMAT = FileFormat("parquet")
+JSON_BLOCK_BYTES = 8 << 20
+
+
+def identify(obj: LandedObject, rest: str, flow_prefix: str) -> SourceFile:
+    """`rest` is the key after the AppFlow prefix: `<flow-name>/<execution-id>/<part file>`."""
+    parts = rest.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise UnknownObjectError(obj.key, "not an AppFlow part file: expected <flow-name>/<execution-id>/<file> "
+                                          "under the AppFlow prefix")
+    flow = parts[0]
+    table = flow_table(flow, flow_prefix)
+    if table is None:
+        known = ", ".join(f"{flow_prefix}{t.name.lower()}" for t in SALESFORCE)
+        raise UnknownObjectError(obj.key, f"unknown AppFlow flow {flow!r} (known: {known})")
+    return SourceFile(obj, "appflow", table, "appflow")
+
+
+def flow_table(flow: str, flow_prefix: str) -> SourceTable | None:
+    if not flow.startswith(flow_prefix):
+        return None
+    name = flow[len(flow_prefix):]
+    return next((t for t in SALESFORCE if t.name.lower() == name), None)
+
+
+def _json_schema(table: SourceTable) -> pa.Schema:
+    return pa.schema([pa.field(c.name, arrow_type_for_raw(c.raw_type)) for c in table.columns])
+
+
+def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
+    data = zone.read_bytes(sf.key)
+    if not data.strip():
+        return pa.table({})
+    parse = pajson.ParseOptions(explicit_schema=_json_schema(sf.table), unexpected_field_behavior="infer",
+                                newlines_in_values=False)
+    try:
+        table = pajson.read_json(io.BytesIO(data), read_options=pajson.ReadOptions(block_size=JSON_BLOCK_BYTES),
+                                 parse_options=parse)
+    except pa.ArrowException as err:
+        raise FileFormatError(sf.key, *_locate_json_problem(data, err)) from None
+    # A known field no record mentions comes back all-null: harmless, except for the fields that
+    # identify and order records, which count as missing (the schema check then quarantines the file).
+    required = {c.lower() for c in (*sf.table.primary_key, *sf.table.version_order)}
+    present = [name for name in table.column_names
+               if name.lower() not in required or table.column(name).null_count < table.num_rows]
+    return table.select(present)
+
+
+def _locate_json_problem(data: bytes, err: Exception) -> tuple[str, int | None]:
+    """The first line that is not one JSON object (1-based), and why, without quoting it (personal data)."""
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except UnicodeDecodeError:
+            return "malformed JSON Lines: a line is not valid UTF-8", number
+        except ValueError as exc:
+            return f"malformed JSON Lines: {exc.msg} (column {exc.colno})", number
+        if not isinstance(value, dict):
+            return f"malformed JSON Lines: a line holds a JSON {type(value).__name__}, not an object", number
+    return f"malformed JSON Lines: {_arrow_reason(err)}", None
+
+
+def inspect(zone: LandingZone, sf: SourceFile) -> FileInfo:
+    kind = sniff(zone, sf.key, sf.obj.size)
+    if kind == "parquet":
+        return parquet_info(zone, sf.key, PARQUET_FORMAT)
+    table = read_json_table(zone, sf)
+    return FileInfo(tuple(table.column_names), tuple(table.schema.types), JSON_FORMAT, empty=table.num_rows == 0)
+
+
+def record_batches(zone: LandingZone, sf: SourceFile, info: FileInfo) -> Iterator[pa.RecordBatch]:
+    if info.file_format.kind == "parquet":
+        return parquet_batches(zone, sf.key)
+    return _json_batches(zone, sf, info)
+
+
+def _json_batches(zone: LandingZone, sf: SourceFile, info: FileInfo) -> Iterator[pa.RecordBatch]:
+    table = read_json_table(zone, sf)
+    if table.num_rows == 0:
+        return
+    if tuple(table.column_names) != info.names:
+        raise FileFormatError(sf.key, "the file changed between inspection and loading")
+    yield from _numbered(table.to_batches(max_chunksize=65_536), sf.key)

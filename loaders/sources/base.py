@@ -1,0 +1,229 @@
+"""What every reader shares: the identified file, what inspecting it finds, and the CSV/Parquet plumbing.
+
+Readers turn a landed object into Arrow record batches (pyarrow's multithreaded CSV, JSON and Parquet
+readers) whose columns are the file's, in the file's order, under their raw names, followed by
+`_source_row` (the 1-based record number in the file). Text formats are read as strings: the warehouse
+parses them into the raw types, exactly as Redshift's COPY does, so a value the raw type rejects is
+reported by the warehouse with its line. Readers know nothing of the warehouse.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from loaders.landing import LandedObject, LandingZone
+from loaders.load_errors import QuarantineError
+from loaders.load_records import FileFormat
+from loaders.source_tables import SourceTable
+
+SOURCE_ROW = "_source_row"
+CSV_BLOCK_BYTES = 4 << 20  # pyarrow parses blocks in parallel; 4 MB keeps the COPY stream flowing early
+PARQUET_BATCH_ROWS = 65_536
+HEADER_MAX_BYTES = 1 << 20
+
+
+class UnknownObjectError(QuarantineError):
+    """The key is under a source's prefix but names no known table, or breaks the source's layout."""
+
+
+class FileFormatError(QuarantineError):
+    """The file cannot be parsed: corrupt, truncated, malformed line, not the format it should be."""
+
+
+class SchemaError(QuarantineError):
+    """The file's columns are incompatible with its raw table (missing key column, uncastable type, unsafe name)."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A landed object identified as a delivery of one source table."""
+
+    obj: LandedObject
+    source: str  # dms | appflow | tms
+    table: SourceTable
+    fmt: str  # csv | parquet | appflow (JSON Lines or Parquet: decided by content)
+
+    @property
+    def key(self) -> str:
+        return self.obj.key
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What inspecting a file found: its column names in order, their Arrow types when typed, its format."""
+
+    names: tuple[str, ...]
+    arrow_types: tuple[pa.DataType | None, ...]  # None: text values (CSV)
+    file_format: FileFormat
+    empty: bool = False  # a file without a single record (an AppFlow part with nothing in it)
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def read_csv_header(zone: LandingZone, key: str) -> list[str]:
+    """The header row's names, parsed with RFC 4180 rules (csv module), from the object's first bytes."""
+    with zone.open(key) as handle:
+        head = b""
+        while b"\n" not in head and len(head) < HEADER_MAX_BYTES:
+            chunk = handle.read(65536)
+            if not chunk:
+                break
+            head += chunk
+    if not head.strip():
+        raise FileFormatError(key, "empty file: no header row")
+    line = head.split(b"\n", 1)[0]
+    if b"\n" not in head and len(head) >= HEADER_MAX_BYTES:
+        raise FileFormatError(key, f"no end of the header row in the first {HEADER_MAX_BYTES} bytes")
+    try:
+        text = line.decode("utf-8").removeprefix("\ufeff").rstrip("\r")
+    except UnicodeDecodeError as err:
+        raise FileFormatError(key, f"header row is not UTF-8 ({err.reason} at byte {err.start})", 1) from None
+    try:
+        names = next(csv.reader([text], strict=True))
+    except (csv.Error, StopIteration) as err:
+        raise FileFormatError(key, f"header row is not valid CSV: {err}", 1) from None
+    return [name.strip() for name in names]
+
+
+def csv_batches(zone: LandingZone, key: str, names: Sequence[str], null_values: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    """Records of a CSV file with a header, every column as a string, then `_source_row`.
+
+    RFC 4180: quoted fields may hold commas, doubled quotes and line breaks. `null_values` are the
+    unquoted texts that mean NULL; a quoted value is always a string.
+    """
+    read, parse, convert = _csv_options(names, null_values, use_threads=True)
+    with zone.open(key) as handle:
+        try:
+            reader = pacsv.open_csv(handle, read_options=read, parse_options=parse, convert_options=convert)
+            if list(reader.schema.names) != list(names):
+                raise FileFormatError(key, f"header parsed as {reader.schema.names}, expected {list(names)}", 1)
+            yield from _numbered(reader, key)
+        except pa.ArrowException as err:
+            reason, line = _locate_csv_problem(zone, key, names, null_values, err)
+            raise FileFormatError(key, reason, line) from None
+
+
+def _csv_options(names: Sequence[str], null_values: Sequence[str], use_threads: bool, invalid_row_handler=None):
+    read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=use_threads)
+    parse = pacsv.ParseOptions(delimiter=",", quote_char='"', double_quote=True, escape_char=False,
+                               newlines_in_values=True, invalid_row_handler=invalid_row_handler)
+    convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                   null_values=list(null_values), strings_can_be_null=True,
+                                   quoted_strings_can_be_null=False, check_utf8=True)
+    return read, parse, convert
+
+
+_GOT_COLUMNS = re.compile(r"Expected (\d+) columns?, got (\d+)")
+
+
+def _locate_csv_problem(zone: LandingZone, key: str, names: Sequence[str], null_values: Sequence[str],
+                        err: Exception) -> tuple[str, int | None]:
+    """Re-read a bad CSV serially to name the record (1-based, header excluded) and the problem, without
+    quoting the record itself (it may hold personal data)."""
+    message = _arrow_reason(err)
+    bad_utf8_line = _first_invalid_utf8_line(zone, key)
+    if bad_utf8_line is not None:
+        return "not valid UTF-8 (corrupt file)", bad_utf8_line
+    bad_rows: list[tuple[int | None, int, int]] = []
+
+    def on_invalid(row) -> str:
+        bad_rows.append((row.number, row.expected_columns, row.actual_columns))
+        return "error"
+
+    read, parse, convert = _csv_options(names, null_values, use_threads=False, invalid_row_handler=on_invalid)
+    try:
+        with zone.open(key) as handle:
+            for _batch in pacsv.open_csv(handle, read_options=read, parse_options=parse, convert_options=convert):
+                pass
+    except pa.ArrowException:
+        pass
+    if bad_rows:
+        number, expected, actual = bad_rows[0]
+        line = number - 1 if number is not None else None
+        return f"malformed CSV record: expected {expected} fields, found {actual} (truncated or corrupt file)", line
+    match = _GOT_COLUMNS.search(message)
+    if match:
+        return f"malformed CSV record: expected {match.group(1)} fields, found {match.group(2)}", None
+    return f"unreadable CSV: {message}", None
+
+
+def _first_invalid_utf8_line(zone: LandingZone, key: str) -> int | None:
+    """The physical line (header excluded) holding the first byte that is not UTF-8."""
+    data = zone.read_bytes(key)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return data.count(b"\n", 0, err.start)
+    return None
+
+
+def _numbered(batches, key: str) -> Iterator[pa.RecordBatch]:
+    """Append `_source_row` (1-based, counting records across batches)."""
+    start = 1
+    for batch in batches:
+        n = batch.num_rows
+        if n == 0:
+            continue
+        rows = pa.array(range(start, start + n), pa.int64())
+        start += n
+        yield pa.RecordBatch.from_arrays([*batch.columns, rows], names=[*batch.schema.names, SOURCE_ROW])
+
+
+def _arrow_reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return " ".join(line.strip() for line in text[:3]) or type(err).__name__
+
+
+# --- Parquet --------------------------------------------------------------------------------------
+
+
+def parquet_file(zone: LandingZone, key: str, handle: BinaryIO | None = None) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(handle or zone.open_seekable(key))
+    except pa.ArrowException as err:
+        raise FileFormatError(key, f"not a readable Parquet file: {_arrow_reason(err)}") from None
+
+
+def parquet_info(zone: LandingZone, key: str, file_format: FileFormat) -> FileInfo:
+    pf = parquet_file(zone, key)
+    try:
+        schema = pf.schema_arrow
+    finally:
+        pf.close()
+    return FileInfo(tuple(schema.names), tuple(f.type for f in schema), file_format)
+
+
+def parquet_batches(zone: LandingZone, key: str, handle: BinaryIO | None = None) -> Iterator[pa.RecordBatch]:
+    pf = parquet_file(zone, key, handle)
+    try:
+        yield from _numbered(pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, use_threads=True), key)
+    except pa.ArrowException as err:
+        raise FileFormatError(key, f"unreadable Parquet data: {_arrow_reason(err)}") from None
+    finally:
+        pf.close()
+
+
+def sniff(zone: LandingZone, key: str, size: int) -> str:
+    """'parquet' if the object starts with Parquet's magic bytes, 'empty' if blank, else 'json'."""
+    if size == 0:
+        return "empty"
+    with zone.open(key) as handle:
+        head = handle.read(4096)
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if not head.strip():
+        return "empty" if size <= len(head) else "json"
+    return "json"
+
+
+def bytes_reader(data: bytes) -> BinaryIO:
+    return io.BytesIO(data)

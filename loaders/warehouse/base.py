@@ -1,0 +1,72 @@
+"""The warehouse interface the load core talks to; PostgreSQL (local) and Redshift implement it.
+
+The core hands over batches of checked files (`Batch` of `FileLoad`s); the warehouse loads each batch
+in ONE transaction together with its ledger rows, under the load lock, after re-reading the ledger so
+that a file another loader committed meanwhile is skipped. It knows nothing of source formats: a file is
+its columns, a `FileFormat` (what a COPY needs), and a stream of Arrow record batches.
+
+Crash-injection checkpoints (named steps, see loaders/crash.py) are called by both implementations:
+`before_copy` (lock held, ledger re-checked, nothing written), `during_copy` (local: after the first
+chunk of the first file reached COPY), `after_copy` (every COPY and ledger row written, not committed),
+`after_commit` (the batch is durable).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Mapping, Sequence
+
+from loaders.load_records import Batch, FileOutcome, LedgerEntry
+from loaders.source_tables import METADATA_COLUMNS, SourceTable
+
+Checkpoint = Callable[[str], None]
+OnFile = Callable[[FileOutcome], None]
+
+
+def _noop(*_args) -> None:
+    return None
+
+
+class Warehouse(ABC):
+    """Where raw tables, the ledger and the load lock live."""
+
+    target: str = "?"
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where it loads (a URL without secrets), for logs and the summary."""
+
+    @abstractmethod
+    def setup(self, tables: Sequence[SourceTable]) -> None:
+        """Create what is missing (idempotent): ledger, raw schemas, raw tables, their contract columns."""
+
+    @abstractmethod
+    def table_columns(self, table: SourceTable) -> dict[str, str]:
+        """The raw table's columns as they are now (raw name -> type), drift columns included."""
+
+    @abstractmethod
+    def ledger_entries(self, keys: Sequence[str]) -> dict[str, list[LedgerEntry]]:
+        """Ledger rows of these object keys (empty when the ledger does not exist yet)."""
+
+    @abstractmethod
+    def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:
+        """Load a batch and write its ledger rows in one transaction; return what became of each object."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        return None
+
+
+def raw_columns(table: SourceTable) -> list[tuple[str, str, bool]]:
+    """(raw name, raw type, NOT NULL) of a raw table as the contract defines it.
+
+    Source columns are nullable in raw: raw keeps every record as delivered and staging tests
+    nullability. Delivery columns (DMS Op) and metadata columns keep the contract's nullability.
+    """
+    delivery = [(c.raw_name, c.raw_type, not c.nullable) for c in table.delivery_columns]
+    source = [(c.raw_name, c.raw_type, False) for c in table.columns]
+    metadata = [(c.raw_name, c.raw_type, not c.nullable) for c in METADATA_COLUMNS]
+    return delivery + source + metadata
+
+
+def contract_types(table: SourceTable) -> Mapping[str, str]:
+    return {name: raw_type for name, raw_type, _ in raw_columns(table)}

@@ -1,0 +1,529 @@
+"""The local target: PostgreSQL, loaded with `COPY ... FROM STDIN` streamed from the landed files.
+
+One batch = one transaction:
+
+    BEGIN
+      pg_try_advisory_xact_lock(load lock)          -- waits, logging who holds it; gives up after lock_wait_s
+      re-read the ledger for the batch's objects     -- skip what another loader committed meanwhile
+      per file: SAVEPOINT; [ALTER TABLE ADD COLUMN for drift]; COPY raw (file columns, _source_row)
+                FROM STDIN (CSV); RELEASE            -- a rejected file rolls back to its savepoint
+      INSERT ledger rows (loaded / quarantined), INSERT the batch row
+    COMMIT
+
+The COPY stream is produced by pyarrow in a second thread (read the landed file, write CSV), so parsing
+the source and PostgreSQL's COPY run on two cores at once. The metadata columns `_source_key`,
+`_batch_id` and `_loaded_at` are not streamed: their column defaults read the load context that the
+loader sets with `set_config` before each COPY, through IMMUTABLE functions that PostgreSQL evaluates
+once when it plans the COPY (constant folding of defaults), not once per row. This keeps COPY within
+reach of a bare COPY of the same file (see loaders/bench/load_throughput.py). Outside a load the
+functions raise, so nothing but the loader can write raw rows without naming their origin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import socket
+import threading
+import time
+from typing import Callable, Iterator, Sequence
+
+import psycopg2
+import psycopg2.errors
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg2 import sql
+from psycopg2.extras import execute_values
+
+from loaders import ledger
+from loaders.config import Settings
+from loaders.load_errors import LoadFailure, LockTimeout, QuarantineError, clean_text
+from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry)
+from loaders.logs import log_event
+from loaders.source_tables import SourceTable
+from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, raw_columns
+
+log = logging.getLogger("loaders.warehouse.postgres")
+
+LOCK_KEY = 0x756E6966796C6F61  # "unifyloa": the advisory lock every loader takes per batch
+CONTEXT_PREFIX = "unify_load."
+_META_DEFAULTS = {
+    "_source_key": "unify_loader.load_context('source_key'::text)",
+    "_batch_id": "unify_loader.load_context('batch_id'::text)",
+    "_loaded_at": "unify_loader.load_context_ts()",
+}
+_FUNCTIONS = f"""
+create or replace function unify_loader.load_context(name text) returns text
+    language plpgsql immutable
+as $fn$
+declare
+    value text := current_setting('{CONTEXT_PREFIX}' || name, true);
+begin
+    if value is null or value = '' then
+        raise exception 'raw tables are written by the unify loader only: no load context "%" is set', name
+            using hint = 'load files with `unify load`; see loaders/warehouse/postgres.py';
+    end if;
+    return value;
+end
+$fn$;
+comment on function unify_loader.load_context(text) is
+    'Load context (source_key, batch_id) set by the loader with set_config before each COPY. Declared '
+    'IMMUTABLE on purpose: PostgreSQL folds it once per COPY when planning column defaults. Use it only '
+    'as a raw-table column default.';
+create or replace function unify_loader.load_context_ts() returns timestamp
+    language plpgsql immutable
+as $fn$
+declare
+    value text := current_setting('{CONTEXT_PREFIX}loaded_at', true);
+begin
+    -- current_setting directly: calling the immutable load_context here would be folded into the
+    -- plan plpgsql caches for the session, and every later batch would get the first one's time.
+    if value is null or value = '' then
+        raise exception 'raw tables are written by the unify loader only: no load context "loaded_at" is set';
+    end if;
+    return value::timestamp;
+end
+$fn$;
+comment on function unify_loader.load_context_ts() is
+    'The batch transaction''s start time (UTC), the raw rows'' _loaded_at; see load_context.';
+"""
+# SQLSTATE classes that mean "this file's data is unacceptable" (quarantine), not "the run cannot go on".
+_DATA_ERROR_CLASSES = ("22", "23")
+_LINE = re.compile(r"line (\d+)")
+
+
+class PostgresWarehouse(Warehouse):
+    target = "postgres"
+
+    def __init__(self, settings: Settings, *, lock_wait_s: float = 600.0, connect_attempts: int = 5,
+                 statement_timeout_s: float | None = None):
+        self.settings = settings
+        self.lock_wait_s = lock_wait_s
+        self.loader_name = f"{socket.gethostname()} pid {os.getpid()} postgres"
+        self.conn = self._connect(connect_attempts, statement_timeout_s)
+
+    # ------------------------------------------------------------------------------ connection
+    def _connect(self, attempts: int, statement_timeout_s: float | None):
+        delay = 0.5
+        for attempt in range(1, attempts + 1):
+            try:
+                options = f"-c statement_timeout={int(statement_timeout_s * 1000)}" if statement_timeout_s else None
+                conn = psycopg2.connect(self.settings.dsn(), connect_timeout=10,
+                                        application_name=f"unify-load {socket.gethostname()[:24]} pid={os.getpid()}", options=options)
+                conn.autocommit = False
+                return conn
+            except psycopg2.OperationalError as err:
+                if attempt == attempts:
+                    raise LoadFailure(f"cannot connect to the warehouse at {self.settings.url()}: "
+                                      f"{str(err).strip()}") from None
+                log_event(log, "warehouse_connect_retry", logging.WARNING, attempt=attempt,
+                          error=str(err).strip().splitlines()[0])
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
+        raise AssertionError("unreachable")
+
+    def describe(self) -> str:
+        return self.settings.url()
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except psycopg2.Error:
+            pass
+
+    # ------------------------------------------------------------------------------ setup
+    def setup(self, tables: Sequence[SourceTable]) -> None:
+        if not self._setup_needed(tables):
+            return
+        try:
+            with self.conn.cursor() as cur:
+                self._lock(cur, "setup")
+                cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(ledger.SCHEMA)))
+                cur.execute(_FUNCTIONS)
+                for name, columns in ((ledger.LEDGER, ledger.LEDGER_COLUMNS), (ledger.BATCHES, ledger.BATCH_COLUMNS)):
+                    cur.execute(sql.SQL("create table if not exists {}.{} ({})").format(
+                        sql.Identifier(ledger.SCHEMA), sql.Identifier(name),
+                        sql.SQL(ledger.column_defs(columns, _quote))))
+                cur.execute(sql.SQL("create index if not exists load_ledger_object_key on {}.{} (object_key)").format(
+                    sql.Identifier(ledger.SCHEMA), sql.Identifier(ledger.LEDGER)))
+                existing = self._existing_columns(cur, {t.raw_schema for t in tables})
+                for table in tables:
+                    self._ensure_table(cur, table, existing.get((table.raw_schema, table.raw_table)))
+            self.conn.commit()
+        except psycopg2.Error as err:
+            self._rollback()
+            raise LoadFailure(f"cannot create the ledger and raw tables in {self.describe()}: {err}") from None
+        except BaseException:
+            self._rollback()
+            raise
+        log_event(log, "warehouse_setup", target=self.target, tables=len(tables))
+
+    def _setup_needed(self, tables: Sequence[SourceTable]) -> bool:
+        with self.conn.cursor() as cur:
+            cur.execute("select to_regprocedure('unify_loader.load_context_ts()') is not null, "
+                        "to_regclass('unify_loader.load_ledger') is not null, "
+                        "to_regclass('unify_loader.load_batches') is not null")
+            if not all(cur.fetchone()):
+                self.conn.rollback()
+                return True
+            existing = self._existing_columns(cur, {t.raw_schema for t in tables})
+        self.conn.rollback()
+        for table in tables:
+            columns = existing.get((table.raw_schema, table.raw_table))
+            if columns is None:
+                return True
+            for name, _type, _nn in raw_columns(table):
+                if name not in columns or (name in _META_DEFAULTS and columns[name][1] is None):
+                    return True
+        return False
+
+    @staticmethod
+    def _existing_columns(cur, schemas: set[str]) -> dict[tuple[str, str], dict[str, tuple[str, str | None]]]:
+        cur.execute(
+            """
+            select n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                   pg_get_expr(d.adbin, d.adrelid)
+            from pg_class c
+            join pg_namespace n on n.oid = c.relnamespace
+            join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+            where c.relkind in ('r', 'p') and n.nspname = any(%s)
+            order by n.nspname, c.relname, a.attnum
+            """,
+            (sorted(schemas),),
+        )
+        found: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = {}
+        for schema, table, column, type_, default in cur.fetchall():
+            found.setdefault((schema, table), {})[column] = (type_, default)
+        return found
+
+    def _ensure_table(self, cur, table: SourceTable, columns: dict[str, tuple[str, str | None]] | None) -> None:
+        ident = sql.Identifier(table.raw_schema, table.raw_table)
+        if columns is None:
+            cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(table.raw_schema)))
+            defs = []
+            for name, type_, not_null in raw_columns(table):
+                default = f" default {_META_DEFAULTS[name]}" if name in _META_DEFAULTS else ""
+                defs.append(f"{_quote(name)} {type_}{' not null' if not_null else ''}{default}")
+            cur.execute(sql.SQL("create table if not exists {} ({})").format(ident, sql.SQL(", ".join(defs))))
+            cur.execute(sql.SQL("comment on table {} is {}").format(
+                ident, sql.Literal(f"{table.description}. Append-only raw deliveries of {table.system}.{table.name}, "
+                                   "written by the unify loaders.")))
+            log_event(log, "raw_table_created", table=table.qualified_raw_name)
+            return
+        for name, type_, _not_null in raw_columns(table):
+            if name not in columns:  # a column the contract gained: nullable, no default on existing rows
+                cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
+                    ident, sql.Identifier(name)))
+                log_event(log, "raw_column_added", table=table.qualified_raw_name, column=name, type=type_,
+                          reason="contract")
+            if name in _META_DEFAULTS and (name not in columns or columns[name][1] is None):
+                cur.execute(sql.SQL("alter table {} alter column {} set default " + _META_DEFAULTS[name]).format(
+                    ident, sql.Identifier(name)))
+
+    # ------------------------------------------------------------------------------ reads
+    def table_columns(self, table: SourceTable) -> dict[str, str]:
+        with self.conn.cursor() as cur:
+            columns = self._columns_now(cur, table)
+        self.conn.rollback()
+        return columns
+
+    @staticmethod
+    def _columns_now(cur, table: SourceTable) -> dict[str, str]:
+        cur.execute(
+            """
+            select a.attname, format_type(a.atttypid, a.atttypmod)
+            from pg_attribute a
+            where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
+            order by a.attnum
+            """,
+            (f'"{table.raw_schema}"."{table.raw_table}"',),
+        )
+        return dict(cur.fetchall())
+
+    def ledger_entries(self, keys: Sequence[str]) -> dict[str, list[LedgerEntry]]:
+        found: dict[str, list[LedgerEntry]] = {}
+        if not keys:
+            return found
+        with self.conn.cursor() as cur:
+            cur.execute("select to_regclass('unify_loader.load_ledger') is not null")
+            if not cur.fetchone()[0]:
+                self.conn.rollback()
+                return found
+            for start in range(0, len(keys), 5000):
+                chunk = list(keys[start:start + 5000])
+                cur.execute(
+                    "select object_key, etag, status, batch_id, reason from unify_loader.load_ledger "
+                    "where object_key = any(%s) order by recorded_at, batch_id",
+                    (chunk,),
+                )
+                for key, etag, status, batch_id, reason in cur.fetchall():
+                    found.setdefault(key, []).append(LedgerEntry(key, etag, status, batch_id, reason))
+        self.conn.rollback()
+        return found
+
+    # ------------------------------------------------------------------------------ the lock
+    def _lock(self, cur, what: str) -> None:
+        deadline = time.monotonic() + self.lock_wait_s
+        delay = 0.05
+        announced = False
+        while True:
+            cur.execute("select pg_try_advisory_xact_lock(%s)", (LOCK_KEY,))
+            if cur.fetchone()[0]:
+                if announced:
+                    log_event(log, "load_lock_acquired", batch_id=what)
+                return
+            holder = self._lock_holder(cur)
+            if not announced:
+                log_event(log, "load_lock_wait", logging.WARNING, batch_id=what, holder=holder,
+                          wait_limit_s=self.lock_wait_s)
+                announced = True
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"gave up waiting for the load lock after {self.lock_wait_s:.0f} s: another loader holds it "
+                    f"({holder}); batch {what} loaded nothing. Run again once it has finished.")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    @staticmethod
+    def _lock_holder(cur) -> str:
+        cur.execute(
+            """
+            select a.pid, a.application_name, coalesce(a.client_addr::text, 'local'), a.xact_start
+            from pg_locks l join pg_stat_activity a on a.pid = l.pid
+            where l.locktype = 'advisory' and l.granted and l.classid = %s and l.objid = %s and l.objsubid = 1
+            """,
+            (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return "a loader that has just released it"
+        pid, app, addr, started = row
+        return (f"'{app or 'unknown client'}' (PostgreSQL backend {pid}, from {addr}, in a transaction since "
+                f"{started:%Y-%m-%d %H:%M:%S %Z})")
+
+    # ------------------------------------------------------------------------------ loading
+    def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:
+        outcomes: list[FileOutcome] = []
+        raw_table = batch.table.qualified_raw_name if batch.table else None
+        try:
+            with self.conn.cursor() as cur:
+                self._lock(cur, batch.batch_id)
+                cur.execute("select (now() at time zone 'utc')")
+                loaded_at = cur.fetchone()[0]
+                cur.execute("select set_config(%s, %s, true), set_config(%s, %s, true)",
+                            (CONTEXT_PREFIX + "batch_id", batch.batch_id,
+                             CONTEXT_PREFIX + "loaded_at", loaded_at.isoformat(sep=" ")))
+                done = self._loaded_now(cur, [f.key for f in batch.files] + [q.key for q in batch.quarantines])
+                checkpoint("before_copy")
+                columns = self._columns_now(cur, batch.table) if batch.table else {}
+                for f in batch.files:
+                    if (f.key, f.etag) in done:
+                        outcome = FileOutcome(f.key, f.etag, f.size, raw_table, SKIPPED, done[(f.key, f.etag)])
+                    else:
+                        outcome = self._load_file(cur, batch, f, columns, checkpoint)
+                    outcomes.append(outcome)
+                    on_file(outcome)
+                for q in batch.quarantines:
+                    if (q.key, q.etag) in done:
+                        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, SKIPPED, done[(q.key, q.etag)])
+                    else:
+                        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, QUARANTINED, batch.batch_id,
+                                              reason=q.reason, line=q.line)
+                    outcomes.append(outcome)
+                    on_file(outcome)
+                self._record(cur, batch, outcomes, loaded_at)
+                checkpoint("after_copy")
+            self.conn.commit()
+        except psycopg2.Error as err:
+            self._rollback()
+            raise LoadFailure(f"batch {batch.batch_id} ({raw_table or 'quarantines'}) failed and was rolled back: "
+                              f"{str(err).strip()}") from None
+        except BaseException:
+            self._rollback()
+            raise
+        checkpoint("after_commit")
+        return outcomes
+
+    def _rollback(self) -> None:
+        try:
+            self.conn.rollback()
+        except psycopg2.Error:
+            pass  # the connection is gone: the server rolled the transaction back itself
+
+    @staticmethod
+    def _loaded_now(cur, keys: list[str]) -> dict[tuple[str, str], str]:
+        if not keys:
+            return {}
+        cur.execute("select object_key, etag, batch_id from unify_loader.load_ledger "
+                    "where object_key = any(%s) and status = %s", (keys, LOADED))
+        return {(key, etag): batch_id for key, etag, batch_id in cur.fetchall()}
+
+    def _load_file(self, cur, batch: Batch, f: FileLoad, columns: dict[str, str], checkpoint: Checkpoint) -> FileOutcome:
+        table = batch.table
+        assert table is not None
+        raw_table = table.qualified_raw_name
+        ident = sql.Identifier(table.raw_schema, table.raw_table)
+        cur.execute("savepoint unify_file")
+        added: list[str] = []
+        stream: _ArrowCsvStream | None = None
+        try:
+            for name, type_ in f.added_columns:
+                if name not in columns:
+                    cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
+                        ident, sql.Identifier(name)))
+                    added.append(name)
+            cur.execute("select set_config(%s, %s, true)", (CONTEXT_PREFIX + "source_key", f.key))
+            rows = 0
+            if f.columns:
+                names = [c.raw_name for c in f.columns] + ["_source_row"]
+                statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
+                    ident, sql.SQL(", ").join(map(sql.Identifier, names)))
+                stream = _ArrowCsvStream(f.record_batches, lambda: checkpoint("during_copy"))
+                try:
+                    cur.copy_expert(statement, stream, size=1 << 20)
+                finally:
+                    stream.close()
+                rows = cur.rowcount
+            cur.execute("release savepoint unify_file")
+        except psycopg2.Error as err:
+            if stream is not None and stream.error is not None:
+                self._undo_file(cur)
+                if isinstance(stream.error, QuarantineError):
+                    return self._quarantined(batch, f, stream.error.reason, stream.error.line)
+                raise stream.error from None
+            if not (err.pgcode or "").startswith(_DATA_ERROR_CLASSES):
+                raise
+            self._undo_file(cur)
+            return self._quarantined(batch, f, _pg_reason(err), _pg_line(err))
+        except QuarantineError as err:
+            self._undo_file(cur)
+            return self._quarantined(batch, f, err.reason, err.line)
+        for name in added:
+            columns[name] = dict(f.added_columns)[name]
+            log_event(log, "schema_drift_column_added", batch_id=batch.batch_id, table=raw_table, column=name,
+                      type=columns[name], key=f.key)
+        log_event(log, "file_loaded", logging.DEBUG, batch_id=batch.batch_id, key=f.key, table=raw_table, rows=rows)
+        return FileOutcome(f.key, f.etag, f.size, raw_table, LOADED, batch.batch_id, rows=rows,
+                           added_columns=tuple(added))
+
+    @staticmethod
+    def _undo_file(cur) -> None:
+        cur.execute("rollback to savepoint unify_file")
+        cur.execute("release savepoint unify_file")
+
+    @staticmethod
+    def _quarantined(batch: Batch, f: FileLoad, reason: str, line: int | None) -> FileOutcome:
+        raw_table = batch.table.qualified_raw_name if batch.table else None
+        log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=f.key, table=raw_table,
+                  reason=reason, line=line)
+        return FileOutcome(f.key, f.etag, f.size, raw_table, QUARANTINED, batch.batch_id, reason=reason, line=line)
+
+    def _record(self, cur, batch: Batch, outcomes: list[FileOutcome], recorded_at) -> None:
+        rows = [
+            (o.key, o.etag, o.size, o.status, o.raw_table, o.rows if o.status == LOADED else None, o.batch_id,
+             ledger.limit_text(o.reason), o.line, ",".join(o.added_columns) or None, recorded_at)
+            for o in outcomes if o.status in (LOADED, QUARANTINED)
+        ]
+        if not rows:
+            return
+        execute_values(cur, sql.SQL("insert into {}.{} ({}) values %s").format(
+            sql.Identifier(ledger.SCHEMA), sql.Identifier(ledger.LEDGER),
+            sql.SQL(", ").join(map(sql.Identifier, ledger.LEDGER_INSERT_COLUMNS))).as_string(cur), rows)
+        cur.execute(
+            sql.SQL("""
+            insert into {schema}.{batches} (batch_id, raw_table, files_loaded, files_quarantined, rows_loaded,
+                                            committed_at, loader)
+            select %(batch)s, %(table)s,
+                   count(*) filter (where status = 'loaded'), count(*) filter (where status = 'quarantined'),
+                   coalesce(sum(rows_loaded), 0), %(at)s, %(loader)s
+            from {schema}.{ledger} where batch_id = %(batch)s
+            """).format(schema=sql.Identifier(ledger.SCHEMA), batches=sql.Identifier(ledger.BATCHES),
+                        ledger=sql.Identifier(ledger.LEDGER)),
+            {"batch": batch.batch_id, "table": batch.table.qualified_raw_name if batch.table else None,
+             "at": recorded_at, "loader": self.loader_name},
+        )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _pg_reason(err: psycopg2.Error) -> str:
+    diag = err.diag
+    primary = diag.message_primary or str(err).strip().splitlines()[0]
+    context = f" ({diag.context.strip()})" if diag.context else ""
+    return clean_text(f"rejected by the warehouse: {primary}{context}")
+
+
+def _pg_line(err: psycopg2.Error) -> int | None:
+    match = _LINE.search(err.diag.context or "")
+    return int(match.group(1)) if match else None
+
+
+class _ArrowCsvStream:
+    """A file-like object for `copy_expert`: CSV bytes written by pyarrow in a producer thread.
+
+    Nulls are written as empty unquoted fields and strings always quoted (pyarrow's "needed" style), so
+    COPY's CSV defaults tell NULL from the empty string. An exception in the producer (a corrupt file)
+    is re-raised from read(), which makes psycopg2 abort the COPY; it is kept in `error`.
+    """
+
+    _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+    def __init__(self, batches: Callable[[], Iterator[pa.RecordBatch]], on_first_chunk: Callable[[], None]):
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._stop = threading.Event()
+        self._first = True
+        self._on_first_chunk = on_first_chunk
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._produce, args=(batches,), name="copy-producer", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, batches: Callable[[], Iterator[pa.RecordBatch]]) -> None:
+        try:
+            for batch in batches():
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(batch, sink, self._OPTIONS)
+                if not self._put(sink.getvalue().to_pybytes()):
+                    return
+            self._put(None)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            self._put(err)
+
+    def read(self, size: int = -1) -> bytes:
+        item = self._queue.get()
+        if item is None:
+            self._queue.put(None)  # later reads see the end too
+            return b""
+        if isinstance(item, BaseException):
+            self.error = item
+            raise item
+        if self._first:
+            self._first = False
+            try:
+                self._on_first_chunk()
+            except BaseException as err:  # an injected crash: keep it, so the caller re-raises it as is
+                self.error = err
+                raise
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            self._thread.join(timeout=0.05)
