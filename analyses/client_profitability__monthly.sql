@@ -3,6 +3,7 @@
     and client ids (dashboard_client_ids; empty = all; account managers are further restricted by
     the QuickSight rules dataset on client_id). -#}
 {%- set client_ids = var('dashboard_client_ids', []) -%}
+{%- set client_filter = "client_id in (" ~ client_ids | join(", ") ~ ")" if client_ids else "true" -%}
 
 with
 
@@ -35,7 +36,5 @@ from monthly
 where
     month_start_date between cast('{{ var("dashboard_start_date", "2026-01-01") }}' as date)
     and cast('{{ var("dashboard_end_date", "2027-12-31") }}' as date)
-    {%- if client_ids %}
-        and client_id in ({{ client_ids | join(', ') }})
-    {%- endif %}
+    and {{ client_filter }}
 order by month_start_date, client_code

@@ -1,6 +1,7 @@
 {#- OTIF by client for the last complete month before the as-of date (the main job's summary line;
     loaders/summary.py runs the same query). Optional client filter like the dashboard's. -#}
 {%- set client_ids = var('dashboard_client_ids', []) -%}
+{%- set client_filter = "client_id in (" ~ client_ids | join(", ") ~ ")" if client_ids else "true" -%}
 
 with
 
@@ -24,9 +25,7 @@ last_month as (
     from monthly
     where
         month_start_date = cast({{ dbt.dateadd('month', -1, dbt.date_trunc('month', 'as_of_date')) }} as date)
-        {%- if client_ids %}
-            and client_id in ({{ client_ids | join(', ') }})
-        {%- endif %}
+        and {{ client_filter }}
 
 )
 

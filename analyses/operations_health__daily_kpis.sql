@@ -3,6 +3,9 @@
     (dashboard_warehouse_codes; empty = all). Compile with e.g.
     dbt compile -s operations_health__daily_kpis --vars '{dashboard_warehouse_codes: [LHR1, FRA1]}' -#}
 {%- set warehouse_codes = var('dashboard_warehouse_codes', []) -%}
+{%- set warehouse_filter = (
+    "warehouse_code in ('" ~ warehouse_codes | join("', '") ~ "')" if warehouse_codes else "true"
+) -%}
 
 with
 
@@ -32,7 +35,5 @@ from daily
 where
     activity_date between cast('{{ var("dashboard_start_date", "2026-01-01") }}' as date)
     and cast('{{ var("dashboard_end_date", "2027-12-31") }}' as date)
-    {%- if warehouse_codes %}
-        and warehouse_code in ('{{ warehouse_codes | join("', '") }}')
-    {%- endif %}
+    and {{ warehouse_filter }}
 order by activity_date, warehouse_code

@@ -2,6 +2,9 @@
     and warehouses (same filters as operations_health__daily_kpis). OTIF % is recomputed from the
     counts, never averaged from daily percentages. -#}
 {%- set warehouse_codes = var('dashboard_warehouse_codes', []) -%}
+{%- set warehouse_filter = (
+    "warehouse_code in ('" ~ warehouse_codes | join("', '") ~ "')" if warehouse_codes else "true"
+) -%}
 
 with
 
@@ -18,9 +21,7 @@ filtered as (
     where
         activity_date between cast('{{ var("dashboard_start_date", "2026-01-01") }}' as date)
         and cast('{{ var("dashboard_end_date", "2027-12-31") }}' as date)
-        {%- if warehouse_codes %}
-            and warehouse_code in ('{{ warehouse_codes | join("', '") }}')
-        {%- endif %}
+        and {{ warehouse_filter }}
 
 )
 

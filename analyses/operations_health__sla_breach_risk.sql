@@ -1,7 +1,11 @@
 {#- Operations Health dashboard, "at risk now" table: open orders breached or due to ship within
     4 hours, most urgent first. QuickSight filters: warehouse codes and client ids (empty = all). -#}
 {%- set warehouse_codes = var('dashboard_warehouse_codes', []) -%}
+{%- set warehouse_filter = (
+    "warehouse_code in ('" ~ warehouse_codes | join("', '") ~ "')" if warehouse_codes else "true"
+) -%}
 {%- set client_ids = var('dashboard_client_ids', []) -%}
+{%- set client_filter = "client_id in (" ~ client_ids | join(", ") ~ ")" if client_ids else "true" -%}
 
 with
 
@@ -23,11 +27,6 @@ select
     evaluated_at
 from risk
 where
-    1 = 1
-    {%- if warehouse_codes %}
-        and warehouse_code in ('{{ warehouse_codes | join("', '") }}')
-    {%- endif %}
-    {%- if client_ids %}
-        and client_id in ({{ client_ids | join(', ') }})
-    {%- endif %}
+    {{ warehouse_filter }}
+    and {{ client_filter }}
 order by required_ship_by_at

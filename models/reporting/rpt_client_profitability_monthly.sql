@@ -46,19 +46,29 @@ otif as (
 
 ),
 
-client_months as (
+client_month_rows as (
 
     select
         client_id,
         ship_month as month_start_date
     from profitability
 
-    union
+    union all
 
     select
         client_id,
         month_start_date
     from otif
+
+),
+
+client_months as (
+
+    select
+        client_id,
+        month_start_date
+    from client_month_rows
+    group by client_id, month_start_date
 
 ),
 

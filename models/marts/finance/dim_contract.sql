@@ -78,8 +78,10 @@ final as (
         cast(windowed.version_number as integer) as version_number,
         cast(windowed.last_modified_at as timestamp) as last_modified_at,
         cast(
-            case when windowed.version_number = 1 then cast('1900-01-01' as timestamp) else windowed.last_modified_at end
-            as timestamp
+            case
+                when windowed.version_number = 1 then cast('1900-01-01' as timestamp)
+                else windowed.last_modified_at
+            end as timestamp
         ) as valid_from,
         cast(coalesce(windowed.next_modified_at, cast('9999-12-31' as timestamp)) as timestamp) as valid_to,
         windowed.next_modified_at is null as is_current,

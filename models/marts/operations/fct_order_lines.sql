@@ -44,7 +44,7 @@ changed_lines as (
     from order_lines
     where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
 
-    union
+    union all
 
     select order_lines.order_line_id
     from order_lines
@@ -56,10 +56,9 @@ changed_lines as (
 
 scoped_lines as (
 
-    select order_lines.*
+    select *
     from order_lines
-    inner join changed_lines
-        on order_lines.order_line_id = changed_lines.order_line_id
+    where order_line_id in (select order_line_id from changed_lines)
 
 ),
 

@@ -51,13 +51,13 @@ changed_orders as (
     from orders
     where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
 
-    union
+    union all
 
     select order_id
     from order_lines
     where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
 
-    union
+    union all
 
     select orders.order_id
     from shipments
@@ -69,10 +69,9 @@ changed_orders as (
 
 scoped_orders as (
 
-    select orders.*
+    select *
     from orders
-    inner join changed_orders
-        on orders.order_id = changed_orders.order_id
+    where order_id in (select order_id from changed_orders)
 
 ),
 

@@ -47,7 +47,7 @@ changed_shipments as (
     from shipments
     where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
 
-    union
+    union all
 
     select shipments.shipment_id
     from shipments
@@ -59,10 +59,9 @@ changed_shipments as (
 
 scoped_shipments as (
 
-    select shipments.*
+    select *
     from shipments
-    inner join changed_shipments
-        on shipments.shipment_id = changed_shipments.shipment_id
+    where shipment_id in (select shipment_id from changed_shipments)
 
 ),
 
