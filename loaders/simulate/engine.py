@@ -23,7 +23,7 @@ from loaders.simulate import crm, tms, wms
 from loaders.simulate import reference as ref
 from loaders.simulate.dms import DmsWriter, interval_us
 from loaders.simulate.encode import US_PER_DAY, US_PER_HOUR, day_start_us
-from loaders.simulate.params import FAULTS, Params, SimulationError, band_for, parse_faults, resolve_scale
+from loaders.simulate.params import Params, SimulationError, band_for, parse_faults, resolve_scale
 from loaders.simulate.state import (E_APPFLOW, E_CARRIER_CHANGE, E_CREATE_ORDER, E_CYCLE_COUNT, E_NEW_PRODUCT,
                                     E_ORDER_STEP, E_PRODUCT_UPDATE, E_RECEIPT, E_REVEAL_SHIPMENT, E_SALESFORCE,
                                     E_SHIPMENT_STEP, STATE_KEY, World)
@@ -131,6 +131,7 @@ class Runner:
         interval = interval_us(w)
         dms = DmsWriter(w, self.out, random.Random(f"{params.seed}:{day.isoformat()}:files"), faults, interval)
         events = tms.TrackingEventsFile()
+        bar.set_description(f"simulate {day.isoformat()}", refresh=False)
         if w.day_index == 0:
             dms.full_load(t0)
         self._schedule_day(rng, faults, day, t0)
@@ -279,6 +280,3 @@ def _run(zone: LandingZone, world: World, days: int, progress: bool) -> Simulati
     log.debug("simulation written: %s files, %.1f MB, %.1f s", report.files_written, report.bytes_written / 1e6,
              report.seconds)
     return report
-
-
-__all__ = ["simulate", "continue_simulation", "SimulationReport", "SimulationError", "FAULTS"]

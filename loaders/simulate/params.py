@@ -62,7 +62,8 @@ FAULTS_DOC: dict[str, str] = {
     "corrupt_file": "once a day an InventoryBalances CDC file has a block of garbage bytes (invalid UTF-8, "
                     "NUL; parquet: bad footer); DMS re-sends it intact under a new key 45 s later",
     "malformed_json": "once a day an AppFlow execution fails leaving a part file with one malformed JSON "
-                      "line; AppFlow's retry (a new execution id a minute later) delivers the records intact",
+                      "line (Parquet: a part cut short); AppFlow's retry (a new execution id a minute later) "
+                      "delivers the records intact",
     "orphans": "each day some order lines arrive before their order (the Orders insert lands 1-3 CDC "
                "files late) and some orders' Orders records are held back until the day after they "
                "shipped, so their TMS shipment arrives first",
