@@ -10,7 +10,7 @@ DEPS_HASH := $(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(DEPS_HASH)
 TEST_STAMP    := $(VENV)/.installed-test-$(DEPS_HASH)
 
-.PHONY: help demo test install install-test profile warehouse-start warehouse-stop clean lock
+.PHONY: help demo test lint check install install-test profile warehouse-start warehouse-stop clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -18,8 +18,16 @@ help: ## list the targets
 demo: install profile warehouse-start ## the main job end to end on the local warehouse
 	$(BIN)/unify demo
 
-test: install-test profile warehouse-start ## every test: Redshift gate, SQL lint, pytest (dbt build inside)
-	$(BIN)/pytest
+# `check` and `lint` run on the whole project first; pytest then deselects its own copies of those two
+# project-wide runs (marker project_gates: `pytest -m project_gates` runs them alone).
+test: install-test profile warehouse-start check lint ## every test: Redshift gate, SQL lint, pytest (dbt build inside)
+	$(BIN)/pytest -m "not project_gates"
+
+lint: install-test profile warehouse-start ## SQL style: sqlfluff (redshift dialect, dbt templater) on models, snapshots, analyses, tests
+	$(BIN)/unify check lint
+
+check: install ## Redshift gate: compile everything for Redshift offline, reject PostgreSQL-only SQL
+	$(BIN)/unify check redshift
 
 install: $(RUNTIME_STAMP) ## create .venv and install the project (pinned by constraints.txt)
 
