@@ -92,18 +92,22 @@ FIRST_DAY = date(2026, 10, 27)
 AS_OF_AT = "2026-11-06 00:00:00"
 
 
-class pinned_as_of:
-    """Pin the models' "now" (UNIFY_AS_OF_AT, read by dbt_project.yml) while a fixture builds."""
+class pinned_env:
+    """Set environment variables that dbt_project.yml reads while a fixture builds, then restore them."""
+
+    def __init__(self, **values: str):
+        self.values = values
 
     def __enter__(self):
-        self.saved = os.environ.get("UNIFY_AS_OF_AT")
-        os.environ["UNIFY_AS_OF_AT"] = AS_OF_AT
+        self.saved = {name: os.environ.get(name) for name in self.values}
+        os.environ.update(self.values)
 
     def __exit__(self, *exc):
-        if self.saved is None:
-            os.environ.pop("UNIFY_AS_OF_AT", None)
-        else:
-            os.environ["UNIFY_AS_OF_AT"] = self.saved
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +120,10 @@ def main_job(warehouse: Settings, tmp_path_factory) -> Built:
     config = MainJobConfig(scale="tiny", days=INITIAL_DAYS, cycles=DAILY_CYCLES, start=FIRST_DAY, seed=42,
                            fmt="csv", faults=FAULTS, fresh=True, docs=False)
     started = time.monotonic()
-    with pinned_as_of():
+    # The models' "now" is pinned; and the lookback is 0 hours: here loads and builds never overlap, and
+    # the whole simulation is loaded within minutes of wall-clock time, so the default 3-hour lookback
+    # would re-process every key in every cycle and the daily builds would not really be incremental.
+    with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT, UNIFY_INCREMENTAL_LOOKBACK_HOURS="0"):
         run_main_job(settings, config, landing=str(landing), target_path=target, say=print, progress=False)
     built = Built(settings, landing, target, time.monotonic() - started)
     print(f"main job: {built.seconds:.1f} s")
@@ -134,7 +141,7 @@ def catch_up(warehouse: Settings, main_job: Built, tmp_path_factory) -> Built:
     started = time.monotonic()
     report = load(settings, str(main_job.landing), progress=False)
     assert report.exit_code in (0, 3), f"catch-up load failed: exit {report.exit_code}"
-    with pinned_as_of():
+    with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT):
         run_dbt(["build"], settings, target_path=target, capture=True)
     built = Built(settings, main_job.landing, target, time.monotonic() - started)
     print(f"catch-up load + build: {built.seconds:.1f} s")

@@ -55,6 +55,14 @@ def test_main_job_builds_every_node_and_every_test_passes(main_job):
     assert sum(uid.startswith("unit_test.") for uid in ids) >= 4
     rows = dict(main_job.query("select 'orders', count(*) from analytics_marts.fct_orders"))
     assert rows["orders"] > 500
+    # the last daily cycle really was incremental: it rewrote only the orders that changed
+    last_build = {r["unique_id"]: r for r in main_job.run_results()["results"]}
+    for model, table in (("stg_azureware__orders", "analytics_staging.stg_azureware__orders"),
+                         ("fct_orders", "analytics_marts.fct_orders")):
+        rewritten = last_build[f"model.unify.{model}"]["adapter_response"]["rows_affected"]
+        total = main_job.query(f"select count(*) from {table}")[0][0]
+        assert 0 < rewritten < total / 2, (model, rewritten, total)
+        print(f"last daily cycle: {model} rewrote {rewritten} of {total} rows")
     print(f"main job ({main_job.seconds:.0f} s): {sum(len(v) for v in by_status.values())} nodes, "
           f"{rows['orders']} orders in fct_orders")
 
