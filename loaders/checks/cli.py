@@ -10,7 +10,6 @@ Exit codes: 0 the check passed, 1 it found violations, 2 it could not run (the m
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -19,15 +18,13 @@ from loaders.checks.redshift_gate import GateError, run_gate
 from loaders.checks.redshift_rules import RULES
 from loaders.config import load_settings
 
-log = logging.getLogger(__name__)
-
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="project checks: the offline Redshift-compatibility gate",
+        help="project checks: offline Redshift-compatibility gate, SQL lint",
         description="Project checks that stand in for the production platform. Exit codes: "
                     "0 passed, 1 violations found, 2 the check could not run.",
     )

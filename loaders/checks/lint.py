@@ -15,7 +15,6 @@ error).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -24,9 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from loaders.checks.redshift_gate import locked
 from loaders.config import Settings
-
-log = logging.getLogger(__name__)
+from loaders.dbt_runner import dbt_env, ensure_profile
 
 DEFAULT_PATHS = ("models", "snapshots", "analyses", "tests")
 INCREMENTAL_CONFIG = """[sqlfluff:templater:dbt:context]
@@ -119,11 +118,14 @@ def run_lint(
         raise LintError(f"nothing to lint under {root}")
     executable = sqlfluff_executable()
     check_warehouse(settings)
-    from loaders.dbt_runner import dbt_env, ensure_profile
-
     ensure_profile(root)
     work = settings.home / "lint"
-    work.mkdir(parents=True, exist_ok=True)
+    with locked(work):  # engineers share the checkout: one lint per work folder at a time
+        return _lint(executable, root, work, settings, paths, processes, capture)
+
+
+def _lint(executable: str, root: Path, work: Path, settings: Settings, paths: list[str],
+          processes: int | None, capture: bool) -> list[LintPass]:
     env = dbt_env(settings, {
         "DBT_TARGET_PATH": str(work / "target"),
         "DBT_LOG_PATH": str(work / "logs"),

@@ -94,7 +94,7 @@ class Violation:
     def format(self) -> str:
         where = "incremental branch, " if self.incremental_branch_only else ""
         lines = [
-            f"{self.location()}: [{self.rule}] {self.construct}: {RULES[self.rule].title} is not Redshift SQL",
+            f"{self.location()}: [{self.rule}] {self.construct}: not supported by Redshift",
             f"    Redshift way: {self.hint}",
         ]
         if self.line_in == "source":
@@ -179,14 +179,14 @@ def offline_env(profiles_template: Path) -> dict[str, str]:
 
 
 @contextmanager
-def _locked(work_dir: Path) -> Iterator[None]:
-    """One gate run per work folder at a time (engineers share the checkout)."""
+def locked(work_dir: Path) -> Iterator[None]:
+    """One run per work folder at a time (engineers share the checkout): waits for the other."""
     work_dir.mkdir(parents=True, exist_ok=True)
     with open(work_dir / ".lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.info("another gate run uses %s; waiting for it", work_dir)
+            log.info("another run uses %s; waiting for it", work_dir)
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
@@ -327,7 +327,7 @@ def run_gate(
                 else:
                     collected[key] = violation
 
-    with _locked(work):
+    with locked(work):
         profiles_dir = work / "profiles"
         profiles_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, profiles_dir / "profiles.yml")

@@ -370,18 +370,18 @@ def _token_findings(tokens: list) -> list[Finding]:
     return found
 
 
-def _statement_spans(tokens: list) -> list[tuple[int, int]]:
-    spans, start = [], None
+def _statement_spans(tokens: list) -> list[tuple[int, int] | None]:
+    """Character span of each semicolon-separated chunk, aligned with what sqlglot.parse returns
+    (one entry per chunk, None for an empty one, no entry for an empty last chunk)."""
+    chunks: list[list] = [[]]
     for token in tokens:
         if token.token_type == sqlglot.TokenType.SEMICOLON:
-            if start is not None:
-                spans.append((start, token.start))
-            start = None
-        elif start is None:
-            start = token.start
-    if start is not None:
-        spans.append((start, tokens[-1].end))
-    return spans
+            chunks.append([])
+        else:
+            chunks[-1].append(token)
+    if len(chunks) > 1 and not chunks[-1]:
+        chunks.pop()
+    return [(chunk[0].start, chunk[-1].end) if chunk else None for chunk in chunks]
 
 
 def _parse_error_finding(err: Exception, sql: str) -> Finding:
