@@ -163,6 +163,7 @@ class S3Landing:
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
         self.client = client or s3_client()
         self.page_size = page_size  # ListObjectsV2 MaxKeys (S3's default and maximum: 1000)
+        self.range_threshold = 8 << 20  # open_seekable: smaller objects are fetched whole, in one GET
 
     def _full(self, key: str) -> str:
         check_key(key)
@@ -205,8 +206,10 @@ class S3Landing:
         return io.BufferedReader(_StreamingReader(response["Body"], key, self.url), 1 << 20)
 
     def open_seekable(self, key: str) -> BinaryIO:
-        """A seekable reader that fetches byte ranges (GetObject Range) as they are read."""
+        """A seekable reader: small objects in one GET, larger ones by byte ranges (GetObject Range) as read."""
         size = self.stat(key).size
+        if size < self.range_threshold:
+            return io.BytesIO(self.read_bytes(key))
         return io.BufferedReader(_RangeReader(self.client, self.bucket, self._full(key), size, key, self.url),
                                  1 << 22)
 

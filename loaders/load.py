@@ -36,8 +36,8 @@ from loaders.load_errors import LoadError, LoadFailure, QuarantineError
 from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry,
                                   Quarantine)
 from loaders.logs import log_event
-from loaders.source_tables import ALL_TABLES, SYSTEMS, SourceTable
-from loaders import sources
+from loaders.source_tables import ALL_TABLES, SYSTEMS
+from loaders import sources as readers
 from loaders.sources import Layout, SourceFile
 from loaders.sources.schema import check_schema
 from loaders.warehouse.base import Warehouse, contract_types
@@ -59,6 +59,7 @@ class LoaderConfig:
     max_batch_files: int = 500  # UNIFY_LOAD_BATCH_FILES
     max_batch_bytes: int = 512 << 20  # UNIFY_LOAD_BATCH_MB
     lock_wait_s: float = 600.0  # UNIFY_LOAD_LOCK_WAIT_S
+    connect_attempts: int = 5  # UNIFY_LOAD_CONNECT_ATTEMPTS: bounded retries of the warehouse connection
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -88,6 +89,7 @@ class LoaderConfig:
             max_batch_files=number("UNIFY_LOAD_BATCH_FILES", cls.max_batch_files),
             max_batch_bytes=number("UNIFY_LOAD_BATCH_MB", cls.max_batch_bytes >> 20) << 20,
             lock_wait_s=number("UNIFY_LOAD_LOCK_WAIT_S", cls.lock_wait_s, float),
+            connect_attempts=number("UNIFY_LOAD_CONNECT_ATTEMPTS", cls.connect_attempts),
             env=env,
         )
 
@@ -184,7 +186,7 @@ def connect_warehouse(settings: Settings, config: LoaderConfig) -> Warehouse:
         return RedshiftWarehouse.from_config(RedshiftConfig.from_env(config.env), lock_wait_s=config.lock_wait_s)
     from loaders.warehouse.postgres import PostgresWarehouse
 
-    return PostgresWarehouse(settings, lock_wait_s=config.lock_wait_s)
+    return PostgresWarehouse(settings, lock_wait_s=config.lock_wait_s, connect_attempts=config.connect_attempts)
 
 
 def load(
@@ -255,7 +257,7 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
     unknown: list[Quarantine] = []
     for obj in objects:
         try:
-            sf = sources.identify(obj, config.layout, systems)
+            sf = readers.identify(obj, config.layout, systems)
         except QuarantineError as err:
             unknown.append(Quarantine(obj.key, obj.etag, obj.size, err.reason))
             continue
@@ -263,7 +265,7 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
             identified.append(sf)
     tables = [t for t in ALL_TABLES if t.system in systems]
     if not dry_run:
-        warehouse.setup(tables)
+        warehouse.setup(ALL_TABLES)  # every raw table exists after any load: dbt's sources always resolve
     entries = warehouse.ledger_entries([o.key for o in objects])
     by_key = {o.key: o for o in objects}
 
@@ -345,7 +347,7 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
     for sf in files:
         obj = sf.obj
         try:
-            info = sources.inspect(zone, sf)
+            info = readers.inspect(zone, sf)
             plan = check_schema(obj.key, sf.table, info, columns)
         except QuarantineError as err:
             quarantines.append(Quarantine(obj.key, obj.etag, obj.size, err.reason, err.line))
@@ -354,7 +356,7 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
             log_event(log, "columns_missing", logging.WARNING, batch_id=batch_id, key=obj.key,
                       table=sf.table.qualified_raw_name, columns=",".join(plan.missing))
         loads.append(FileLoad(obj.key, obj.etag, obj.size, zone.uri(obj.key), plan.columns, info.file_format,
-                              functools.partial(sources.record_batches, zone, sf, info), plan.added))
+                              functools.partial(readers.record_batches, zone, sf, info), plan.added))
     return loads, quarantines
 
 

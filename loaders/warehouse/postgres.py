@@ -48,6 +48,7 @@ from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, raw_col
 log = logging.getLogger("loaders.warehouse.postgres")
 
 LOCK_KEY = 0x756E6966796C6F61  # "unifyloa": the advisory lock every loader takes per batch
+FUNCTIONS_VERSION = "unify-loader-functions v2"  # bump when _FUNCTIONS change: setup re-creates them
 CONTEXT_PREFIX = "unify_load."
 _META_DEFAULTS = {
     "_source_key": "unify_loader.load_context('source_key'::text)",
@@ -87,7 +88,7 @@ begin
 end
 $fn$;
 comment on function unify_loader.load_context_ts() is
-    'The batch transaction''s start time (UTC), the raw rows'' _loaded_at; see load_context.';
+    '{FUNCTIONS_VERSION}: the batch transaction''s start time (UTC), the raw rows'' _loaded_at; see load_context.';
 """
 # SQLSTATE classes that mean "this file's data is unacceptable" (quarantine), not "the run cannot go on".
 _DATA_ERROR_CLASSES = ("22", "23")
@@ -162,9 +163,10 @@ class PostgresWarehouse(Warehouse):
 
     def _setup_needed(self, tables: Sequence[SourceTable]) -> bool:
         with self.conn.cursor() as cur:
-            cur.execute("select to_regprocedure('unify_loader.load_context_ts()') is not null, "
+            cur.execute("select coalesce(obj_description(to_regprocedure('unify_loader.load_context_ts()'), "
+                        "'pg_proc') like %s, false), "
                         "to_regclass('unify_loader.load_ledger') is not null, "
-                        "to_regclass('unify_loader.load_batches') is not null")
+                        "to_regclass('unify_loader.load_batches') is not null", (FUNCTIONS_VERSION + ":%",))
             if not all(cur.fetchone()):
                 self.conn.rollback()
                 return True

@@ -48,7 +48,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from loaders import ledger
 from loaders.load_errors import LoadFailure, LockTimeout, clean_text
-from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileFormat, FileLoad, FileOutcome,
+from loaders.load_records import (LOADED, SKIPPED, Batch, FileFormat, FileLoad, FileOutcome,
                                   LedgerEntry)
 from loaders.logs import log_event
 from loaders.manifest import ManifestEntry, manifest_url, write_manifest

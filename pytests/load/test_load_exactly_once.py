@@ -115,7 +115,7 @@ def test_two_loaders_started_together_never_double_load(database, clean_landing)
 def test_a_loader_that_cannot_get_the_lock_gives_up_with_a_clear_message(database, clean_landing):
     holder = start_unify_load(database, "--landing", str(clean_landing.root),
                               env=cli_env(database, UNIFY_LOAD_CRASH_AT="after_copy:1",
-                                          UNIFY_LOAD_CRASH_MODE="sleep:6"))
+                                          UNIFY_LOAD_CRASH_MODE="sleep:4"))
     try:
         deadline = time.monotonic() + 30
         while not query(database, "select 1 from pg_locks where locktype = 'advisory' and granted "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from _load_oracle import expected_value, read_object
 from conftest import ledger, query, rows_per_key
 
@@ -115,3 +116,28 @@ def test_appflow_files_are_found_by_folder_whatever_their_name(database, clean_l
     load(database, str(clean_landing.root), sources=["salesforce"])
     loaded = {key for key, _e, status, *_ in ledger(database) if status == "loaded"}
     assert loaded == set(keys)
+
+
+def test_raw_tables_are_created_as_the_contract_defines_them_idempotently(database):
+    from loaders.warehouse.base import raw_columns
+    from loaders.warehouse.postgres import PostgresWarehouse
+
+    for _ in range(2):  # twice: set-up is idempotent
+        warehouse = PostgresWarehouse(database)
+        warehouse.setup(ALL_TABLES)
+        warehouse.close()
+    for table in ALL_TABLES:
+        got = query(database, """
+            select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull from pg_attribute a
+            where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum""",
+                    (f'"{table.raw_schema}"."{table.raw_table}"',))
+        expected = [(name, type_, not_null) for name, type_, not_null in raw_columns(table)]
+        normalise = {"varchar": "character varying", "char": "character", "timestamp": "timestamp without time zone"}
+        assert [(n, t, nn) for n, t, nn in got] == [
+            (n, normalise.get(t.split("(")[0], t.split("(")[0]) + (t[t.index("("):] if "(" in t else ""), nn)
+            for n, t, nn in expected], table.qualified_raw_name
+    # raw rows only come from the loader: a plain INSERT without origin is refused
+    import psycopg2
+    with pytest.raises(psycopg2.Error, match="written by the unify loader only"):
+        query(database, "insert into raw_tms.carriers (carrier_id, carrier_name, mode, updated_at) "
+                        "values (1, 'x', 'ROAD', now())")

@@ -1,0 +1,191 @@
+"""Loader throughput against a bare `COPY FROM STDIN` of the same data, in the same run.
+
+    python -m loaders.bench.load_throughput --rows 1000000 [--repeat 3] [--json out.json]
+
+The data is one DMS full-load file of dbo.OrderLines (11 columns: Op, dms_commit_ts, the 8 source
+columns, dms_change_seq) written by the simulator's own DMS encoder (loaders/simulate/encode.py), so
+it has exactly the shape DMS lands. Each round, on the local warehouse, in fresh scratch databases:
+
+- bare: `COPY t (11 columns) FROM STDIN WITH (FORMAT csv, HEADER true, NULL 'NULL')` streaming the file
+  into a table with the same 11 columns and types; nothing else.
+- loader: `loaders.load.load()` on a landing folder holding that file, timed end to end: listing and
+  ETags (MD5 of the file), the set-up check, ledger lookup, header check, the COPY with the metadata
+  columns, ledger rows, commit. As for the bare COPY, creating the tables is not timed: the raw tables
+  and the ledger are created (once, as in production) before the clock starts.
+
+Rounds alternate bare and loader (a CHECKPOINT before each), and the figures are the best and the median
+of the rounds. It prints figures and makes no assertion: the project's goal is a ratio >= 0.7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from loaders.config import Settings, load_settings
+from loaders.local_warehouse import LocalWarehouse
+from loaders.source_tables import get_table
+
+TABLE = get_table("azureware", "OrderLines")
+KEY = "dms/azureware/dbo/OrderLines/LOAD00000001.csv"
+
+
+def write_dms_file(path: Path, rows: int, seed: int = 7) -> int:
+    """A DMS full-load CSV of dbo.OrderLines with `rows` records; returns its size in bytes."""
+    from loaders.simulate.encode import DmsEncoder, table_columns
+
+    rng = random.Random(seed)
+    encoder = DmsEncoder(table_columns(TABLE))
+    start_us = 1_793_500_000_000_000  # 2026-11-01
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        chunk = 200_000
+        for first in range(0, rows, chunk):
+            records = []
+            for n in range(first, min(rows, first + chunk)):
+                modified = start_us + n * 997_331
+                ordered = rng.randint(1, 40)
+                records.append(("I", start_us, "", (n + 1, n // 3 + 1, n % 3 + 1, rng.randint(1, 5000), ordered,
+                                                    ordered, ordered if rng.random() < 0.97 else ordered - 1,
+                                                    modified)))
+            data = encoder.csv(records)
+            if first:  # one header only
+                data = data.split(b"\n", 1)[1]
+            handle.write(data)
+    return path.stat().st_size
+
+
+def _fresh_database(settings: Settings, name: str) -> Settings:
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(settings.dsn(database="postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        cur.execute("checkpoint")
+    conn.close()
+    return settings.with_database(name)
+
+
+def _drop_database(settings: Settings, name: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(settings.dsn(database="postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    conn.close()
+
+
+def bare_copy(settings: Settings, path: Path) -> tuple[float, int]:
+    import psycopg2
+
+    columns = [*TABLE.delivery_columns, *TABLE.columns]
+    header = path.open("rb").readline().decode().strip().split(",")
+    by_name = {c.name: c for c in columns}
+    conn = psycopg2.connect(settings.dsn())
+    with conn.cursor() as cur:
+        cur.execute("create table bare (" + ", ".join(f'"{c.raw_name}" {c.raw_type}' for c in columns) + ")")
+        conn.commit()
+        names = ", ".join(f'"{by_name[h].raw_name}"' for h in header)
+        started = time.perf_counter()
+        with path.open("rb") as handle:
+            cur.copy_expert(f"copy bare ({names}) from stdin with (format csv, header true, null 'NULL')", handle,
+                            size=1 << 20)
+        rows = cur.rowcount
+        conn.commit()
+        seconds = time.perf_counter() - started
+    conn.close()
+    return seconds, rows
+
+
+def loader(settings: Settings, landing: Path) -> tuple[float, int]:
+    from loaders.load import EXIT_OK, load
+    from loaders.source_tables import ALL_TABLES
+    from loaders.warehouse.postgres import PostgresWarehouse
+
+    warehouse = PostgresWarehouse(settings)
+    warehouse.setup(ALL_TABLES)  # like the bare table: created before the clock starts
+    warehouse.close()
+    started = time.perf_counter()
+    report = load(settings, str(landing), sources=["azureware"])
+    seconds = time.perf_counter() - started
+    if report.exit_code != EXIT_OK:
+        raise SystemExit(f"the loader failed in the benchmark:\n{report.summary()}")
+    return seconds, report.rows
+
+
+def run_benchmark(settings: Settings, rows: int, repeat: int, workdir: Path) -> dict:
+    landing = workdir / "landing"
+    path = landing / KEY
+    t0 = time.perf_counter()
+    size = write_dms_file(path, rows)
+    generated_s = time.perf_counter() - t0
+    db = f"unify_bench_load_{os.getpid()}"
+    bare_s, loader_s = [], []
+    try:
+        for _round in range(repeat):
+            seconds, n = bare_copy(_fresh_database(settings, db), path)
+            assert n == rows, (n, rows)
+            bare_s.append(seconds)
+            seconds, n = loader(_fresh_database(settings, db), landing)
+            assert n == rows, (n, rows)
+            loader_s.append(seconds)
+    finally:
+        _drop_database(settings, db)
+    result = {
+        "rows": rows, "columns": len(TABLE.delivery_columns) + len(TABLE.columns), "file_bytes": size,
+        "repeat": repeat, "generate_s": round(generated_s, 2),
+        "bare_s": [round(s, 3) for s in bare_s], "loader_s": [round(s, 3) for s in loader_s],
+        "bare_rows_per_s_best": round(rows / min(bare_s)), "loader_rows_per_s_best": round(rows / min(loader_s)),
+        "bare_rows_per_s_median": round(rows / statistics.median(bare_s)),
+        "loader_rows_per_s_median": round(rows / statistics.median(loader_s)),
+    }
+    result["ratio_best"] = round(min(bare_s) / min(loader_s), 3)
+    result["ratio_median"] = round(statistics.median(bare_s) / statistics.median(loader_s), 3)
+    return result
+
+
+def describe(result: dict, server: str) -> str:
+    return "\n".join([
+        f"Loader throughput: {result['rows']:,} rows x {result['columns']} columns "
+        f"(one DMS CSV file, {result['file_bytes'] / 1e6:,.0f} MB), {result['repeat']} round(s), {server}",
+        f"  bare COPY FROM STDIN   best {min(result['bare_s']):6.2f} s  {result['bare_rows_per_s_best']:>10,} rows/s"
+        f"   median {result['bare_rows_per_s_median']:>10,} rows/s   runs {result['bare_s']}",
+        f"  unify load             best {min(result['loader_s']):6.2f} s  {result['loader_rows_per_s_best']:>10,} rows/s"
+        f"   median {result['loader_rows_per_s_median']:>10,} rows/s   runs {result['loader_s']}",
+        f"  loader / bare          {result['ratio_best']:.2f} (best)   {result['ratio_median']:.2f} (median)"
+        "   goal >= 0.70",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loaders.bench.load_throughput", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="records in the file (default 1,000,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of bare + loader (default 3)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if args.rows < 1 or args.repeat < 1:
+        parser.error("--rows and --repeat must be positive")
+    settings = load_settings()
+    LocalWarehouse(settings).start()
+    with tempfile.TemporaryDirectory(prefix="unify-bench-load-") as tmp:
+        result = run_benchmark(settings, args.rows, args.repeat, Path(tmp))
+    print(describe(result, settings.url(database="<scratch>")))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
