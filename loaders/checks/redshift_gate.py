@@ -89,6 +89,8 @@ class Violation:
     def location(self) -> str:
         if self.line_in == "source":
             return f"{self.file}:{self.line}"
+        if self.line_in == "hook":
+            return f"{self.file} ({self.compiled_file}, line {self.compiled_line} of the hook)"
         return f"{self.file} (compiled {self.compiled_file}:{self.compiled_line})"
 
     def format(self) -> str:
@@ -97,7 +99,9 @@ class Violation:
             f"{self.location()}: [{self.rule}] {self.construct}: not supported by Redshift",
             f"    Redshift way: {self.hint}",
         ]
-        if self.line_in == "source":
+        if self.line_in == "source" and self.compiled_file.endswith("-hook"):
+            lines.append(f"    in the {self.compiled_file}'s SQL ({', '.join(self.found_in)})")
+        elif self.line_in == "source":
             lines.append(f"    compiled: {self.compiled_file}:{self.compiled_line} ({where}{', '.join(self.found_in)})")
         else:
             lines.append(f"    ({where}{', '.join(self.found_in)})")
@@ -286,6 +290,44 @@ def _violations(node: dict, findings: list[Finding], project_dir: Path, label: s
     return result
 
 
+JINJA_EXPRESSION = re.compile(r"{{.*?}}", re.S)
+JINJA_STATEMENT = re.compile(r"{%.*?%}|{#.*?#}", re.S)
+HOOK_RULES = frozenset(RULES) - {"unparseable", "unsupported"}
+
+
+def _hook_violations(node: dict, label: str) -> list[Violation]:
+    """Pre/post-hooks, checked on their literal SQL: dbt renders hooks only while running, so each
+    `{{ ... }}` becomes a placeholder name and `{% ... %}` tags are dropped. What a macro inside a
+    hook would generate is not seen; syntax errors are not reported (dropping `{% if %}` tags can
+    join branches): only the constructs Redshift rejects, written in the hook itself."""
+    raw = node.get("raw_code") or ""
+    source_file = node.get("original_file_path", "")
+    result = []
+    for kind in ("pre-hook", "post-hook"):
+        for hook in (node.get("config") or {}).get(kind) or []:
+            sql = hook.get("sql") if isinstance(hook, dict) else str(hook)
+            if not sql:
+                continue
+            literal = JINJA_STATEMENT.sub("", JINJA_EXPRESSION.sub("dbt_jinja_expression", sql))
+            if not literal.replace("dbt_jinja_expression", "").strip():
+                continue  # the hook is a macro call: nothing written literally
+            findings = [f for f in scan_sql(literal) if f.rule in HOOK_RULES]
+            start = raw.find(sql.splitlines()[0]) if source_file.endswith(".sql") else -1
+            first_line = raw.count("\n", 0, start) + 1 if start >= 0 else None
+            for finding in findings:
+                # placeholders keep the hook's line structure (Jinja never spans lines here)
+                in_source = first_line is not None and sql in raw
+                result.append(Violation(
+                    rule=finding.rule, construct=f"{finding.construct} in {kind}", hint=finding.hint,
+                    file=source_file,
+                    line=first_line + finding.line - 1 if in_source else finding.line,
+                    line_in="source" if in_source else "hook",
+                    compiled_file=kind, compiled_line=finding.line,
+                    node_id=node["unique_id"], found_in=(label,),
+                ))
+    return result
+
+
 def run_gate(
     project_dir: Path,
     *,
@@ -318,7 +360,10 @@ def run_gate(
             if only is not None and node["unique_id"] not in only:
                 continue
             checked.add(node["unique_id"])
-            for violation in _violations(node, scan_sql(node["compiled_code"]), project_dir, label):
+            violations = _violations(node, scan_sql(node["compiled_code"]), project_dir, label)
+            if only is None:  # hooks do not depend on is_incremental(): check them in the first pass
+                violations += _hook_violations(node, label)
+            for violation in violations:
                 key = (violation.node_id, violation.rule, violation.file, violation.line)
                 if key in collected:
                     old = collected[key]

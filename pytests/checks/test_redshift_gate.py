@@ -99,6 +99,15 @@ def test_incremental_branch_is_compiled_and_checked(gate_run):
     assert "-incremental" in violation["compiled_file"]
 
 
+def test_hooks_are_checked_on_their_literal_sql(gate_run):
+    """dbt renders hooks only while building; the gate checks the SQL written in them (a hook that
+    is only a macro call has nothing literal to check and is not reported)."""
+    _, report, _ = gate_run
+    [violation] = [v for v in report["violations"] if v["file"].endswith("v_post_hook.sql")]
+    assert violation["rule"] == "on-conflict"
+    assert violation["construct"] == "ON CONFLICT in post-hook"
+
+
 def test_analyses_tests_and_yml_nodes_are_compiled(gate_run):
     _, report, _ = gate_run
     files = {v["file"] for v in report["violations"]}
