@@ -8,7 +8,8 @@ For every Redshift target of the profile template (profiles.yml.example: dev, ci
      dbt's own is_incremental(), so normal builds are unchanged).
 Then it parses each node's compiled SQL with sqlglot's Redshift dialect (`redshift_rules.scan_sql`)
 and maps each finding's line back to the node's source .sql file (difflib over source vs compiled
-lines; Jinja that changes the line count is mapped to the line holding the Jinja).
+lines; Jinja that changes the line count is mapped to the line holding the Jinja). Pre/post-hooks,
+which dbt renders only while building, are checked on their literal SQL (`_hook_violations`).
 
 Nothing can reach AWS or a cluster: the compile runs in a worker process (offline_compile.py) whose
 Redshift adapter refuses to connect and answers every query a macro runs while compiling with no
