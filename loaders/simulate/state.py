@@ -13,7 +13,9 @@ import gzip
 import heapq
 import io
 import json
+import sys
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
 from loaders.simulate.params import Params, SimulationError
 
@@ -62,7 +64,11 @@ class Order:
 
     @classmethod
     def from_json(cls, data: list) -> "Order":
-        return cls(*data)
+        order = cls(*data)
+        for name in ("otype", "prio", "status", "country", "city", "mode", "channel"):
+            setattr(order, name, _intern(getattr(order, name)))
+        order.plan = [[t, sys.intern(step)] for t, step in order.plan]
+        return order
 
 
 # Order line: [OrderLineId, LineNumber, ProductId, QtyOrdered, QtyPicked, QtyShipped, ModifiedAt,
@@ -92,7 +98,17 @@ class Shipment:
 
     @classmethod
     def from_json(cls, data: list) -> "Shipment":
-        return cls(*data)
+        """Steps become tuples of shared strings again: shipments in flight are most of the state."""
+        shipment = cls(*data)
+        for name in ("wh_code", "service", "status", "currency"):
+            setattr(shipment, name, _intern(getattr(shipment, name)))
+        shipment.steps = [tuple(_intern(v) for v in step) for step in shipment.steps]
+        shipment.pending_events = [tuple(_intern(v) for v in e) for e in shipment.pending_events]
+        return shipment
+
+
+def _intern(value):
+    return sys.intern(value) if isinstance(value, str) else value
 
 
 class World:
@@ -142,8 +158,13 @@ class World:
         self.changes.append((commit_us, table, op, values, oid))
 
     # --- persistence ------------------------------------------------------------------------------
+    # The state is gzip-compressed JSON Lines: a header object with the small parts, then one line per
+    # product, stock balance, open order, shipment in flight, pending event and held record, so that
+    # saving and loading never need the whole state as one document in memory.
 
-    def to_json(self) -> dict:
+    STREAMED = ("products", "inventory", "orders", "shipments", "heap", "held")
+
+    def _header(self) -> dict:
         if self.changes or self.inv_dirty or self.tms_changed:
             raise SimulationError("internal: simulator state saved in the middle of a day")
         return {
@@ -152,16 +173,10 @@ class World:
             "day_index": self.day_index,
             "counters": self.counters,
             "clients": [asdict(c) for c in self.clients.values()],
-            "products": list(self.products.values()),
             "client_products": [[k, v] for k, v in self.client_products.items()],
-            "inventory": [[k[0], k[1], *v] for k, v in self.inventory.items()],
             "reorder_pending": [list(k) for k in self.reorder_pending],
-            "orders": [o.to_json() for o in self.orders.values()],
             "holds": [[k, v] for k, v in self.holds.items()],
             "late_inserts": [[k, v] for k, v in self.late_inserts.items()],
-            "shipments": [s.to_json() for s in self.shipments.values()],
-            "heap": self.heap,
-            "held": self.held,
             "dms_last_key": self.dms_last_key,
             "dms_recent_names": self.dms_recent_names,
             "salesforce": self.salesforce,
@@ -169,24 +184,62 @@ class World:
             "carriers": self.carriers,
         }
 
+    def _streamed(self, name: str) -> Iterator:
+        if name == "products":
+            return iter(self.products.values())
+        if name == "inventory":
+            return ([k[0], k[1], *v] for k, v in self.inventory.items())
+        if name == "orders":
+            return (o.to_json() for o in self.orders.values())
+        if name == "shipments":
+            return (s.to_json() for s in self.shipments.values())
+        return iter(getattr(self, name))  # heap, held
+
+    def dump(self) -> io.BytesIO:
+        """The state, deterministic to the byte (no timestamp in the gzip header)."""
+        out = io.BytesIO()
+
+        def encode(value) -> str:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+        with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
+            gz.write((encode(self._header()) + "\n").encode("utf-8"))
+            for name in self.STREAMED:
+                lines: list[str] = []
+                for item in self._streamed(name):
+                    lines.append(f'["{name}",{encode(item)}]\n')
+                    if len(lines) >= 2000:
+                        gz.write("".join(lines).encode("utf-8"))
+                        lines.clear()
+                gz.write("".join(lines).encode("utf-8"))
+        out.seek(0)
+        return out
+
     @classmethod
-    def from_json(cls, data: dict) -> "World":
+    def load(cls, data: bytes) -> "World":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as gz:
+                lines = io.TextIOWrapper(gz, encoding="utf-8")
+                world = cls._from_header(json.loads(next(lines)))
+                for line in lines:
+                    name, item = json.loads(line)
+                    world._load_item(name, item)
+                return world
+        except (OSError, ValueError, KeyError, TypeError, StopIteration) as err:
+            raise SimulationError(f"simulator state {STATE_KEY} is unreadable: {err}") from err
+
+    @classmethod
+    def _from_header(cls, data: dict) -> "World":
         if data.get("version") != STATE_VERSION:
             raise SimulationError(f"simulator state version {data.get('version')!r} is not {STATE_VERSION}")
         world = cls(Params.from_json(data["params"]))
         world.day_index = data["day_index"]
         world.counters = data["counters"]
         world.clients = {c["client_id"]: Client(**c) for c in data["clients"]}
-        world.products = {p[0]: p for p in data["products"]}
         world.client_products = {k: v for k, v in data["client_products"]}
-        world.inventory = {(r[0], r[1]): r[2:] for r in data["inventory"]}
         world.reorder_pending = {(k[0], k[1]): True for k in data["reorder_pending"]}
-        world.orders = {o[0]: Order.from_json(o) for o in data["orders"]}
         world.holds = {k: v for k, v in data["holds"]}
         world.late_inserts = {k: v for k, v in data["late_inserts"]}
-        world.shipments = {s[0]: Shipment.from_json(s) for s in data["shipments"]}
-        world.heap = [tuple(e) for e in data["heap"]]
-        world.held = data["held"]
         world.dms_last_key = data["dms_last_key"]
         world.dms_recent_names = data["dms_recent_names"]
         world.salesforce = data["salesforce"]
@@ -194,31 +247,18 @@ class World:
         world.carriers = data["carriers"]
         return world
 
-    def dump(self) -> io.BytesIO:
-        """The state as gzip-compressed JSON (deterministic: no timestamp in the gzip header)."""
-        out = io.BytesIO()
-
-        def encode(value) -> bytes:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-        with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
-            gz.write(b"{")
-            for number, (name, value) in enumerate(self.to_json().items()):
-                gz.write(b"%s%s:" % (b"," if number else b"", encode(name)))
-                if isinstance(value, list) and len(value) > 1000:  # big lists in chunks: bounded memory
-                    gz.write(b"[")
-                    for first in range(0, len(value), 1000):
-                        gz.write(b"%s%s" % (b"," if first else b"", encode(value[first:first + 1000])[1:-1]))
-                    gz.write(b"]")
-                else:
-                    gz.write(encode(value))
-            gz.write(b"}")
-        out.seek(0)
-        return out
-
-    @classmethod
-    def load(cls, data: bytes) -> "World":
-        try:
-            return cls.from_json(json.loads(gzip.decompress(data)))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise SimulationError(f"simulator state {STATE_KEY} is unreadable: {err}") from err
+    def _load_item(self, name: str, item: list) -> None:
+        if name == "products":
+            self.products[item[0]] = item
+        elif name == "inventory":
+            self.inventory[(item[0], item[1])] = item[2:]
+        elif name == "orders":
+            self.orders[item[0]] = Order.from_json(item)
+        elif name == "shipments":
+            self.shipments[item[0]] = Shipment.from_json(item)
+        elif name == "heap":
+            self.heap.append(tuple(_intern(v) for v in item))
+        elif name == "held":
+            self.held.append(item)
+        else:
+            raise ValueError(f"unknown state section {name!r}")

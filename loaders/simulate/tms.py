@@ -93,8 +93,8 @@ def _pick(rng: random.Random, pairs) -> int:
     return pairs[-1][0]
 
 
-def _journey(rng: random.Random, t: int, order: Order, wh: ref.Warehouse, on_time_rate: float) -> list[list]:
-    """[time, event code or None, city, country, new status] for each future step."""
+def _journey(rng: random.Random, t: int, order: Order, wh: ref.Warehouse, on_time_rate: float) -> list[tuple]:
+    """(time, event code, city, country, new status or None) for each future step."""
     dest_city, dest_country = order.city, order.country
     planned_day = t // US_PER_DAY + order.transit_days
     steps = [[t + int(rng.uniform(10, 90) * US_PER_MINUTE), "PICKED_UP", wh.city, wh.country, None]]
@@ -123,9 +123,7 @@ def _journey(rng: random.Random, t: int, order: Order, wh: ref.Warehouse, on_tim
                       dest_country, None])
         steps.append([delivered, "DELIVERED", dest_city, dest_country, "DELIVERED"])
     steps.sort(key=lambda s: s[0])
-    for step in steps:
-        step[0] -= step[0] % US_PER_SECOND
-    return steps
+    return [(step[0] - step[0] % US_PER_SECOND, *step[1:]) for step in steps]
 
 
 def shipment_step(world: World, t: int, sid: int, events_out) -> None:
@@ -136,7 +134,7 @@ def shipment_step(world: World, t: int, sid: int, events_out) -> None:
         shipment.updated = when
         if status == "DELIVERED":
             shipment.delivered_at = when
-    event = [when, code, city, country]
+    event = (when, code, city, country)
     if shipment.visible_from:
         shipment.pending_events.append(event)
     else:
