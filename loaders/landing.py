@@ -35,7 +35,8 @@ class LandingError(Exception):
 @dataclass(frozen=True)
 class LandedObject:
     key: str
-    etag: str  # S3 ETag without quotes; locally the MD5 of the content (what S3 gives a single-part upload)
+    etag: str  # S3 ETag without quotes; locally the MD5 of the content (what S3 gives a single-part upload);
+    #            "" when listed with etags=False and not computed yet (local folders only)
     size: int
     last_modified: datetime
 
@@ -43,7 +44,7 @@ class LandedObject:
 class LandingZone(Protocol):
     url: str
 
-    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[LandedObject]: ...
+    def list(self, prefix: str = "", start_after: str | None = None, etags: bool = True) -> Iterator[LandedObject]: ...
     def stat(self, key: str) -> LandedObject: ...
     def open(self, key: str) -> BinaryIO: ...
     def open_seekable(self, key: str) -> BinaryIO: ...
@@ -73,8 +74,11 @@ class LocalLanding:
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
 
-    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[LandedObject]:
-        """Objects whose key starts with `prefix` (and sorts after `start_after`), in key order."""
+    def list(self, prefix: str = "", start_after: str | None = None, etags: bool = True) -> Iterator[LandedObject]:
+        """Objects whose key starts with `prefix` (and sorts after `start_after`), in key order.
+
+        `etags=False` skips reading every file to hash it (etag ""): the loader hashes only the files
+        it needs to tell apart, and new files while it loads them."""
         base = self.root
         if not base.exists():
             return
@@ -94,7 +98,7 @@ class LocalLanding:
                 stat = path.stat()
             except FileNotFoundError:
                 continue
-            yield LandedObject(key, self._etag(key, path, stat), stat.st_size,
+            yield LandedObject(key, self._etag(key, path, stat) if etags else "", stat.st_size,
                                datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc))
 
     def stat(self, key: str) -> LandedObject:
@@ -169,8 +173,8 @@ class S3Landing:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[LandedObject]:
-        """ListObjectsV2, every page; keys relative to the zone's prefix, in key order."""
+    def list(self, prefix: str = "", start_after: str | None = None, etags: bool = True) -> Iterator[LandedObject]:
+        """ListObjectsV2, every page; keys relative to the zone's prefix, in key order (ETags always)."""
         full_prefix = (f"{self.prefix}/{prefix}" if self.prefix else prefix) if prefix else (
             f"{self.prefix}/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0

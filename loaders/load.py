@@ -250,7 +250,7 @@ def load(
 def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems: Sequence[str], report: LoadReport,
          *, dry_run: bool, progress: bool, retry_quarantined: bool, keys: Sequence[str] | None,
          checkpoints: Checkpoints) -> None:
-    # 1. discover
+    # 1. discover (local folders are listed without hashing: see below)
     objects = _discover(zone, config.layout, systems, keys)
     report.seen = len(objects)
     identified: list[SourceFile] = []
@@ -267,7 +267,11 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
     if not dry_run:
         warehouse.setup(ALL_TABLES)  # every raw table exists after any load: dbt's sources always resolve
     entries = warehouse.ledger_entries([o.key for o in objects])
+    # A local file's ETag (its MD5) is computed only when its key is in the ledger already (to tell a
+    # re-written file from the one loaded); a new file is hashed while it streams into the warehouse.
+    objects = [zone.stat(o.key) if not o.etag and o.key in entries else o for o in objects]
     by_key = {o.key: o for o in objects}
+    identified = [SourceFile(by_key[sf.key], sf.source, sf.table, sf.fmt) for sf in identified]
 
     def is_new(obj: LandedObject) -> bool:
         got = entries.get(obj.key, [])
@@ -280,7 +284,7 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
         return True
 
     new_files = [sf for sf in identified if is_new(sf.obj)]
-    new_unknown = [q for q in unknown if is_new(by_key[q.key])]
+    new_unknown = [_with_etag(zone, q) for q in unknown if is_new(by_key[q.key])]
     report.new = len(new_files) + len(new_unknown)
     log_event(log, "discovered", objects=report.seen, new=report.new, unknown=len(new_unknown),
               previously_quarantined=len(report.previously_quarantined) or None)
@@ -313,7 +317,7 @@ def _discover(zone: LandingZone, layout: Layout, systems: Sequence[str], keys: S
     if keys is None:
         found: list[LandedObject] = []
         for system in systems:
-            found.extend(zone.list(layout.prefix(system)))
+            found.extend(zone.list(layout.prefix(system), etags=False))
         return found
     found = []
     for key in dict.fromkeys(keys):
@@ -350,14 +354,28 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
             info = readers.inspect(zone, sf)
             plan = check_schema(obj.key, sf.table, info, columns)
         except QuarantineError as err:
-            quarantines.append(Quarantine(obj.key, obj.etag, obj.size, err.reason, err.line))
+            quarantines.append(_with_etag(zone, Quarantine(obj.key, obj.etag, obj.size, err.reason, err.line)))
             continue
         if plan.missing and not info.empty:
             log_event(log, "columns_missing", logging.WARNING, batch_id=batch_id, key=obj.key,
                       table=sf.table.qualified_raw_name, columns=",".join(plan.missing))
+        open_raw = None
+        if info.file_format.kind == "csv" and not info.empty:
+            open_raw = functools.partial(zone.open, obj.key)  # streamed as landed; hashed on the way if needed
+        elif not obj.etag:
+            obj = zone.stat(obj.key)
         loads.append(FileLoad(obj.key, obj.etag, obj.size, zone.uri(obj.key), plan.columns, info.file_format,
-                              functools.partial(readers.record_batches, zone, sf, info), plan.added))
+                              functools.partial(readers.record_batches, zone, sf, info), plan.added, open_raw,
+                              functools.partial(_etag_of, zone, obj.key)))
     return loads, quarantines
+
+
+def _etag_of(zone: LandingZone, key: str) -> str:
+    return zone.stat(key).etag
+
+
+def _with_etag(zone: LandingZone, q: Quarantine) -> Quarantine:
+    return q if q.etag else Quarantine(q.key, zone.stat(q.key).etag, q.size, q.reason, q.line)
 
 
 def _load_batch(warehouse: Warehouse, batch: Batch, report: LoadReport, dry_run: bool, checkpoints: Checkpoints,

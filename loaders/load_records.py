@@ -7,7 +7,7 @@ another's logic (readers know nothing of the warehouse, the warehouse nothing of
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import pyarrow as pa
 
@@ -42,13 +42,17 @@ class FileLoad:
     """One landed object, checked and ready to load into its raw table."""
 
     key: str
-    etag: str
+    etag: str  # "" for a new local file: hashed while it is loaded (see resolve_etag)
     size: int
     uri: str  # s3://bucket/key (what a Redshift manifest lists) or the local path
     columns: tuple[FileColumn, ...]  # in the file's order; record batches hold them in this order
     file_format: FileFormat
     record_batches: Callable[[], Iterator[pa.RecordBatch]]  # columns, then `_source_row` (int64)
     added_columns: tuple[tuple[str, str], ...] = ()  # (raw name, raw type) the table lacks: schema drift
+    # The object's bytes as landed, for a warehouse that parses `file_format` itself (CSV into PostgreSQL).
+    open_raw: Callable[[], BinaryIO] | None = None
+    # Computes the ETag when `etag` is "" and it is needed before loading (another loader got there first).
+    resolve_etag: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True)

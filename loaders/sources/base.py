@@ -112,10 +112,10 @@ def csv_batches(zone: LandingZone, key: str, names: Sequence[str], null_values: 
             raise FileFormatError(key, reason, line) from None
 
 
-def _csv_options(names: Sequence[str], null_values: Sequence[str], use_threads: bool, invalid_row_handler=None):
+def _csv_options(names: Sequence[str], null_values: Sequence[str], use_threads: bool):
     read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=use_threads)
     parse = pacsv.ParseOptions(delimiter=",", quote_char='"', double_quote=True, escape_char=False,
-                               newlines_in_values=True, invalid_row_handler=invalid_row_handler)
+                               newlines_in_values=True)
     convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in names},
                                    null_values=list(null_values), strings_can_be_null=True,
                                    quoted_strings_can_be_null=False, check_utf8=True)
@@ -127,42 +127,33 @@ _GOT_COLUMNS = re.compile(r"Expected (\d+) columns?, got (\d+)")
 
 def _locate_csv_problem(zone: LandingZone, key: str, names: Sequence[str], null_values: Sequence[str],
                         err: Exception) -> tuple[str, int | None]:
-    """Re-read a bad CSV serially to name the record (1-based, header excluded) and the problem, without
-    quoting the record itself (it may hold personal data)."""
-    message = _arrow_reason(err)
+    """Name the problem of a CSV file pyarrow rejected, and its line in the file (1-based, the header is
+    line 1), with Python's csv module; never quote the record (it may hold personal data)."""
     bad_utf8_line = _first_invalid_utf8_line(zone, key)
     if bad_utf8_line is not None:
         return "not valid UTF-8 (corrupt file)", bad_utf8_line
-    bad_rows: list[tuple[int | None, int, int]] = []
-
-    def on_invalid(row) -> str:
-        bad_rows.append((row.number, row.expected_columns, row.actual_columns))
-        return "error"
-
-    read, parse, convert = _csv_options(names, null_values, use_threads=False, invalid_row_handler=on_invalid)
+    text = zone.read_bytes(key).decode("utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        with zone.open(key) as handle:
-            for _batch in pacsv.open_csv(handle, read_options=read, parse_options=parse, convert_options=convert):
-                pass
-    except pa.ArrowException:
-        pass
-    if bad_rows:
-        number, expected, actual = bad_rows[0]
-        line = number - 1 if number is not None else None
-        return f"malformed CSV record: expected {expected} fields, found {actual} (truncated or corrupt file)", line
-    match = _GOT_COLUMNS.search(message)
+        for record in reader:
+            if len(record) != len(names):
+                return (f"malformed CSV record: expected {len(names)} fields, found {len(record)} "
+                        "(truncated or corrupt file)", reader.line_num)
+    except csv.Error as problem:
+        return f"malformed CSV: {problem} (truncated or corrupt file)", reader.line_num
+    match = _GOT_COLUMNS.search(_arrow_reason(err))
     if match:
         return f"malformed CSV record: expected {match.group(1)} fields, found {match.group(2)}", None
-    return f"unreadable CSV: {message}", None
+    return f"unreadable CSV: {_arrow_reason(err)}", None
 
 
 def _first_invalid_utf8_line(zone: LandingZone, key: str) -> int | None:
-    """The physical line (header excluded) holding the first byte that is not UTF-8."""
+    """The line (1-based, the header is line 1) holding the first byte that is not UTF-8."""
     data = zone.read_bytes(key)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as err:
-        return data.count(b"\n", 0, err.start)
+        return data.count(b"\n", 0, err.start) + 1
     return None
 
 

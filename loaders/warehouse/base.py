@@ -57,15 +57,11 @@ class Warehouse(ABC):
 
 
 def raw_columns(table: SourceTable) -> list[tuple[str, str, bool]]:
-    """(raw name, raw type, NOT NULL) of a raw table as the contract defines it.
-
-    Source columns are nullable in raw: raw keeps every record as delivered and staging tests
-    nullability. Delivery columns (DMS Op) and metadata columns keep the contract's nullability.
-    """
-    delivery = [(c.raw_name, c.raw_type, not c.nullable) for c in table.delivery_columns]
-    source = [(c.raw_name, c.raw_type, False) for c in table.columns]
-    metadata = [(c.raw_name, c.raw_type, not c.nullable) for c in METADATA_COLUMNS]
-    return delivery + source + metadata
+    """(raw name, raw type, NOT NULL) of a raw table exactly as the contract (source_tables.py) defines it:
+    delivery columns, source columns, metadata columns, each with its declared nullability. A delivered
+    record with NULL where the source declares a value is rejected by the warehouse (the file is
+    quarantined), so raw never silently holds what the contract rules out."""
+    return [(c.raw_name, c.raw_type, not c.nullable) for c in table.all_columns]
 
 
 def contract_types(table: SourceTable) -> Mapping[str, str]:

@@ -10,17 +10,28 @@ One batch = one transaction:
       INSERT ledger rows (loaded / quarantined), INSERT the batch row
     COMMIT
 
-The COPY stream is produced by pyarrow in a second thread (read the landed file, write CSV), so parsing
-the source and PostgreSQL's COPY run on two cores at once. The metadata columns `_source_key`,
-`_batch_id` and `_loaded_at` are not streamed: their column defaults read the load context that the
-loader sets with `set_config` before each COPY, through IMMUTABLE functions that PostgreSQL evaluates
-once when it plans the COPY (constant folding of defaults), not once per row. This keeps COPY within
-reach of a bare COPY of the same file (see loaders/bench/load_throughput.py). Outside a load the
-functions raise, so nothing but the loader can write raw rows without naming their origin.
+What COPY reads:
+- CSV files (DMS, TMS) go to COPY as landed, byte for byte (`FORMAT csv, HEADER, NULL '<marker>'`, the
+  column list from the header): PostgreSQL's own RFC 4180 parser reads them, exactly as Redshift's COPY
+  reads the same files, and rejects a malformed record or a value its raw type refuses with its line.
+  Re-encoding them with pyarrow first was measured to cost more CPU than it saves (the benchmark's
+  figures, README "Loader benchmark"); pyarrow's CSV reader still checks them in a dry run.
+- JSON Lines and Parquet (AppFlow, DMS Parquet) are read by pyarrow and written as CSV in a second
+  thread, so parsing the source and PostgreSQL's COPY run on two cores at once.
+
+The metadata columns are not in the data. `_source_key`, `_batch_id` and `_loaded_at` have column
+defaults that read the load context the loader sets with `set_config` before each COPY, through
+IMMUTABLE functions that PostgreSQL evaluates once when it plans the COPY (constant folding of
+defaults), not once per row; `_source_row` defaults to a sequence the loader restarts at 1 before each
+file, so rows are numbered in file order (COPY evaluates defaults row by row, in order; the load lock
+means one loader at a time uses it). Streamed JSON/Parquet rows carry `_source_row` themselves. Outside
+a load the functions raise, so nothing but the loader can write raw rows without naming their origin.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import os
 import queue
@@ -48,14 +59,18 @@ from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, raw_col
 log = logging.getLogger("loaders.warehouse.postgres")
 
 LOCK_KEY = 0x756E6966796C6F61  # "unifyloa": the advisory lock every loader takes per batch
-FUNCTIONS_VERSION = "unify-loader-functions v2"  # bump when _FUNCTIONS change: setup re-creates them
+FUNCTIONS_VERSION = "unify-loader-functions v3"  # bump when _FUNCTIONS change: setup re-creates them
 CONTEXT_PREFIX = "unify_load."
+ROW_SEQUENCE = "unify_loader.source_row_seq"
 _META_DEFAULTS = {
     "_source_key": "unify_loader.load_context('source_key'::text)",
+    "_source_row": f"nextval('{ROW_SEQUENCE}'::regclass)",
     "_batch_id": "unify_loader.load_context('batch_id'::text)",
     "_loaded_at": "unify_loader.load_context_ts()",
 }
 _FUNCTIONS = f"""
+create sequence if not exists {ROW_SEQUENCE} cache 10000;
+comment on sequence {ROW_SEQUENCE} is 'Numbers the records of the file being loaded (raw _source_row); restarted per file';
 create or replace function unify_loader.load_context(name text) returns text
     language plpgsql immutable
 as $fn$
@@ -92,7 +107,6 @@ comment on function unify_loader.load_context_ts() is
 """
 # SQLSTATE classes that mean "this file's data is unacceptable" (quarantine), not "the run cannot go on".
 _DATA_ERROR_CLASSES = ("22", "23")
-_LINE = re.compile(r"line (\d+)")
 
 
 class PostgresWarehouse(Warehouse):
@@ -166,7 +180,8 @@ class PostgresWarehouse(Warehouse):
             cur.execute("select coalesce(obj_description(to_regprocedure('unify_loader.load_context_ts()'), "
                         "'pg_proc') like %s, false), "
                         "to_regclass('unify_loader.load_ledger') is not null, "
-                        "to_regclass('unify_loader.load_batches') is not null", (FUNCTIONS_VERSION + ":%",))
+                        "to_regclass('unify_loader.load_batches') is not null, "
+                        "to_regclass(%s) is not null", (FUNCTIONS_VERSION + ":%", ROW_SEQUENCE))
             if not all(cur.fetchone()):
                 self.conn.rollback()
                 return True
@@ -322,6 +337,8 @@ class PostgresWarehouse(Warehouse):
                 checkpoint("before_copy")
                 columns = self._columns_now(cur, batch.table) if batch.table else {}
                 for f in batch.files:
+                    if not f.etag and f.resolve_etag is not None and any(k == f.key for k, _e in done):
+                        f = dataclasses.replace(f, etag=f.resolve_etag())  # its key was loaded meanwhile
                     if (f.key, f.etag) in done:
                         outcome = FileOutcome(f.key, f.etag, f.size, raw_table, SKIPPED, done[(f.key, f.etag)])
                     else:
@@ -379,7 +396,10 @@ class PostgresWarehouse(Warehouse):
                     added.append(name)
             cur.execute("select set_config(%s, %s, true)", (CONTEXT_PREFIX + "source_key", f.key))
             rows = 0
-            if f.columns:
+            if f.columns and f.open_raw is not None and f.file_format.kind == "csv":
+                rows, etag = self._copy_csv_as_landed(cur, ident, f, checkpoint)
+                f = dataclasses.replace(f, etag=etag)
+            elif f.columns:
                 names = [c.raw_name for c in f.columns] + ["_source_row"]
                 statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
                     ident, sql.SQL(", ").join(map(sql.Identifier, names)))
@@ -399,7 +419,10 @@ class PostgresWarehouse(Warehouse):
             if not (err.pgcode or "").startswith(_DATA_ERROR_CLASSES):
                 raise
             self._undo_file(cur)
-            return self._quarantined(batch, f, _pg_reason(err), _pg_line(err))
+            line = _pg_line(err)
+            if stream is not None and line is not None:  # a line of the generated stream: which record?
+                line = stream.record_at(line)
+            return self._quarantined(batch, f, _pg_reason(err), line)
         except QuarantineError as err:
             self._undo_file(cur)
             return self._quarantined(batch, f, err.reason, err.line)
@@ -412,6 +435,28 @@ class PostgresWarehouse(Warehouse):
                            added_columns=tuple(added))
 
     @staticmethod
+    def _copy_csv_as_landed(cur, ident, f: FileLoad, checkpoint: Checkpoint) -> tuple[int, str]:
+        """COPY the landed CSV bytes; errors name the file's own line (the header is line 1). Returns the
+        rows and the ETag (the MD5 of the bytes COPY read, when the listing did not hash the file)."""
+        fmt = f.file_format
+        options = [sql.SQL("format csv"), sql.SQL("header {}").format(sql.SQL("true" if fmt.header_rows else "false"))]
+        if fmt.null_marker is not None:
+            options.append(sql.SQL("null {}").format(sql.Literal(fmt.null_marker)))
+        statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
+            ident, sql.SQL(", ").join(sql.Identifier(c.raw_name) for c in f.columns), sql.SQL(", ").join(options))
+        cur.execute("select setval(%s, 1, false)", (ROW_SEQUENCE,))
+        assert f.open_raw is not None
+        with f.open_raw() as handle:
+            reader = _FirstRead(handle, lambda: checkpoint("during_copy"), hashed=not f.etag)
+            try:
+                cur.copy_expert(statement, reader, size=1 << 20)
+            except psycopg2.Error:
+                if reader.error is not None:  # the read failed (network) or a crash was injected: that, as is
+                    raise reader.error from None
+                raise
+        return cur.rowcount, f.etag or reader.md5()
+
+    @staticmethod
     def _undo_file(cur) -> None:
         cur.execute("rollback to savepoint unify_file")
         cur.execute("release savepoint unify_file")
@@ -419,6 +464,8 @@ class PostgresWarehouse(Warehouse):
     @staticmethod
     def _quarantined(batch: Batch, f: FileLoad, reason: str, line: int | None) -> FileOutcome:
         raw_table = batch.table.qualified_raw_name if batch.table else None
+        if not f.etag and f.resolve_etag is not None:  # rejected before its bytes were all hashed
+            f = dataclasses.replace(f, etag=f.resolve_etag())
         log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=f.key, table=raw_table,
                   reason=reason, line=line)
         return FileOutcome(f.key, f.etag, f.size, raw_table, QUARANTINED, batch.batch_id, reason=reason, line=line)
@@ -453,15 +500,23 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_CONTEXT = re.compile(r"line (\d+)(?:, column ([^:]+))?")
+
+
 def _pg_reason(err: psycopg2.Error) -> str:
-    diag = err.diag
-    primary = diag.message_primary or str(err).strip().splitlines()[0]
-    context = f" ({diag.context.strip()})" if diag.context else ""
-    return clean_text(f"rejected by the warehouse: {primary}{context}")
+    """PostgreSQL's reason for rejecting a file, with the column; never the record's text (personal data)."""
+    primary = err.diag.message_primary or str(err).strip().splitlines()[0]
+    match = _CONTEXT.search(err.diag.context or "")
+    column = f" (column {match.group(2)})" if match and match.group(2) else ""
+    if err.pgcode == "22P04":  # bad_copy_file_format: missing or extra fields, unterminated quotes
+        return clean_text(f"malformed CSV record: {primary}{column} (truncated or corrupt file)")
+    if err.pgcode == "22021":  # character_not_in_repertoire: invalid UTF-8, NUL bytes
+        return clean_text(f"not valid UTF-8 (corrupt file): {primary}{column}")
+    return clean_text(f"rejected by the warehouse: {primary}{column}")
 
 
 def _pg_line(err: psycopg2.Error) -> int | None:
-    match = _LINE.search(err.diag.context or "")
+    match = _CONTEXT.search(err.diag.context or "")
     return int(match.group(1)) if match else None
 
 
@@ -481,6 +536,8 @@ class _ArrowCsvStream:
         self._first = True
         self._on_first_chunk = on_first_chunk
         self.error: BaseException | None = None
+        # (first stream line, first record, records, line breaks) of each chunk, to name a record by line
+        self._chunks: list[tuple[int, int, int, int]] = []
         self._thread = threading.Thread(target=self._produce, args=(batches,), name="copy-producer", daemon=True)
         self._thread.start()
 
@@ -495,10 +552,15 @@ class _ArrowCsvStream:
 
     def _produce(self, batches: Callable[[], Iterator[pa.RecordBatch]]) -> None:
         try:
+            line = 1
             for batch in batches():
                 sink = pa.BufferOutputStream()
                 pacsv.write_csv(batch, sink, self._OPTIONS)
-                if not self._put(sink.getvalue().to_pybytes()):
+                data = sink.getvalue().to_pybytes()
+                breaks = data.count(b"\n")
+                self._chunks.append((line, batch.column(batch.num_columns - 1)[0].as_py(), batch.num_rows, breaks))
+                line += breaks
+                if not self._put(data):
                     return
             self._put(None)
         except BaseException as err:  # noqa: BLE001 - handed to the consumer, which re-raises it
@@ -521,6 +583,15 @@ class _ArrowCsvStream:
                 raise
         return item
 
+    def record_at(self, line: int) -> int | None:
+        """The record (`_source_row`) on a stream line, when no value before it held a line break."""
+        for first_line, first_record, records, breaks in self._chunks:
+            if breaks != records:
+                return None  # a quoted line break: lines and records part ways
+            if first_line <= line < first_line + breaks:
+                return first_record + (line - first_line)
+        return None
+
     def close(self) -> None:
         self._stop.set()
         while self._thread.is_alive():
@@ -529,3 +600,31 @@ class _ArrowCsvStream:
             except queue.Empty:
                 pass
             self._thread.join(timeout=0.05)
+
+
+class _FirstRead:
+    """Passes reads through to a file, calling `on_first` once the first chunk is on its way to COPY.
+    An exception while reading is kept in `error` (psycopg2 turns it into a cancelled COPY)."""
+
+    def __init__(self, handle, on_first: Callable[[], None], hashed: bool = False):
+        self._handle = handle
+        self._on_first: Callable[[], None] | None = on_first
+        self._digest = hashlib.md5() if hashed else None
+        self.error: BaseException | None = None
+
+    def md5(self) -> str:
+        assert self._digest is not None
+        return self._digest.hexdigest()
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self._handle.read(size)
+            if self._digest is not None:
+                self._digest.update(data)
+            if self._on_first is not None and data:
+                on_first, self._on_first = self._on_first, None
+                on_first()
+        except BaseException as err:
+            self.error = err
+            raise
+        return data

@@ -16,6 +16,17 @@ from conftest import execute, ledger, query, rows_per_key, unify_load
 from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
 
 
+def _first_garbage_line(data: bytes) -> int:
+    """The line (header = 1) of the first byte that is not UTF-8 text (or is NUL)."""
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            if "\x00" in line.decode("utf-8"):
+                return number
+        except UnicodeDecodeError:
+            return number
+    raise AssertionError("no garbage found")
+
+
 def _digests(root) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
             for p in root.rglob("*") if p.is_file()}
@@ -33,12 +44,16 @@ def test_every_simulator_fault(database, landing_name, request):
     assert set(quarantined) == set(landing.bad) and landing.bad
     for key, q in quarantined.items():
         assert q.reason and q.key in str(q)
-        if key.startswith("dms/azureware/dbo/OrderLines/"):  # truncated_file
-            assert ("malformed CSV record" in q.reason and q.line) or "Parquet" in q.reason, q
-        elif key.startswith("dms/azureware/dbo/InventoryBalances/"):  # corrupt_file
-            assert ("not valid UTF-8" in q.reason and q.line) or "Parquet" in q.reason, q
+        data = landing.objects[key].data
+        if landing_name == "faults_parquet" and not key.startswith("appflow/"):
+            assert "not a readable Parquet file" in q.reason, q  # truncated / bad footer
+        elif key.startswith("dms/azureware/dbo/OrderLines/"):  # truncated_file: cut mid-record
+            assert q.line == data.count(b"\n") + 1 and not data.endswith(b"\n"), q  # the last, cut line
+        elif key.startswith("dms/azureware/dbo/InventoryBalances/"):  # corrupt_file: garbage bytes
+            assert "not valid UTF-8" in q.reason or "malformed CSV" in q.reason, q
+            assert q.line == _first_garbage_line(data), q
         elif key.startswith("appflow/"):  # malformed_json
-            assert ("malformed JSON Lines" in q.reason and q.line) or "Parquet" in q.reason, q
+            assert "malformed JSON Lines" in q.reason or "Parquet" in q.reason, q
         else:
             pytest.fail(f"unexpected quarantine {q}")
     assert {s for k, _e, s, *_ in ledger(database) if k in quarantined} == {"quarantined"}
@@ -136,7 +151,7 @@ def test_incompatible_changes_quarantine_the_file_and_the_rest_loads(database, c
     assert "missing key column(s) OrderId" in reasons["20261101-000000001.csv"].reason
     bad_value = reasons["20261101-000000002.csv"]
     assert "invalid input syntax for type integer" in bad_value.reason and "qtyordered" in bad_value.reason
-    assert bad_value.line == 3
+    assert bad_value.line == 4  # the file's line: header, then records 1, 2, 3
     assert "cannot be cast to its raw type integer" in reasons["20261101-000000003.parquet"].reason
     assert rows_per_key(database) == {key: len(orders.records), lines_key: len(lines.records)}
 

@@ -8,6 +8,7 @@ JSON types or Parquet types would fail here.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 
 import pytest
@@ -54,6 +55,9 @@ def test_clean_csv_landing_loads_every_value_faithfully(database, clean_landing)
     assert report.files == len(clean_landing.good)
     # every column of every record, DMS (NULL marker, quoting, line breaks), AppFlow JSON and TMS CSV
     assert _assert_same_values(database, clean_landing, ALL_TABLES) > 10_000
+    # each object's identity in the ledger is its ETag: locally the MD5 of the bytes (hashed as they load)
+    etags = dict(query(database, "select object_key, etag from unify_loader.load_ledger"))
+    assert etags == {k: hashlib.md5(v.data).hexdigest() for k, v in clean_landing.good.items()}
 
 
 def test_records_are_numbered_in_file_order_and_carry_their_batch(database, clean_landing):
