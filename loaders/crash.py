@@ -7,8 +7,9 @@ Set `UNIFY_LOAD_CRASH_AT=<step>[:<n>]` (the n-th time the step is reached in thi
 and optionally `UNIFY_LOAD_CRASH_MODE=kill|raise|sleep:<seconds>` (default `kill`: SIGKILL to the
 loader's own process, what an OOM kill or a lost Lambda does; `raise`: InjectedCrash, a BaseException
 nothing catches by accident; `sleep:<s>`: pause there, holding whatever the step holds, e.g. the load
-lock, so that a second loader meets it). The Python API takes the same spec as `load(..., crash_at="after_copy:2")`, and any
-callable as `load(..., step_hook=fn)` (called with the step name; it may raise or kill).
+lock, so that a second loader meets it). The Python API takes the same spec as
+`load(..., crash_at="after_copy:2")`, and any callable as `load(..., step_hook=fn)` (called with the
+step name; it may raise, kill or wait). The resilience suite (issue 9) can use either.
 """
 
 from __future__ import annotations

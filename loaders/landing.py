@@ -32,6 +32,10 @@ class LandingError(Exception):
     """A landing-zone object cannot be listed, read or written; names the object and the reason."""
 
 
+class LandingNotFound(LandingError):
+    """The object does not exist (any more)."""
+
+
 @dataclass(frozen=True)
 class LandedObject:
     key: str
@@ -106,9 +110,9 @@ class LocalLanding:
         try:
             stat = path.stat()
         except FileNotFoundError:
-            raise LandingError(f"{key}: no such object in {self.url}") from None
+            raise LandingNotFound(f"{key}: no such object in {self.url}") from None
         if not path.is_file():
-            raise LandingError(f"{key}: not a file in {self.url}")
+            raise LandingNotFound(f"{key}: not a file in {self.url}")
         return LandedObject(key, self._etag(key, path, stat), stat.st_size,
                             datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc))
 
@@ -126,7 +130,7 @@ class LocalLanding:
         try:
             return self._path(key).open("rb")
         except FileNotFoundError:
-            raise LandingError(f"{key}: no such object in {self.url}") from None
+            raise LandingNotFound(f"{key}: no such object in {self.url}") from None
 
     def open_seekable(self, key: str) -> BinaryIO:
         return self.open(key)
@@ -198,6 +202,9 @@ class S3Landing:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
         except Exception as err:
+            code = str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise LandingNotFound(f"{key}: no such object in {self.url}") from err
             raise LandingError(f"{key}: cannot read its metadata in {self.url}: {err}") from err
         return LandedObject(key, head["ETag"].strip('"'), head["ContentLength"], head["LastModified"])
 

@@ -6,7 +6,8 @@ describe (so a raw row exists if and only if its ledger row does):
 - `load_ledger`: one row per object per attempt that ended in a decision: `loaded` (with its row
   count and any columns its schema drift added) or `quarantined` (with the reason and, when known,
   `error_line`: the line of the landed file, 1-based with a CSV header as line 1, or the record number
-  for Parquet). Reasons name the column but never quote a record (raw data holds personal data). An object is identified by (object_key, etag, size_bytes): the same key with a new ETag is
+  for Parquet). Reasons name the column but never quote a record (raw data holds personal data).
+  An object is identified by (object_key, etag, size_bytes): the same key with a new ETag is
   a new object (the source re-wrote it) and is loaded again.
 - `load_batches`: one row per committed batch: raw table, counts, when, which loader.
 

@@ -31,7 +31,7 @@ from typing import Callable, Mapping, Sequence
 from loaders import ledger
 from loaders.config import Settings
 from loaders.crash import Checkpoints, CrashPlan
-from loaders.landing import LandedObject, LandingError, LandingZone, open_landing
+from loaders.landing import LandedObject, LandingError, LandingNotFound, LandingZone, open_landing
 from loaders.load_errors import LoadError, LoadFailure, QuarantineError
 from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry,
                                   Quarantine)
@@ -313,7 +313,8 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
                 _load_batch(warehouse, batch, report, dry_run, checkpoints, on_file)
 
 
-def _discover(zone: LandingZone, layout: Layout, systems: Sequence[str], keys: Sequence[str] | None) -> list[LandedObject]:
+def _discover(zone: LandingZone, layout: Layout, systems: Sequence[str],
+              keys: Sequence[str] | None) -> list[LandedObject]:
     if keys is None:
         found: list[LandedObject] = []
         for system in systems:
@@ -325,7 +326,10 @@ def _discover(zone: LandingZone, layout: Layout, systems: Sequence[str], keys: S
         if system is None or system not in systems:
             log_event(log, "key_ignored", key=key, reason="outside the selected sources' prefixes")
             continue
-        found.append(zone.stat(key))
+        try:
+            found.append(zone.stat(key))
+        except LandingNotFound:  # an event for an object that is gone: nothing to load
+            log_event(log, "key_ignored", logging.WARNING, key=key, reason="no such object in the landing zone")
     return found
 
 

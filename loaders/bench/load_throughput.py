@@ -160,9 +160,11 @@ def describe(result: dict, server: str) -> str:
     return "\n".join([
         f"Loader throughput: {result['rows']:,} rows x {result['columns']} columns "
         f"(one DMS CSV file, {result['file_bytes'] / 1e6:,.0f} MB), {result['repeat']} round(s), {server}",
-        f"  bare COPY FROM STDIN   best {min(result['bare_s']):6.2f} s  {result['bare_rows_per_s_best']:>10,} rows/s"
+        f"  bare COPY FROM STDIN   best {min(result['bare_s']):6.2f} s  "
+        f"{result['bare_rows_per_s_best']:>10,} rows/s"
         f"   median {result['bare_rows_per_s_median']:>10,} rows/s   runs {result['bare_s']}",
-        f"  unify load             best {min(result['loader_s']):6.2f} s  {result['loader_rows_per_s_best']:>10,} rows/s"
+        f"  unify load             best {min(result['loader_s']):6.2f} s  "
+        f"{result['loader_rows_per_s_best']:>10,} rows/s"
         f"   median {result['loader_rows_per_s_median']:>10,} rows/s   runs {result['loader_s']}",
         f"  loader / bare          {result['ratio_best']:.2f} (best)   {result['ratio_median']:.2f} (median)"
         "   goal >= 0.70",
@@ -170,7 +172,8 @@ def describe(result: dict, server: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loaders.bench.load_throughput", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m loaders.bench.load_throughput",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="records in the file (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of bare + loader (default 3)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")

@@ -94,7 +94,8 @@ def read_csv_header(zone: LandingZone, key: str) -> list[str]:
     return [name.strip() for name in names]
 
 
-def csv_batches(zone: LandingZone, key: str, names: Sequence[str], null_values: Sequence[str]) -> Iterator[pa.RecordBatch]:
+def csv_batches(zone: LandingZone, key: str, names: Sequence[str],
+                null_values: Sequence[str]) -> Iterator[pa.RecordBatch]:
     """Records of a CSV file with a header, every column as a string, then `_source_row`.
 
     RFC 4180: quoted fields may hold commas, doubled quotes and line breaks. `null_values` are the
@@ -215,6 +216,3 @@ def sniff(zone: LandingZone, key: str, size: int) -> str:
         return "empty" if size <= len(head) else "json"
     return "json"
 
-
-def bytes_reader(data: bytes) -> BinaryIO:
-    return io.BytesIO(data)

@@ -70,7 +70,8 @@ _META_DEFAULTS = {
 }
 _FUNCTIONS = f"""
 create sequence if not exists {ROW_SEQUENCE} cache 10000;
-comment on sequence {ROW_SEQUENCE} is 'Numbers the records of the file being loaded (raw _source_row); restarted per file';
+comment on sequence {ROW_SEQUENCE} is
+    'Numbers the records of the file being loaded (raw _source_row); restarted at 1 for each file';
 create or replace function unify_loader.load_context(name text) returns text
     language plpgsql immutable
 as $fn$
@@ -125,8 +126,9 @@ class PostgresWarehouse(Warehouse):
         for attempt in range(1, attempts + 1):
             try:
                 options = f"-c statement_timeout={int(statement_timeout_s * 1000)}" if statement_timeout_s else None
-                conn = psycopg2.connect(self.settings.dsn(), connect_timeout=10,
-                                        application_name=f"unify-load {socket.gethostname()[:24]} pid={os.getpid()}", options=options)
+                name = f"unify-load {socket.gethostname()[:24]} pid={os.getpid()}"
+                conn = psycopg2.connect(self.settings.dsn(), connect_timeout=10, application_name=name,
+                                        options=options)
                 conn.autocommit = False
                 return conn
             except psycopg2.OperationalError as err:
@@ -380,7 +382,8 @@ class PostgresWarehouse(Warehouse):
                     "where object_key = any(%s) and status = %s", (keys, LOADED))
         return {(key, etag): batch_id for key, etag, batch_id in cur.fetchall()}
 
-    def _load_file(self, cur, batch: Batch, f: FileLoad, columns: dict[str, str], checkpoint: Checkpoint) -> FileOutcome:
+    def _load_file(self, cur, batch: Batch, f: FileLoad, columns: dict[str, str],
+                   checkpoint: Checkpoint) -> FileOutcome:
         table = batch.table
         assert table is not None
         raw_table = table.qualified_raw_name

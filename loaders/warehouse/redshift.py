@@ -538,9 +538,10 @@ class RedshiftWarehouse(Warehouse):
                 break
             failed = result.failed_index()
             statement = script[failed] if failed is not None and failed < len(script) else None
-            if statement is None or statement.file_index is None or statement.role not in ("copy", "insert", "ledger"):
+            if not _rejects_the_file(statement, result):
                 raise LoadFailure(f"batch {batch.batch_id} {result.status.lower()} in {self.describe()}: "
                                   f"{result.error}")
+            assert statement is not None and statement.file_index is not None
             bad = files[statement.file_index]
             reason, line = self._rejection(bad, statement, result)
             log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=bad.key,
@@ -637,6 +638,25 @@ class RedshiftWarehouse(Warehouse):
                                         line=int(line) if line is not None else None,
                                         added_columns=tuple(a for a in (added or "").split(",") if a)))
         return outcomes
+
+
+# Redshift's words for a value its column cannot take (the Data API reports no SQLSTATE, only text).
+_DATA_ERRORS = ("invalid digit", "invalid input syntax", "overflow", "value too long", "out of range",
+                "not-null", "null value", "invalid timestamp", "invalid date", "cannot be cast", "invalid format")
+
+
+def _rejects_the_file(statement: Statement | None, result: StatementResult) -> bool:
+    """True when the failure is the data of one file: a COPY of it (confirmed by SYS_LOAD_ERROR_DETAIL
+    later) or the INSERT of its staged rows failing on a value. Anything else fails the run."""
+    if statement is None or statement.file_index is None:
+        return False
+    if statement.role == "copy":
+        return True
+    if statement.role == "insert":
+        index = result.failed_index()
+        text = ((result.sub_statements[index].get("Error") if index is not None else None) or result.error or "")
+        return any(word in text.lower() for word in _DATA_ERRORS)
+    return False
 
 
 def _type_text(data_type: str, length, precision, scale) -> str:

@@ -207,7 +207,8 @@ def test_a_rejected_file_is_looked_up_quarantined_and_the_batch_reruns_without_i
     first, second = attempts
     assert sum(s.startswith("COPY") for s in first) == len(loads)
     assert sum(s.startswith("COPY") for s in second) == len(loads) - 1  # without the rejected file
-    quarantine = [s for s in second if s.startswith('INSERT INTO "unify_loader"."load_ledger"') and "'quarantined'" in s]
+    quarantine = [s for s in second
+                  if s.startswith('INSERT INTO "unify_loader"."load_ledger"') and "'quarantined'" in s]
     assert len(quarantine) == 1 and literal(bad.key) in quarantine[0]
     assert "Invalid digit" in quarantine[0] and "in column orderid" in quarantine[0] and ", 7, " in quarantine[0]
     assert steps == ["before_copy", "after_copy", "before_copy", "after_copy", "after_commit"]
@@ -272,3 +273,34 @@ def test_planning_against_redshift_in_a_dry_run(database, s3_files):
     assert report.files == len(picks) and report.rows == sum(len(v.records) for v in picks.values())
     assert report.target.startswith("redshift redshift://workgroup glc-serverless/unify")
     assert not any(op == "BatchExecuteStatement" for op, _ in fake.calls)
+
+
+@pytest.mark.parametrize("error, quarantined", [
+    ("Invalid digit, Value 'A', Pos 0, Type: Integer", True),  # a Parquet string that is no number
+    ("null value in column \"op\" violates not-null constraint", True),
+    ("permission denied for relation orders", False),  # the loader's grants: not the file's fault
+])
+def test_an_insert_failure_quarantines_only_when_it_is_the_files_data(s3_files, error, quarantined):
+    bucket, picks = s3_files
+    zone = open_landing(f"s3://{bucket}/raw")
+    table, loads = _prepared(zone, [k for k in picks if k.startswith("dms/azureware/dbo/OrderLines/")])
+    attempts = []
+
+    def answer(sqls, params):
+        if len(sqls) > 1:
+            attempts.append(sqls)
+            if len(attempts) == 1:
+                insert = next(i for i, s in enumerate(sqls) if s.startswith('INSERT INTO "raw_'))
+                return Answer("FAILED", error, insert)
+            return Answer("FINISHED")
+        return Answer(rows=[])
+
+    warehouse = _warehouse(FakeRedshiftData(answer), bucket)
+    if quarantined:
+        warehouse.load_batch(Batch(new_batch_id(), table, tuple(loads)))
+        assert len(attempts) == 2 and any(error.split(",")[0].replace('"', "") in s.replace('"', "")
+                                          for s in attempts[1] if "'quarantined'" in s and s.startswith("INSERT"))
+    else:
+        with pytest.raises(LoadFailure, match="permission denied"):
+            warehouse.load_batch(Batch(new_batch_id(), table, tuple(loads)))
+        assert len(attempts) == 1

@@ -85,7 +85,8 @@ def _s3_event(bucket: str, keys: list[str]) -> dict:
         "eventTime": "2026-11-02T23:01:49.000Z", "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "AWS:AROAEXAMPLE:appflow"},
         "requestParameters": {"sourceIPAddress": "10.0.0.1"},
-        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810",
+                             "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "raw-landed",
                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
                           "arn": f"arn:aws:s3:::{bucket}"},
@@ -122,6 +123,8 @@ def test_lambda_handler_loads_the_objects_an_s3_event_names(database, shared_buc
     # objects of another bucket or outside the landing prefix are not loaded
     foreign = copy.deepcopy(_s3_event("someone-elses-bucket", [f"{PREFIX}/{third}"]))
     assert handler(foreign, None)["files"] == 0
+    gone = handler(_s3_event(shared_bucket, [f"{PREFIX}/tms/shipments/dt=2026-12-01/shipments-20261201.csv"]), None)
+    assert gone["exit_code"] == EXIT_OK and gone["files"] == 0  # deleted before the event was handled
     assert set(rows_per_key(database)) == {appflow, tms, other, third}
 
 
