@@ -37,7 +37,7 @@ class MainJobConfig:
     scale: str = "small"
     days: int = 28  # initial history: a full month, so monthly metrics have a complete month
     cycles: int = 3  # daily increments after the initial load
-    start: date | None = None  # default: so that the last cycle ends today (UTC)
+    start: date | None = None  # default: the last cycle simulates yesterday (UTC), so data ends now
     seed: int = 42
     fmt: str = "csv"
     faults: tuple[str, ...] = DEFAULT_FAULTS
@@ -47,7 +47,7 @@ class MainJobConfig:
     def first_day(self) -> date:
         if self.start is not None:
             return self.start
-        return datetime.now(timezone.utc).date() - timedelta(days=self.days + self.cycles - 1)
+        return datetime.now(timezone.utc).date() - timedelta(days=self.days + self.cycles)
 
 
 @dataclass
