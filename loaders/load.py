@@ -11,9 +11,10 @@
 
     0  everything new was loaded (or there was nothing new)
     3  loaded, but some objects were quarantined (listed; fix and `unify load --retry-quarantined`)
-    4  failed: the run stopped (warehouse or landing unreachable, lock not granted, ...); the batch in
-       flight was rolled back, committed batches stay; a rerun loads exactly what is missing
-    2  usage error (argparse), 1 an unexpected crash (a bug: traceback on stderr)
+    4  failed: the run stopped (warehouse or landing unreachable, lock not granted, an unexpected
+       error); the batch in flight was rolled back, committed batches stay; a rerun loads exactly
+       what is missing
+    2  usage error (argparse)
 """
 
 from __future__ import annotations

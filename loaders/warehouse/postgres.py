@@ -313,6 +313,7 @@ class PostgresWarehouse(Warehouse):
             select a.pid, a.application_name, coalesce(a.client_addr::text, 'local'), a.xact_start
             from pg_locks l join pg_stat_activity a on a.pid = l.pid
             where l.locktype = 'advisory' and l.granted and l.classid = %s and l.objid = %s and l.objsubid = 1
+              and l.database = (select oid from pg_database where datname = current_database())
             """,
             (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF),
         )

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from _load_helpers import ROOT
 
 
 def test_load_throughput_benchmark_reports_loader_and_bare_copy(warehouse, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import cli_env, query, rows_per_key, unify_load
+from _load_helpers import cli_env, query, rows_per_key, unify_load
 
 from loaders.load import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED
 

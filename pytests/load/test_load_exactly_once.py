@@ -13,7 +13,7 @@ import signal
 import time
 
 import pytest
-from conftest import cli_env, ledger, query, rows_per_key, start_unify_load, unify_load
+from _load_helpers import cli_env, ledger, query, rows_per_key, start_unify_load, unify_load
 
 from loaders.load import EXIT_FAILED, EXIT_OK, load
 from loaders.source_tables import ALL_TABLES
@@ -119,7 +119,8 @@ def test_a_loader_that_cannot_get_the_lock_gives_up_with_a_clear_message(databas
     try:
         deadline = time.monotonic() + 30
         while not query(database, "select 1 from pg_locks where locktype = 'advisory' and granted "
-                                  "and classid = %s and objid = %s", (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF)):
+                                  "and classid = %s and objid = %s and database = (select oid from pg_database "
+                                  "where datname = current_database())", (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF)):
             assert time.monotonic() < deadline, "the first loader never took the lock"
             time.sleep(0.1)
         waiter = unify_load(database, "--landing", str(clean_landing.root),

@@ -11,7 +11,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import execute, ledger, query, rows_per_key, unify_load
+from _load_helpers import execute, ledger, query, rows_per_key, unify_load
 
 from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
 

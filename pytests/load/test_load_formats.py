@@ -13,7 +13,7 @@ import io
 
 import pytest
 from _load_oracle import expected_value, read_object
-from conftest import ledger, query, rows_per_key
+from _load_helpers import ledger, query, rows_per_key
 
 from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
 from loaders.source_tables import ALL_TABLES, get_table

@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 from _load_oracle import read_object
-from conftest import START, ledger, rows_per_key
+from _load_helpers import START, ledger, rows_per_key
 
 from loaders.landing import S3Landing, open_landing
 from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
