@@ -40,6 +40,7 @@ from loaders.logs import log_event
 from loaders.source_tables import ALL_TABLES, SYSTEMS
 from loaders import sources as readers
 from loaders.sources import Layout, SourceFile
+from loaders.sources.base import csv_structure_problem
 from loaders.sources.schema import check_schema
 from loaders.warehouse.base import Warehouse, contract_types
 
@@ -364,14 +365,15 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
         if plan.missing and not info.empty:
             log_event(log, "columns_missing", logging.WARNING, batch_id=batch_id, key=obj.key,
                       table=sf.table.qualified_raw_name, columns=",".join(plan.missing))
-        open_raw = None
+        open_raw = diagnose = None
         if info.file_format.kind == "csv" and not info.empty:
             open_raw = functools.partial(zone.open, obj.key)  # streamed as landed; hashed on the way if needed
+            diagnose = functools.partial(csv_structure_problem, zone, obj.key, len(info.names))
         elif not obj.etag:
             obj = zone.stat(obj.key)
         loads.append(FileLoad(obj.key, obj.etag, obj.size, zone.uri(obj.key), plan.columns, info.file_format,
                               functools.partial(readers.record_batches, zone, sf, info), plan.added, open_raw,
-                              functools.partial(_etag_of, zone, obj.key)))
+                              functools.partial(_etag_of, zone, obj.key), diagnose))
     return loads, quarantines
 
 

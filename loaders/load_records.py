@@ -53,6 +53,9 @@ class FileLoad:
     open_raw: Callable[[], BinaryIO] | None = None
     # Computes the ETag when `etag` is "" and it is needed before loading (another loader got there first).
     resolve_etag: Callable[[], str] | None = None
+    # When the warehouse rejects the file: a structural reason and line if the file itself is malformed
+    # (a truncated record makes a type error first; this names the truncation instead), else None.
+    diagnose: Callable[[], tuple[str, int] | None] | None = None
 
 
 @dataclass(frozen=True)

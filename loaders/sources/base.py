@@ -126,10 +126,10 @@ def _csv_options(names: Sequence[str], null_values: Sequence[str], use_threads: 
 _GOT_COLUMNS = re.compile(r"Expected (\d+) columns?, got (\d+)")
 
 
-def _locate_csv_problem(zone: LandingZone, key: str, names: Sequence[str], null_values: Sequence[str],
-                        err: Exception) -> tuple[str, int | None]:
-    """Name the problem of a CSV file pyarrow rejected, and its line in the file (1-based, the header is
-    line 1), with Python's csv module; never quote the record (it may hold personal data)."""
+def csv_structure_problem(zone: LandingZone, key: str, fields: int) -> tuple[str, int] | None:
+    """The first structural problem of a CSV file (not UTF-8, a record with the wrong number of fields,
+    an unterminated quote) and its line (1-based, the header is line 1), found with Python's csv module;
+    None when every record is well formed. It never quotes the record (it may hold personal data)."""
     bad_utf8_line = _first_invalid_utf8_line(zone, key)
     if bad_utf8_line is not None:
         return "not valid UTF-8 (corrupt file)", bad_utf8_line
@@ -137,11 +137,20 @@ def _locate_csv_problem(zone: LandingZone, key: str, names: Sequence[str], null_
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         for record in reader:
-            if len(record) != len(names):
-                return (f"malformed CSV record: expected {len(names)} fields, found {len(record)} "
+            if len(record) != fields:
+                return (f"malformed CSV record: expected {fields} fields, found {len(record)} "
                         "(truncated or corrupt file)", reader.line_num)
     except csv.Error as problem:
         return f"malformed CSV: {problem} (truncated or corrupt file)", reader.line_num
+    return None
+
+
+def _locate_csv_problem(zone: LandingZone, key: str, names: Sequence[str], null_values: Sequence[str],
+                        err: Exception) -> tuple[str, int | None]:
+    """Name the problem of a CSV file pyarrow rejected, and its line in the file."""
+    problem = csv_structure_problem(zone, key, len(names))
+    if problem is not None:
+        return problem
     match = _GOT_COLUMNS.search(_arrow_reason(err))
     if match:
         return f"malformed CSV record: expected {match.group(1)} fields, found {match.group(2)}", None

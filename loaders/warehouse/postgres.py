@@ -426,7 +426,11 @@ class PostgresWarehouse(Warehouse):
             line = _pg_line(err)
             if stream is not None and line is not None:  # a line of the generated stream: which record?
                 line = stream.record_at(line)
-            return self._quarantined(batch, f, _pg_reason(err), line)
+            reason = _pg_reason(err)
+            diagnosis = f.diagnose() if f.diagnose is not None else None
+            if diagnosis is not None:  # the file is malformed: say so, rather than the type error it caused
+                reason, line = diagnosis
+            return self._quarantined(batch, f, reason, line)
         except QuarantineError as err:
             self._undo_file(cur)
             return self._quarantined(batch, f, err.reason, err.line)

@@ -588,6 +588,9 @@ class RedshiftWarehouse(Warehouse):
             # No row-level load error: S3 access, the IAM role, a manifest... not the file's data.
             raise LoadFailure(f"COPY of {bad.key} failed without a load error for the file (not a data problem): "
                               f"{error}")
+        diagnosis = bad.diagnose() if bad.diagnose is not None else None
+        if diagnosis is not None:  # a malformed file: name that rather than the type error it caused
+            return diagnosis
         _file, line, column, message, value = details[0]
         where = f" in column {column}" if column else ""
         shown = f" (value {value!r})" if value not in (None, "") else ""

@@ -48,9 +48,10 @@ def test_every_simulator_fault(database, landing_name, request):
         if landing_name == "faults_parquet" and not key.startswith("appflow/"):
             assert "not a readable Parquet file" in q.reason, q  # truncated / bad footer
         elif key.startswith("dms/azureware/dbo/OrderLines/"):  # truncated_file: cut mid-record
+            assert "malformed CSV record" in q.reason, q
             assert q.line == data.count(b"\n") + 1 and not data.endswith(b"\n"), q  # the last, cut line
         elif key.startswith("dms/azureware/dbo/InventoryBalances/"):  # corrupt_file: garbage bytes
-            assert "not valid UTF-8" in q.reason or "malformed CSV" in q.reason, q
+            assert "not valid UTF-8" in q.reason, q
             assert q.line == _first_garbage_line(data), q
         elif key.startswith("appflow/"):  # malformed_json
             assert "malformed JSON Lines" in q.reason or "Parquet" in q.reason, q
