@@ -8,7 +8,6 @@ never see each other's tables and never touch the demo's `unify` database.
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
 
@@ -52,10 +51,7 @@ def database(warehouse: Settings, request) -> Settings:
         _drop_database(warehouse, name)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from support import free_port  # noqa: E402  (pytests/support.py: helpers tests import by name)
 
 
 @pytest.fixture(scope="session")

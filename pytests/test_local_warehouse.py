@@ -13,7 +13,7 @@ import pytest
 from loaders.config import load_settings
 from loaders.local_warehouse import LocalWarehouse, WarehouseError
 
-from conftest import free_port
+from support import free_port
 
 
 def unify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
