@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -182,13 +183,15 @@ def _mart_row_counts(settings: Settings) -> dict[str, int]:
     from psycopg2 import sql
 
     counts: dict[str, int] = {}
+    dbt_schema = os.environ.get("UNIFY_SCHEMA") or "analytics"  # profiles.yml's target schema
     with psycopg2.connect(settings.dsn()) as conn, conn.cursor() as cur:
         cur.execute(
             """
             select table_schema, table_name from information_schema.tables
-            where table_schema in ('analytics_marts', 'analytics_reporting') and table_type = 'BASE TABLE'
+            where table_schema in (%s, %s) and table_type = 'BASE TABLE'
             order by table_schema, table_name
-            """
+            """,
+            (f"{dbt_schema}_marts", f"{dbt_schema}_reporting"),
         )
         for schema, table in cur.fetchall():
             cur.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
@@ -211,6 +214,15 @@ def print_summary(settings: Settings, report: MainJobReport) -> None:
     print("Rows per mart and reporting table:")
     for name, rows in report.mart_rows.items():
         print(f"  {name:<60} {rows:>9}")
+    from loaders.summary import SummaryError, format_otif_lines, otif_by_client_last_month
+
+    try:
+        lines = format_otif_lines(otif_by_client_last_month(settings))
+        print("OTIF by client, last complete month:")
+        for line in lines:
+            print("  " + line)
+    except SummaryError as err:
+        print(f"OTIF summary unavailable: {err}")
     print()
     print(f"Warehouse:  {settings.url()}   (`unify warehouse psql`, or any PostgreSQL client)")
     print(f"Artifacts:  {report.target_path}  (run_results.json, manifest.json, catalog.json)")
