@@ -10,22 +10,20 @@ One batch = one transaction:
       INSERT ledger rows (loaded / quarantined), INSERT the batch row
     COMMIT
 
-What COPY reads:
-- CSV files (DMS, TMS) go to COPY as landed, byte for byte (`FORMAT csv, HEADER, NULL '<marker>'`, the
-  column list from the header): PostgreSQL's own RFC 4180 parser reads them, exactly as Redshift's COPY
-  reads the same files, and rejects a malformed record or a value its raw type refuses with its line.
-  Re-encoding them with pyarrow first was measured to cost more CPU than it saves (the benchmark's
-  figures, README "Loader benchmark"); pyarrow's CSV reader still checks them in a dry run.
-- JSON Lines and Parquet (AppFlow, DMS Parquet) are read by pyarrow and written as CSV in a second
-  thread, so parsing the source and PostgreSQL's COPY run on two cores at once.
+What COPY reads (prepared in a second thread, so that it and PostgreSQL's COPY use two cores at once):
+- CSV files (DMS, TMS) go to COPY as landed (`FORMAT csv, HEADER, NULL '<marker>'`, the column list
+  from the header), each record prefixed with its number: PostgreSQL's own RFC 4180 parser reads them,
+  as Redshift's COPY reads the same files, and rejects a malformed record or a value its raw type
+  refuses with the file's own line. Re-encoding them with pyarrow first, and numbering rows with a
+  sequence default, were both measured slower (README "Loader benchmark"); pyarrow's CSV reader still
+  checks them in a dry run.
+- JSON Lines and Parquet (AppFlow, DMS Parquet) are read by pyarrow and written as CSV, with their
+  `_source_row`.
 
-The metadata columns are not in the data. `_source_key`, `_batch_id` and `_loaded_at` have column
-defaults that read the load context the loader sets with `set_config` before each COPY, through
-IMMUTABLE functions that PostgreSQL evaluates once when it plans the COPY (constant folding of
-defaults), not once per row; `_source_row` defaults to a sequence the loader restarts at 1 before each
-file, so rows are numbered in file order (COPY evaluates defaults row by row, in order; the load lock
-means one loader at a time uses it). Streamed JSON/Parquet rows carry `_source_row` themselves. Outside
-a load the functions raise, so nothing but the loader can write raw rows without naming their origin.
+`_source_key`, `_batch_id` and `_loaded_at` are not in the data: their column defaults read the load
+context the loader sets with `set_config` before each COPY, through IMMUTABLE functions that PostgreSQL
+evaluates once when it plans the COPY (constant folding of defaults), not once per row. Outside a load
+the functions raise, so nothing but the loader can write raw rows without naming their origin.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ import re
 import socket
 import threading
 import time
-from typing import Callable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 import psycopg2
 import psycopg2.errors
@@ -61,17 +59,12 @@ log = logging.getLogger("loaders.warehouse.postgres")
 LOCK_KEY = 0x756E6966796C6F61  # "unifyloa": the advisory lock every loader takes per batch
 FUNCTIONS_VERSION = "unify-loader-functions v3"  # bump when _FUNCTIONS change: setup re-creates them
 CONTEXT_PREFIX = "unify_load."
-ROW_SEQUENCE = "unify_loader.source_row_seq"
 _META_DEFAULTS = {
     "_source_key": "unify_loader.load_context('source_key'::text)",
-    "_source_row": f"nextval('{ROW_SEQUENCE}'::regclass)",
     "_batch_id": "unify_loader.load_context('batch_id'::text)",
     "_loaded_at": "unify_loader.load_context_ts()",
 }
 _FUNCTIONS = f"""
-create sequence if not exists {ROW_SEQUENCE} cache 10000;
-comment on sequence {ROW_SEQUENCE} is
-    'Numbers the records of the file being loaded (raw _source_row); restarted at 1 for each file';
 create or replace function unify_loader.load_context(name text) returns text
     language plpgsql immutable
 as $fn$
@@ -182,8 +175,7 @@ class PostgresWarehouse(Warehouse):
             cur.execute("select coalesce(obj_description(to_regprocedure('unify_loader.load_context_ts()'), "
                         "'pg_proc') like %s, false), "
                         "to_regclass('unify_loader.load_ledger') is not null, "
-                        "to_regclass('unify_loader.load_batches') is not null, "
-                        "to_regclass(%s) is not null", (FUNCTIONS_VERSION + ":%", ROW_SEQUENCE))
+                        "to_regclass('unify_loader.load_batches') is not null", (FUNCTIONS_VERSION + ":%",))
             if not all(cur.fetchone()):
                 self.conn.rollback()
                 return True
@@ -391,7 +383,8 @@ class PostgresWarehouse(Warehouse):
         ident = sql.Identifier(table.raw_schema, table.raw_table)
         cur.execute("savepoint unify_file")
         added: list[str] = []
-        stream: _ArrowCsvStream | None = None
+        stream: _CopyStream | None = None
+        arrow: _ArrowCsv | None = None
         try:
             for name, type_ in f.added_columns:
                 if name not in columns:
@@ -407,7 +400,8 @@ class PostgresWarehouse(Warehouse):
                 names = [c.raw_name for c in f.columns] + ["_source_row"]
                 statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
                     ident, sql.SQL(", ").join(map(sql.Identifier, names)))
-                stream = _ArrowCsvStream(f.record_batches, lambda: checkpoint("during_copy"))
+                arrow = _ArrowCsv(f.record_batches)
+                stream = _CopyStream(arrow, lambda: checkpoint("during_copy"))
                 try:
                     cur.copy_expert(statement, stream, size=1 << 20)
                 finally:
@@ -424,8 +418,8 @@ class PostgresWarehouse(Warehouse):
                 raise
             self._undo_file(cur)
             line = _pg_line(err)
-            if stream is not None and line is not None:  # a line of the generated stream: which record?
-                line = stream.record_at(line)
+            if arrow is not None and line is not None:  # a line of the generated stream: which record?
+                line = arrow.record_at(line)
             reason = _pg_reason(err)
             diagnosis = f.diagnose() if f.diagnose is not None else None
             if diagnosis is not None:  # the file is malformed: say so, rather than the type error it caused
@@ -444,25 +438,31 @@ class PostgresWarehouse(Warehouse):
 
     @staticmethod
     def _copy_csv_as_landed(cur, ident, f: FileLoad, checkpoint: Checkpoint) -> tuple[int, str]:
-        """COPY the landed CSV bytes; errors name the file's own line (the header is line 1). Returns the
-        rows and the ETag (the MD5 of the bytes COPY read, when the listing did not hash the file)."""
+        """COPY the landed CSV bytes, each record prefixed with its number (`_source_row`); errors name
+        the file's own line (the header is line 1). Returns the rows and the ETag (the MD5 of the bytes
+        read, when the listing did not hash the file)."""
         fmt = f.file_format
-        options = [sql.SQL("format csv"), sql.SQL("header {}").format(sql.SQL("true" if fmt.header_rows else "false"))]
+        header = sql.SQL("true" if fmt.header_rows else "false")
+        options = [sql.SQL("format csv"), sql.SQL("header {}").format(header)]
         if fmt.null_marker is not None:
             options.append(sql.SQL("null {}").format(sql.Literal(fmt.null_marker)))
+        names = ["_source_row", *(c.raw_name for c in f.columns)]
         statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
-            ident, sql.SQL(", ").join(sql.Identifier(c.raw_name) for c in f.columns), sql.SQL(", ").join(options))
-        cur.execute("select setval(%s, 1, false)", (ROW_SEQUENCE,))
-        assert f.open_raw is not None
-        with f.open_raw() as handle:
-            reader = _FirstRead(handle, lambda: checkpoint("during_copy"), hashed=not f.etag)
-            try:
-                cur.copy_expert(statement, reader, size=1 << 20)
-            except psycopg2.Error:
-                if reader.error is not None:  # the read failed (network) or a crash was injected: that, as is
-                    raise reader.error from None
-                raise
-        return cur.rowcount, f.etag or reader.md5()
+            ident, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(options))
+        assert f.open_raw is not None and fmt.header_rows <= 1
+        numbered = _NumberedCsv(f.open_raw, fmt.header_rows, hashed=not f.etag)
+        stream = _CopyStream(numbered, lambda: checkpoint("during_copy"))
+        try:
+            cur.copy_expert(statement, stream, size=1 << 20)
+        except psycopg2.Error:
+            if stream.error is not None:  # the read failed (network) or a crash was injected: that, as is
+                raise stream.error from None
+            raise
+        finally:
+            stream.close()
+        if cur.rowcount != numbered.records:  # never silently: the numbering and COPY must agree
+            raise LoadFailure(f"{f.key}: COPY read {cur.rowcount} records, the loader numbered {numbered.records}")
+        return cur.rowcount, f.etag or numbered.md5()
 
     @staticmethod
     def _undo_file(cur) -> None:
@@ -528,25 +528,22 @@ def _pg_line(err: psycopg2.Error) -> int | None:
     return int(match.group(1)) if match else None
 
 
-class _ArrowCsvStream:
-    """A file-like object for `copy_expert`: CSV bytes written by pyarrow in a producer thread.
+class _CopyStream:
+    """A file-like object for `copy_expert`, filled by a producer thread through a small queue, so that
+    preparing the next chunk and PostgreSQL's COPY of the previous one run at the same time.
 
-    Nulls are written as empty unquoted fields and strings always quoted (pyarrow's "needed" style), so
-    COPY's CSV defaults tell NULL from the empty string. An exception in the producer (a corrupt file)
-    is re-raised from read(), which makes psycopg2 abort the COPY; it is kept in `error`.
+    An exception in the producer (a corrupt file, a failed read) is re-raised from read(), which makes
+    psycopg2 abort the COPY; it is kept in `error`, and so is one raised by `on_first_chunk` (the
+    `during_copy` crash checkpoint).
     """
 
-    _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-
-    def __init__(self, batches: Callable[[], Iterator[pa.RecordBatch]], on_first_chunk: Callable[[], None]):
+    def __init__(self, chunks: Callable[[], Iterator[bytes]], on_first_chunk: Callable[[], None]):
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._stop = threading.Event()
         self._first = True
         self._on_first_chunk = on_first_chunk
         self.error: BaseException | None = None
-        # (first stream line, first record, records, line breaks) of each chunk, to name a record by line
-        self._chunks: list[tuple[int, int, int, int]] = []
-        self._thread = threading.Thread(target=self._produce, args=(batches,), name="copy-producer", daemon=True)
+        self._thread = threading.Thread(target=self._produce, args=(chunks,), name="copy-producer", daemon=True)
         self._thread.start()
 
     def _put(self, item) -> bool:
@@ -558,17 +555,10 @@ class _ArrowCsvStream:
                 continue
         return False
 
-    def _produce(self, batches: Callable[[], Iterator[pa.RecordBatch]]) -> None:
+    def _produce(self, chunks: Callable[[], Iterator[bytes]]) -> None:
         try:
-            line = 1
-            for batch in batches():
-                sink = pa.BufferOutputStream()
-                pacsv.write_csv(batch, sink, self._OPTIONS)
-                data = sink.getvalue().to_pybytes()
-                breaks = data.count(b"\n")
-                self._chunks.append((line, batch.column(batch.num_columns - 1)[0].as_py(), batch.num_rows, breaks))
-                line += breaks
-                if not self._put(data):
+            for chunk in chunks():
+                if chunk and not self._put(chunk):
                     return
             self._put(None)
         except BaseException as err:  # noqa: BLE001 - handed to the consumer, which re-raises it
@@ -591,15 +581,6 @@ class _ArrowCsvStream:
                 raise
         return item
 
-    def record_at(self, line: int) -> int | None:
-        """The record (`_source_row`) on a stream line, when no value before it held a line break."""
-        for first_line, first_record, records, breaks in self._chunks:
-            if breaks != records:
-                return None  # a quoted line break: lines and records part ways
-            if first_line <= line < first_line + breaks:
-                return first_record + (line - first_line)
-        return None
-
     def close(self) -> None:
         self._stop.set()
         while self._thread.is_alive():
@@ -610,29 +591,113 @@ class _ArrowCsvStream:
             self._thread.join(timeout=0.05)
 
 
-class _FirstRead:
-    """Passes reads through to a file, calling `on_first` once the first chunk is on its way to COPY.
-    An exception while reading is kept in `error` (psycopg2 turns it into a cancelled COPY)."""
+class _ArrowCsv:
+    """Record batches written as CSV by pyarrow (JSON Lines and Parquet files), `_source_row` last.
 
-    def __init__(self, handle, on_first: Callable[[], None], hashed: bool = False):
-        self._handle = handle
-        self._on_first: Callable[[], None] | None = on_first
+    Nulls are written as empty unquoted fields and strings always quoted (pyarrow's "needed" style), so
+    COPY's CSV defaults tell NULL from the empty string.
+    """
+
+    _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+    def __init__(self, batches: Callable[[], Iterator[pa.RecordBatch]]):
+        self._batches = batches
+        # (first stream line, first record, records, line breaks) of each chunk, to name a record by line
+        self._chunks: list[tuple[int, int, int, int]] = []
+
+    def __call__(self) -> Iterator[bytes]:
+        line = 1
+        for batch in self._batches():
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(batch, sink, self._OPTIONS)
+            data = sink.getvalue().to_pybytes()
+            breaks = data.count(b"\n")
+            self._chunks.append((line, batch.column(batch.num_columns - 1)[0].as_py(), batch.num_rows, breaks))
+            line += breaks
+            yield data
+
+    def record_at(self, line: int) -> int | None:
+        """The record (`_source_row`) on a stream line, when no value before it held a line break."""
+        for first_line, first_record, records, breaks in self._chunks:
+            if breaks != records:
+                return None  # a quoted line break: lines and records part ways
+            if first_line <= line < first_line + breaks:
+                return first_record + (line - first_line)
+        return None
+
+
+class _NumberedCsv:
+    """A landed CSV file as it is, each record prefixed with its number (`17,...`), header lines untouched.
+
+    Records are told apart exactly as PostgreSQL's COPY splits them: a line break ends a record unless
+    the quote characters since the record's start are odd in number (RFC 4180 doubles a quote inside a
+    value, which leaves the count even). Line numbers are unchanged, so COPY's errors name the file's
+    own lines. The bytes read are hashed on the way (`md5`), the object's ETag when it was not listed.
+    """
+
+    CHUNK_BYTES = 4 << 20
+
+    def __init__(self, open_raw: Callable[[], BinaryIO], header_rows: int, hashed: bool):
+        self._open_raw = open_raw
+        self._header_rows = header_rows
         self._digest = hashlib.md5() if hashed else None
-        self.error: BaseException | None = None
+        self.records = 0
 
     def md5(self) -> str:
         assert self._digest is not None
         return self._digest.hexdigest()
 
-    def read(self, size: int = -1) -> bytes:
-        try:
-            data = self._handle.read(size)
-            if self._digest is not None:
-                self._digest.update(data)
-            if self._on_first is not None and data:
-                on_first, self._on_first = self._on_first, None
-                on_first()
-        except BaseException as err:
-            self.error = err
-            raise
+    def __call__(self) -> Iterator[bytes]:
+        with self._open_raw() as handle:
+            yield from self._numbered(handle)
+
+    def _read(self, handle) -> bytes:
+        data = handle.read(self.CHUNK_BYTES)
+        if self._digest is not None:
+            self._digest.update(data)
         return data
+
+    def _numbered(self, handle) -> Iterator[bytes]:
+        buf = b""
+        for _ in range(self._header_rows):
+            while b"\n" not in buf:
+                data = self._read(handle)
+                if not data:
+                    break
+                buf += data
+            cut = buf.find(b"\n") + 1 or len(buf)
+            yield buf[:cut]
+            buf = buf[cut:]
+        inside = False  # within a quoted value that spans lines
+        number = 0
+        while True:
+            data = self._read(handle)
+            buf += data
+            if data:
+                cut = buf.rfind(b"\n") + 1
+                if cut == 0:
+                    continue
+                body, buf = buf[:cut], buf[cut:]
+            elif buf:
+                body, buf = buf, b""  # a last line without a line break: kept as landed
+            else:
+                return
+            lines = body.split(b"\n")
+            last = lines.pop() if body.endswith(b"\n") else None  # "" after the final line break
+            if not inside and b'"' not in body:
+                out = [b"%d,%s" % (number + i, line) for i, line in enumerate(lines, 1)]
+                number += len(lines)
+            else:
+                out = []
+                for line in lines:
+                    if inside:
+                        out.append(line)
+                    else:
+                        number += 1
+                        out.append(b"%d,%s" % (number, line))
+                    if line.count(b'"') & 1:
+                        inside = not inside
+            if last is not None:
+                out.append(last)
+            self.records = number
+            yield b"\n".join(out)
