@@ -29,12 +29,14 @@ Exactly once without a driver session: the guard `NOT EXISTS (ledger row 'loaded
 evaluated after `LOCK`, so if two loaders race for the same object the second inserts nothing; and a
 client that dies after submitting leaves a transaction that commits or rolls back on its own, which a
 rerun sees in the ledger. A COPY that fails is looked up in SYS_LOAD_ERROR_DETAIL (file, line, column,
-reason); if the warehouse reports load errors for that file it is quarantined and the batch re-runs
-without it; any other failure (S3 access, a bad IAM role) fails the run instead of quarantining data.
+reason), by the file's URL; if the warehouse reports load errors for that file it is quarantined and the
+batch re-runs without it. An INSERT that fails on a value (a cast, a NOT NULL column) quarantines its
+file too. Any other failure (S3 access, the IAM role, grants) fails the run instead of quarantining data.
 
 SQL is built from the contract's identifiers (always double-quoted) and string literals escaped for
-Redshift (`'` doubled, backslash doubled): BatchExecuteStatement takes no bind parameters. Object keys
-only ever appear as literals, never as identifiers.
+Redshift (`'` doubled, backslash doubled), because every statement of a batch carries its own values
+(the Data API's batch parameters would apply to all statements alike). Object keys only ever appear as
+literals, never as identifiers.
 """
 
 from __future__ import annotations
