@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -108,7 +109,7 @@ def run_main_job(
 
     started = time.monotonic()
     landing = landing or settings.landing
-    target_path = target_path or settings.root / "target"
+    target_path = target_path or Path(os.environ.get("DBT_TARGET_PATH") or settings.root / "target")
     report = MainJobReport(target_path=target_path)
 
     if config.fresh:
@@ -258,6 +259,9 @@ def run(args: argparse.Namespace) -> int:
     faults = tuple(f.strip() for f in args.faults.split(",") if f.strip())
     config = MainJobConfig(scale=args.scale, days=args.days, cycles=args.cycles, start=args.start,
                            seed=args.seed, fmt=args.fmt, faults=faults, fresh=args.fresh, docs=args.docs)
+    if not args.verbose:
+        # The demo shows each load's summary and its warnings (quarantines), not one line per batch.
+        logging.getLogger("loaders").setLevel(logging.WARNING)
     try:
         LocalWarehouse(settings).start()
         report = run_main_job(settings, config, progress=sys.stderr.isatty())
