@@ -10,7 +10,7 @@ DEPS_HASH := $(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(DEPS_HASH)
 TEST_STAMP    := $(VENV)/.installed-test-$(DEPS_HASH)
 
-.PHONY: help demo test lint check install install-test profile warehouse-start warehouse-stop clean lock
+.PHONY: help demo test lint check install install-test chromium profile warehouse-start warehouse-stop clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,7 +31,21 @@ check: install ## Redshift gate: compile everything for Redshift offline, reject
 
 install: $(RUNTIME_STAMP) ## create .venv and install the project (pinned by constraints.txt)
 
-install-test: $(TEST_STAMP) ## install what the tests need too
+install-test: $(TEST_STAMP) chromium ## install what the tests need too (Python packages, Chromium)
+
+# The catalog's browser test drives headless Chromium (Debian's package; no Python driver needed).
+# As root (CI, containers) a missing Chromium is installed; otherwise make says how, and the test fails.
+chromium: ## Chromium for the catalog browser test (installed with apt-get when missing and root)
+	@if command -v chromium >/dev/null 2>&1 || test -n "$$UNIFY_CHROMIUM"; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium (Debian package 'chromium') for the catalog browser test"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || exit 1; \
+	else \
+	  echo "WARNING: Chromium is missing; the catalog browser test (pytests/catalog) will fail." >&2; \
+	  echo "  Install it: sudo apt-get install -y chromium   (or set UNIFY_CHROMIUM to a Chrome/Chromium binary)" >&2; \
+	fi
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
