@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -551,8 +551,6 @@ def _unresolved_reason(lineage_: ColumnLineage) -> str:
 
 def build_lineage(project: Project) -> tuple[dict, LineageReport]:
     """The column_lineage.json document and the coverage report."""
-    import time
-
     started = time.monotonic()
     traced = ProjectLineage(project)
     documents: dict[str, dict] = {}
@@ -635,17 +633,3 @@ def write_lineage(target_path: Path) -> LineageReport:
     report.json_path, report.html_path = json_path, html_path
     log.debug(report.summary())
     return report
-
-
-def raw_columns_of(document: dict, model: str, column: str) -> list[str]:
-    """Convenience for readers of column_lineage.json: the raw source columns of model.column."""
-    try:
-        return list(document["nodes"][model]["columns"][column]["raw_columns"])
-    except KeyError:
-        raise LineageError(f"{model}.{column}: not in the lineage document") from None
-
-
-__all__: Iterable[str] = (
-    "ColumnKey", "ColumnLineage", "LineageError", "LineageReport", "Project", "Unresolved",
-    "build_lineage", "raw_columns_of", "write_lineage", "LINEAGE_FORMAT_DOC",
-)
