@@ -68,6 +68,7 @@ class MainJobReport:
     seconds: float = 0.0
     target_path: Path | None = None
     docs_path: Path | None = None
+    lineage_path: Path | None = None
     tests: dict[str, int] = field(default_factory=dict)  # status -> count, from the last build
     mart_rows: dict[str, int] = field(default_factory=dict)
     quarantined: list[str] = field(default_factory=list)
@@ -155,6 +156,14 @@ def run_main_job(
         except DbtError as err:
             raise MainJobError(f"docs: {err}") from None
         report.docs_path = target_path / "index.html"
+        from loaders.catalog.lineage import LineageError, write_lineage
+
+        try:
+            lineage = write_lineage(target_path)
+        except LineageError as err:
+            raise MainJobError(f"docs: {err}") from None
+        say(lineage.summary())
+        report.lineage_path = target_path / "lineage.html"
     report.mart_rows = _mart_row_counts(settings)
     report.seconds = time.monotonic() - started
     return report
@@ -228,7 +237,9 @@ def print_summary(settings: Settings, report: MainJobReport) -> None:
     print(f"Warehouse:  {settings.url()}   (`unify warehouse psql`, or any PostgreSQL client)")
     print(f"Artifacts:  {report.target_path}  (run_results.json, manifest.json, catalog.json)")
     if report.docs_path:
-        print(f"Docs:       {report.docs_path}  (serve it: `unify docs serve`, or `dbt docs serve`)")
+        print(f"Docs:       {report.docs_path}  (serve it: `unify docs serve`, then http://127.0.0.1:8080/)")
+    if report.lineage_path:
+        print(f"Lineage:    {report.lineage_path}  (column lineage; served at /lineage.html)")
     print("Next:       source .venv/bin/activate && dbt build -s fct_orders   (README: 'Working with dbt')")
     print("=" * 78)
 
