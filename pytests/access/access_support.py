@@ -1,0 +1,165 @@
+"""Helpers of the access-control tests (a uniquely named module: tests import it by name, never conftest).
+
+`secured` runs the main job (loaders.pipeline.run_main_job: simulate, load, `dbt build`, then one daily
+cycle whose `dbt build` runs the incremental models incrementally) into a fresh database, with a
+per-session user-name prefix (var access_user_name_prefix, env UNIFY_ACCESS_USER_NAME_PREFIX): the
+mapping then names `<prefix><Salesforce Username>`, exactly as on Redshift where IAM prefixes database
+user names. Login roles are cluster-wide in PostgreSQL; the prefix keeps concurrent test sessions
+apart, and the session drops its own logins at the end. The project roles (unify_*) are shared by
+every database and never dropped.
+
+dbt connects as the `postgres` superuser (which bypasses row-level security by PostgreSQL's rules);
+the tests query as the non-superuser logins, like the people they stand for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from loaders.config import Settings
+from loaders.local_warehouse import LocalWarehouse
+from loaders.simulate.reference import ACCOUNT_MANAGERS, OTHER_USERS
+
+FIRST_DAY = date(2026, 10, 27)
+AS_OF_AT = "2026-11-06 00:00:00"
+QUICKSIGHT_SERVICE = "quicksight_service"  # seeds/access_team_grants.csv
+
+# Who is who in the simulation (loaders/simulate/reference.py) and which warehouse role each gets.
+FINANCE = "hannah.kim@glc.example"
+ANALYST = "oliver.grant@glc.example"
+EXECUTIVE = "chloe.dubois@glc.example"
+SALES_DIRECTOR = "daniel.reyes@glc.example"  # account-manager role, owns no account: unmapped
+INTEGRATION = "integration.appflow@glc.example"  # no role at all
+UNMAPPED_ANALYST = "unmapped.analyst@glc.example"  # analyst role, in no mapping
+LOADER = "loader.service"
+TRANSFORMER = "transformer.service"
+
+
+def role_plan() -> dict[str, list[str]]:
+    """login (unprefixed) -> project roles granted to it."""
+    plan = {u.username: ["unify_account_manager"] for u in ACCOUNT_MANAGERS}
+    plan.update({
+        FINANCE: ["unify_finance"], ANALYST: ["unify_analyst"], EXECUTIVE: ["unify_executive"],
+        SALES_DIRECTOR: ["unify_account_manager"], INTEGRATION: [], UNMAPPED_ANALYST: ["unify_analyst"],
+        QUICKSIGHT_SERVICE: ["unify_quicksight"], LOADER: ["unify_loader"], TRANSFORMER: ["unify_transformer"],
+    })
+    assert {u.username for u in OTHER_USERS} <= set(plan)
+    return plan
+
+
+class pinned_env:
+    """Set environment variables that dbt_project.yml reads while a fixture builds, then restore them."""
+
+    def __init__(self, **values: str):
+        self.values = values
+
+    def __enter__(self):
+        self.saved = {name: os.environ.get(name) for name in self.values}
+        os.environ.update(self.values)
+
+    def __exit__(self, *exc):
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class Secured:
+    """The built warehouse and the logins that stand for people."""
+
+    settings: Settings
+    target_path: Path
+    prefix: str
+    logins: dict[str, list[str]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def user(self, login: str) -> str:
+        """Warehouse user name of a person: the session prefix + their login."""
+        return self.prefix + login
+
+    def env(self) -> dict[str, str]:
+        return {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0",
+                "UNIFY_ACCESS_USER_NAME_PREFIX": self.prefix}
+
+    def connect(self, login: str | None = None):
+        """A connection as a person (their prefixed warehouse user) or, without a login, as dbt's superuser."""
+        import psycopg2
+
+        conn = psycopg2.connect(self.settings.dsn(user=self.user(login)) if login else self.settings.dsn())
+        conn.autocommit = True
+        return conn
+
+    def query(self, sql: str, params: tuple = (), login: str | None = None) -> list[tuple]:
+        conn = self.connect(login)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    def execute(self, sql: str, params: tuple = (), login: str | None = None) -> None:
+        conn = self.connect(login)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+        finally:
+            conn.close()
+
+    def manifest(self) -> dict:
+        return json.loads((self.target_path / "manifest.json").read_text())
+
+    def row_secured_models(self) -> dict[str, str]:
+        """model name -> relation, for every model whose yml sets meta.rls_client_column."""
+        found = {}
+        for node in self.manifest()["nodes"].values():
+            if node["resource_type"] == "model" and (node["config"].get("meta") or {}).get("rls_client_column"):
+                found[node["name"]] = f"{node['schema']}.{node['alias']}"
+        return found
+
+
+def _execute(settings: Settings, statements: list[tuple[str, tuple]]) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(settings.dsn(database="postgres"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for statement, params in statements:
+                cur.execute(statement, params)
+    finally:
+        conn.close()
+
+
+def create_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
+    """LOGIN roles `<prefix><login>` with the planned project roles (trust authentication locally)."""
+    from psycopg2 import sql
+
+    statements = []
+    for login, roles in plan.items():
+        user = sql.Identifier(prefix + login)
+        statements.append((sql.SQL("create role {} login").format(user), ()))
+        for role in roles:
+            statements.append((sql.SQL("grant {} to {}").format(sql.Identifier(role), user), ()))
+    _execute(settings, statements)
+
+
+def drop_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
+    from psycopg2 import sql
+
+    _execute(settings, [(sql.SQL("drop role if exists {}").format(sql.Identifier(prefix + login)), ())
+                        for login in plan])
+
+
+def drop_database(settings: Settings, name: str) -> None:
+    from psycopg2 import sql
+
+    _execute(settings, [(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)), ())])

@@ -1,0 +1,54 @@
+"""Fixtures of the access-control tests: ONE warehouse built from simulated data, shared by the session,
+and real login roles named like the simulated Salesforce users (helpers: access_support.py).
+
+`secured` runs the main job (loaders.pipeline.run_main_job: simulate, load, `dbt build`, then one daily
+cycle whose `dbt build` runs the incremental models incrementally) into a fresh database, with a
+per-session user-name prefix (var access_user_name_prefix, env UNIFY_ACCESS_USER_NAME_PREFIX): the
+mapping then names `<prefix><Salesforce Username>`, exactly as on Redshift where IAM prefixes database
+user names. Login roles are cluster-wide in PostgreSQL; the prefix keeps concurrent test sessions
+apart, and the session drops its own logins at the end. The project roles (unify_*) are shared by
+every database and never dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+from access_support import (AS_OF_AT, FIRST_DAY, Secured, create_logins, drop_database, drop_logins,
+                            pinned_env, role_plan)
+
+from loaders.config import Settings
+from loaders.local_warehouse import LocalWarehouse
+
+
+@pytest.fixture(scope="session")
+def secured(warehouse: Settings, tmp_path_factory) -> Secured:
+    from loaders.pipeline import MainJobConfig, run_main_job
+
+    token = uuid.uuid4().hex[:8]
+    name = f"test_access_{token}"
+    LocalWarehouse(warehouse).ensure_database(name)
+    settings = warehouse.with_database(name)
+    base = tmp_path_factory.mktemp("access")
+    built = Secured(settings, base / "target", prefix=f"t{token}:", logins=role_plan())
+    config = MainJobConfig(scale="tiny", days=8, cycles=1, start=FIRST_DAY, seed=42, fmt="csv",
+                           faults=("all",), fresh=True, docs=False)
+    started = time.monotonic()
+    try:
+        with pinned_env(**built.env()):
+            run_main_job(settings, config, landing=str(base / "landing"), target_path=built.target_path,
+                         say=print, progress=False)
+        built.timings["main job (build + incremental cycle)"] = time.monotonic() - started
+        create_logins(warehouse, built.prefix, built.logins)
+        yield built
+    finally:
+        if os.environ.get("UNIFY_KEEP_TEST_DB"):
+            print(f"kept test database {name}; logins prefixed {built.prefix!r}")
+        else:
+            drop_database(warehouse, name)
+            drop_logins(warehouse, built.prefix, built.logins)
+        for step, seconds in built.timings.items():
+            print(f"access fixture: {step}: {seconds:.1f} s")

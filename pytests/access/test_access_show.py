@@ -1,0 +1,53 @@
+"""`unify access show <user>`: the first answer of a security review, read from the warehouse catalogs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from access_support import EXECUTIVE, FINANCE, SALES_DIRECTOR
+
+from loaders.simulate.reference import ACCOUNT_MANAGERS
+
+
+def unify(secured, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, UNIFY_PG_DATABASE=secured.settings.pg_database, UNIFY_SCHEMA="analytics")
+    return subprocess.run([sys.executable, "-m", "loaders.cli", "access", "show", *args], env=env, text=True,
+                          capture_output=True, cwd=secured.settings.root)
+
+
+def test_show_lists_roles_schemas_and_the_clients_the_policy_lets_through(secured):
+    login = ACCOUNT_MANAGERS[0].username
+    user = secured.user(login)
+    proc = unify(secured, user, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [(r["role"], r["direct"]) for r in report["roles"]] == [("unify_account_manager", True)]
+    usage = {s["schema"]: s["usage"] for s in report["schemas"]}
+    assert usage["analytics_marts"] and usage["analytics_reporting"]
+    assert not any(usage[s] for s in ("raw_azureware", "raw_salesforce", "raw_tms", "analytics_staging"))
+    # The clients it reports are the ones the policy actually lets this login see.
+    seen = {c for (c,) in secured.query("select distinct client_id from analytics_marts.dim_client", login=login)}
+    assert {c["client_id"] for c in report["clients"]} == seen and seen
+    assert not report["all_clients"] and report["client_count"] > len(seen)
+    secured_tables = {t["table"]: t for t in report["row_secured"]}
+    assert "analytics_marts.fct_orders" in secured_tables
+    assert secured_tables["analytics_marts.fct_orders"]["policies"] and not secured_tables["analytics_marts.fct_orders"]["all_rows"]
+
+    text = unify(secured, user)
+    assert text.returncode == 0
+    for expected in ("unify_account_manager (granted directly)", "analytics_marts", "fct_orders: filtered by"):
+        assert expected in text.stdout, text.stdout
+
+
+def test_show_tells_every_client_no_client_and_no_such_user(secured):
+    finance = json.loads(unify(secured, secured.user(FINANCE), "--json").stdout)
+    assert finance["all_clients"] and len({c["client_id"] for c in finance["clients"]}) == finance["client_count"]
+    executive = json.loads(unify(secured, secured.user(EXECUTIVE), "--json").stdout)
+    assert not {s["schema"]: s["usage"] for s in executive["schemas"]}["analytics_marts"]
+    unmapped = unify(secured, secured.user(SALES_DIRECTOR))
+    assert unmapped.returncode == 0 and "NO rows: the mapping grants no client" in unmapped.stdout
+    missing = unify(secured, secured.user("nobody@glc.example"))
+    assert missing.returncode == 1 and "not a user or role" in missing.stderr
