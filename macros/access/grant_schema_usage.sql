@@ -11,7 +11,9 @@
         if node.package_name == project_name and node.resource_type in ('model', 'seed', 'snapshot')
         and node.schema in schemas -%}
         {%- set roles = readers.setdefault(node.schema, []) -%}
-        {%- for grantee in ((node.config.grants or {}).get('select') or []) -%}
+        {#- roles only: `user:`/`group:` grantees (Redshift) are the platform's to give USAGE to -#}
+        {%- for grantee in ((node.config.grants or {}).get('select') or [])
+            if not grantee.startswith(('user:', 'group:')) -%}
             {%- set role = grantee[5:] if grantee.startswith('role:') else grantee -%}
             {%- if role not in roles -%}
                 {%- do roles.append(role) -%}
