@@ -15,6 +15,10 @@ it has exactly the shape DMS lands. Each round, on the local warehouse, in fresh
 
 Rounds alternate bare and loader (a CHECKPOINT before each), and the figures are the best and the median
 of the rounds. It prints figures and makes no assertion: the project's goal is a ratio >= 0.7.
+
+`compare_on_landing` does the same on a whole simulated landing zone (`unify bench` uses it): every DMS and
+TMS CSV file, each streamed by a bare `COPY FROM STDIN` into a table with its source table's columns,
+against `load()` of the same sources.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from loaders.bench import BenchError
 from loaders.config import Settings, load_settings
 from loaders.local_warehouse import LocalWarehouse
-from loaders.source_tables import get_table
+from loaders.source_tables import SourceTable, get_table
 
 TABLE = get_table("azureware", "OrderLines")
 KEY = "dms/azureware/dbo/OrderLines/LOAD00000001.csv"
@@ -123,6 +129,126 @@ def loader(settings: Settings, landing: Path) -> tuple[float, int]:
     if report.exit_code != EXIT_OK:
         raise SystemExit(f"the loader failed in the benchmark:\n{report.summary()}")
     return seconds, report.rows
+
+
+@dataclass(frozen=True)
+class CsvDelivery:
+    """One landed CSV file as a bare COPY needs it: its table, its columns (raw names, file order), NULL text."""
+
+    key: str
+    path: Path
+    table: SourceTable
+    columns: tuple[str, ...]
+    null_marker: str
+    size: int
+
+
+@dataclass(frozen=True)
+class LandingComparison:
+    files: int
+    bytes: int
+    bare_rows: int
+    bare_s: float
+    loader_rows: int
+    loader_s: float
+    loader_quarantined: int
+
+
+def csv_deliveries(landing: Path, systems: tuple[str, ...] = ("azureware", "tms")) -> list[CsvDelivery]:
+    """Every CSV file the loader would load from these systems, identified and inspected by the loader's
+    own readers (so both sides load exactly the same files)."""
+    from loaders.landing import open_landing
+    from loaders.sources import Layout, identify, inspect
+
+    zone = open_landing(str(landing))
+    layout = Layout()
+    found: list[CsvDelivery] = []
+    for system in systems:
+        for obj in zone.list(layout.prefix(system), etags=False):
+            sf = identify(obj, layout, systems)
+            if sf is None:
+                continue
+            info = inspect(zone, sf)
+            if info.file_format.kind != "csv" or info.empty:
+                continue
+            columns = tuple(sf.table.column(name).raw_name for name in info.names)
+            found.append(CsvDelivery(obj.key, landing / obj.key, sf.table, columns,
+                                     info.file_format.null_marker or "", obj.size))
+    return sorted(found, key=lambda d: (d.table.qualified_raw_name, d.key))
+
+
+def bare_copy_files(settings: Settings, deliveries: list[CsvDelivery]) -> tuple[float, int]:
+    """COPY FROM STDIN each file into a plain table per source table (created before the clock starts),
+    one transaction per table; nothing else. Returns (seconds, rows)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(settings.dsn())
+    tables = {d.table.qualified_raw_name: d.table for d in deliveries}
+    with conn.cursor() as cur:
+        cur.execute("create schema if not exists bare")
+        for table in tables.values():
+            columns = [*table.delivery_columns, *table.columns]
+            cur.execute(sql.SQL("create table {} (" + ", ".join(f'"{c.raw_name}" {c.raw_type}' for c in columns)
+                                + ")").format(sql.Identifier("bare", f"{table.system}_{table.raw_table}")))
+        conn.commit()
+        statements = {
+            d.key: sql.SQL("copy {} ({}) from stdin with (format csv, header true, null {})").format(
+                sql.Identifier("bare", f"{d.table.system}_{d.table.raw_table}"),
+                sql.SQL(", ").join(map(sql.Identifier, d.columns)), sql.Literal(d.null_marker)).as_string(conn)
+            for d in deliveries
+        }
+        rows = 0
+        started = time.perf_counter()
+        current = None
+        for d in deliveries:
+            if current is not None and d.table is not current:
+                conn.commit()
+            current = d.table
+            with d.path.open("rb") as handle:
+                cur.copy_expert(statements[d.key], handle, size=1 << 20)
+            rows += cur.rowcount
+        conn.commit()
+        seconds = time.perf_counter() - started
+    conn.close()
+    return seconds, rows
+
+
+def compare_on_landing(settings: Settings, landing: Path, scratch_database: str,
+                       systems: tuple[str, ...] = ("azureware", "tms")) -> LandingComparison:
+    """Bare COPY of the landing's CSV files into `scratch_database` (created, then dropped), then the
+    loader's `load()` of the same systems into `settings`' database (its raw tables created first, as in
+    production, before the clock starts). The loader's rows stay: they are the benchmark's data."""
+    from loaders.load import EXIT_FAILED, load
+    from loaders.source_tables import ALL_TABLES
+    from loaders.warehouse.postgres import PostgresWarehouse
+
+    deliveries = csv_deliveries(landing, systems)
+    try:
+        bare_s, bare_rows = bare_copy_files(_fresh_database(settings, scratch_database), deliveries)
+    finally:
+        _drop_database(settings, scratch_database)
+    warehouse = PostgresWarehouse(settings)
+    warehouse.setup(ALL_TABLES)
+    warehouse.close()
+    _checkpoint(settings)
+    started = time.perf_counter()
+    report = load(settings, str(landing), sources=list(systems))
+    loader_s = time.perf_counter() - started
+    if report.exit_code == EXIT_FAILED:
+        raise BenchError(f"the loader failed on {landing}:\n{report.summary()}")
+    return LandingComparison(len(deliveries), sum(d.size for d in deliveries), bare_rows, bare_s, report.rows,
+                             loader_s, len(report.quarantined))
+
+
+def _checkpoint(settings: Settings) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(settings.dsn())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("checkpoint")
+    conn.close()
 
 
 def run_benchmark(settings: Settings, rows: int, repeat: int, workdir: Path) -> dict:

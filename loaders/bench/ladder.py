@@ -1,0 +1,466 @@
+"""One rung of the scale ladder: everything `unify bench` measures at one simulator scale.
+
+In a private database `bench_<scale>` on the local warehouse (never the shared `unify` database) and a
+landing folder under the run's output folder:
+
+1. simulate `days` days of the three sources, in a subprocess (its own time and peak memory);
+2. load: a bare `COPY FROM STDIN` of every DMS and TMS CSV file (scratch database) against the loader on
+   the same files (loaders/bench/load_throughput.py), then the AppFlow JSON files;
+3. age the history: each raw row's `_loaded_at` becomes the time its file was delivered (DMS: the CDC
+   file's time; AppFlow: the execution's time; TMS: the midnight after the extract's day; full-load
+   files: the first day) plus 5 minutes, as if production had loaded it as it arrived. Without this,
+   every row would carry the few minutes of the benchmark's own load, and any lookback would
+   re-read all of history. Set-up, not a measured cost;
+4. full `dbt build` (timed);
+5. change batch: the simulation continues one day in a scratch copy; the DMS CDC files of its first
+   minutes, as many as make ~1% of the records loaded so far, land and load; then `dbt build` with the
+   production lookback (3 h) runs incrementally (timed);
+6. end to end: the next DMS CDC interval with new orders lands; the production cycle runs (load of the
+   new keys, as the S3-event Lambda does, then `dbt build -s <cycle selection>`); a second connection
+   polls until the new orders are in fct_orders and counted in rpt_operations_health_daily;
+7. the dashboards' queries (analyses/, compiled by dbt) under row-level security at 1, 10 and 100
+   concurrent sessions, each as a different login role (loaders/bench/concurrency.py).
+The database and the landing folders are dropped afterwards unless `keep`.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+from loaders.bench import BenchError, concurrency
+from loaders.bench.results import BuildFigures, LatencyFigures, LoadFigures, ScaleResult, SimulateFigures
+from loaders.config import Settings
+from loaders.dbt_runner import DbtError, run_dbt
+
+log = logging.getLogger("loaders.bench")
+
+DELIVERY_DELAY = timedelta(minutes=5)  # aged history: loaded this long after its file was delivered
+DMS_TIME = re.compile(r"/(\d{8}-\d{6})\d*\.csv$")  # CDC files: <YYYYMMDD-HHMMSS><fraction>.csv
+APPFLOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")  # execution time in the part file name
+TMS_DAY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
+DEFAULT_CYCLE = "source:azureware+"
+
+
+# The history crosses a month end (so the "last complete month" dashboard query has rows) and is followed
+# by one continued day (change batch, latency); the models' "now" is pinned to the end of that day.
+DEFAULT_START = date(2026, 10, 28)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    days: int = 7
+    seed: int = 42
+    start: date = DEFAULT_START
+    sessions: tuple[int, ...] = (1, 10, 100)
+    rounds: int = 3  # dashboard views per session at each concurrency level
+    change_pct: float = 1.0
+    lookback_hours: int = 3  # the project's default (dbt_project.yml incremental_lookback_hours)
+    cycle_select: str = DEFAULT_CYCLE
+    keep: bool = False
+    schema: str = "analytics"
+
+    @property
+    def as_of_at(self) -> str:
+        """The end of the continued day: "now" for the models (SLA risk, due orders, last month)."""
+        return f"{self.start + timedelta(days=self.days + 1):%Y-%m-%d} 00:00:00"
+
+    def dbt_env(self, access_prefix: str) -> dict[str, str]:
+        return {"UNIFY_INCREMENTAL_LOOKBACK_HOURS": str(self.lookback_hours), "UNIFY_AS_OF_AT": self.as_of_at,
+                "UNIFY_SCHEMA": self.schema, "UNIFY_ACCESS_USER_NAME_PREFIX": access_prefix}
+
+
+@dataclass
+class Rung:
+    """Where one scale's run keeps its things."""
+
+    scale: str
+    settings: Settings  # pointed at the private database
+    landing: Path
+    next_landing: Path  # the continued simulation (change batch and latency files come from there)
+    target: Path  # dbt artifacts
+    history_records: int = 0
+    # Warehouse user names of the benchmark's logins: <database>.<Salesforce Username> (dbt var
+    # access_user_name_prefix). Roles are cluster-wide: the prefix keeps them apart from anyone else's.
+    access_prefix: str = ""
+    arrivals: list[tuple[datetime, str]] = field(default_factory=list)  # (time, key) of next-day DMS CDC files
+
+
+def database_name(label: str, prefix: str = "bench") -> str:
+    return f"{prefix}_" + re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+
+
+def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
+              say: Callable[[str], None], prefix: str = "bench") -> ScaleResult:
+    from loaders.local_warehouse import LocalWarehouse
+    from loaders.simulate.params import resolve_scale
+
+    value, label = resolve_scale(scale)
+    db = database_name(label, prefix)
+    result = ScaleResult(scale=label, scale_value=value, database=db)
+    rung = Rung(label, base.with_database(db), workdir / f"landing-{label}", workdir / f"next-{label}",
+                workdir / f"target-{label}", access_prefix=f"{db}.")
+    started = time.perf_counter()
+    _drop_database(base, db)
+    LocalWarehouse(base).ensure_database(db)
+    for folder in (rung.landing, rung.next_landing):
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        result.simulate = simulate(rung, value, options, say)
+        result.load = load(rung, say, result.simulate.order_lines, workdir)
+        aging_s = age_history(rung, say)
+        full_s, nodes, full_detail = build(rung, options, say, "full")
+        change = change_batch(rung, options, say)
+        incremental_s, _, incremental_detail = build(rung, options, say, "incremental")
+        result.build = BuildFigures(full_s, nodes, aging_s, change["records"], change["pct"], change["order_lines"],
+                                    change["minutes"], change["load_s"], incremental_s, options.lookback_hours,
+                                    full_detail, incremental_detail)
+        result.latency = latency(rung, options, say)
+        result.rls, result.rows_seen, result.concurrency = concurrency.run(rung.settings, rung.target, options,
+                                                                           options.dbt_env(rung.access_prefix), say)
+    except (BenchError, DbtError) as err:
+        result.error = str(err)
+        say(f"{label}: FAILED: {err}")
+    finally:
+        result.seconds = time.perf_counter() - started
+        if not options.keep:
+            _drop_database(base, db)
+            concurrency.drop_logins(base, rung.access_prefix)
+            for folder in (rung.landing, rung.next_landing):
+                shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- steps
+def simulate(rung: Rung, value: float, options: BenchOptions, say: Callable[[str], None]) -> SimulateFigures:
+    from loaders.bench.simulate_child import SimulateChildError, run_child
+
+    start = options.start
+    say(f"{rung.scale}: simulating {options.days} days from {start} (subprocess)")
+    try:
+        child = run_child(["simulate", str(rung.landing), "--scale", str(value), "--days", str(options.days),
+                           "--start", start.isoformat(), "--seed", str(options.seed)], rung.settings.root)
+    except SimulateChildError as err:
+        raise BenchError(f"{rung.scale}: simulate: {err}") from None
+    r = child.report
+    figures = SimulateFigures(round(child.seconds, 2), round(child.peak_rss_mb, 1), options.days,
+                              int(r["entities"].get("orders", 0)), int(r["entities"].get("order_lines", 0)),
+                              int(r["records"]), int(r["files"]), round(r["bytes"] / 1e6, 1))
+    say(f"{rung.scale}: simulated {figures.order_lines:,} order lines, {figures.records:,} records, "
+        f"{figures.files:,} files in {figures.seconds:.1f} s, peak {figures.peak_rss_mb:.0f} MB")
+    return figures
+
+
+def load(rung: Rung, say: Callable[[str], None], bulk_rows: int, workdir: Path) -> LoadFigures:
+    from loaders.bench.load_throughput import compare_on_landing, run_benchmark
+    from loaders.load import EXIT_FAILED
+    from loaders.load import load as load_landing
+
+    say(f"{rung.scale}: loading: bare COPY FROM STDIN of the DMS and TMS CSV files, then the loader on the same")
+    cmp = compare_on_landing(rung.settings, rung.landing, f"{rung.settings.pg_database}_bare")
+    if cmp.bare_rows != cmp.loader_rows:
+        raise BenchError(f"{rung.scale}: the bare COPY read {cmp.bare_rows:,} rows, the loader {cmp.loader_rows:,}: "
+                         "not the same data")
+    started = time.perf_counter()
+    other = load_landing(rung.settings, str(rung.landing), sources=["salesforce"])
+    other_s = time.perf_counter() - started
+    if other.exit_code == EXIT_FAILED:
+        raise BenchError(f"{rung.scale}: loading the AppFlow files failed:\n{other.summary()}")
+    rung.history_records = cmp.loader_rows + other.rows
+    figures = LoadFigures(cmp.files, round(cmp.bytes / 1e6, 1), cmp.loader_rows, round(cmp.loader_s, 3),
+                          cmp.bare_rows, round(cmp.bare_s, 3), other.rows, round(other_s, 3),
+                          cmp.loader_quarantined + len(other.quarantined))
+    say(f"{rung.scale}: one DMS full-load file of {bulk_rows:,} OrderLines rows: bare COPY, then the loader")
+    bulk = run_benchmark(rung.settings, bulk_rows, 1, workdir / f"bulk-{rung.scale}")
+    shutil.rmtree(workdir / f"bulk-{rung.scale}", ignore_errors=True)
+    figures.bulk_rows, figures.bulk_loader_s, figures.bulk_bare_s = bulk_rows, bulk["loader_s"][0], bulk["bare_s"][0]
+    say(f"{rung.scale}: loader {figures.loader_rows_per_s:,.0f} rows/s, bare COPY {figures.bare_rows_per_s:,.0f} "
+        f"rows/s: ratio {figures.ratio:.2f}")
+    return figures
+
+
+def delivered_at(key: str, first_day: date) -> datetime:
+    """When the source delivered this file, from its key (the simulator writes what the services write)."""
+    if m := DMS_TIME.search(key):
+        return datetime.strptime(m.group(1), "%Y%m%d-%H%M%S")
+    if key.startswith("appflow/") and (m := APPFLOW_TIME.search(key.rsplit("/", 1)[-1])):
+        return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+    if m := TMS_DAY.search(key):
+        return datetime.combine(date.fromisoformat(m.group(1)) + timedelta(days=1), datetime.min.time())
+    return datetime.combine(first_day, datetime.min.time())  # DMS full load: the task started the first day
+
+
+def age_history(rung: Rung, say: Callable[[str], None]) -> float:
+    import psycopg2
+    from psycopg2.extras import execute_values
+
+    from loaders.source_tables import ALL_TABLES
+
+    say(f"{rung.scale}: ageing the history's load times (set-up: raw _loaded_at = delivery time + 5 min)")
+    started = time.perf_counter()
+    conn = psycopg2.connect(rung.settings.dsn())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("select min(cast(dms_commit_ts as date)) from raw_azureware.orders")
+        first_day = cur.fetchone()[0] or date.today()
+        cur.execute("create temporary table delivered (key varchar(1024) primary key, at timestamp not null)")
+        cur.execute("select distinct object_key from unify_loader.load_ledger where status = 'loaded'")
+        rows = [(key, delivered_at(key, first_day) + DELIVERY_DELAY) for (key,) in cur.fetchall()]
+        execute_values(cur, "insert into delivered values %s", rows, page_size=5000)
+        cur.execute("analyze delivered")
+        for table in ALL_TABLES:
+            name = f'"{table.raw_schema}"."{table.raw_table}"'
+            cur.execute(f"update {name} as r set _loaded_at = d.at from delivered as d where d.key = r._source_key")
+            cur.execute(f"vacuum full analyze {name}")  # no dead tuples left behind for the build to scan
+    conn.close()
+    return round(time.perf_counter() - started, 2)
+
+
+def build(rung: Rung, options: BenchOptions, say: Callable[[str], None], kind: str) -> tuple[float, int, dict]:
+    import json
+
+    say(f"{rung.scale}: dbt build ({kind})")
+    started = time.perf_counter()
+    proc = run_dbt(["build"], rung.settings, target_path=rung.target, capture=True, check=False,
+                   env=options.dbt_env(rung.access_prefix))
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-30:])
+        raise BenchError(f"{rung.scale}: dbt build ({kind}) failed (exit {proc.returncode}):\n{tail}")
+    results = json.loads((rung.target / "run_results.json").read_text())
+    by_type: dict[str, float] = {}
+    for node in results["results"]:
+        kind_of = node["unique_id"].split(".", 1)[0]
+        by_type[kind_of] = by_type.get(kind_of, 0.0) + node["execution_time"]
+    slowest = sorted(results["results"], key=lambda n: -n["execution_time"])[:3]
+    detail = {"elapsed_s": round(results.get("elapsed_time", 0.0), 2),
+              "seconds_by_type": {k: round(v, 2) for k, v in sorted(by_type.items())},
+              "slowest": [[n["unique_id"].split(".")[-1], round(n["execution_time"], 2)] for n in slowest]}
+    nodes = len(results["results"])
+    say(f"{rung.scale}: dbt build ({kind}) {seconds:.1f} s, {nodes} nodes")
+    return round(seconds, 2), nodes, detail
+
+
+def _count_records(path: Path) -> tuple[int, list[dict]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return len(rows), rows
+
+
+def _continue(rung: Rung, say: Callable[[str], None]) -> None:
+    """The simulation's next day, in a scratch folder (its files land in the benchmark's landing later)."""
+    from loaders.bench.simulate_child import SimulateChildError, run_child
+
+    if rung.arrivals:
+        return
+    shutil.copytree(rung.landing / "_simulator", rung.next_landing / "_simulator")
+    say(f"{rung.scale}: continuing the simulation one day (the change batch and the latency files)")
+    try:
+        run_child(["continue", str(rung.next_landing), "--days", "1"], rung.settings.root)
+    except SimulateChildError as err:
+        raise BenchError(f"{rung.scale}: continue: {err}") from None
+    found = []
+    for path in (rung.next_landing / "dms").rglob("*.csv"):
+        key = path.relative_to(rung.next_landing).as_posix()
+        if m := DMS_TIME.search(key):
+            found.append((datetime.strptime(m.group(1), "%Y%m%d-%H%M%S"), key))
+    rung.arrivals = sorted(found)
+
+
+def _land(rung: Rung, keys: list[str]) -> None:
+    for key in keys:
+        target = rung.landing / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(rung.next_landing / key, target)
+
+
+def change_batch(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> dict:
+    """Land and load the first minutes of the next day's DMS CDC: ~change_pct % of the records so far."""
+    from loaders.load import EXIT_FAILED
+    from loaders.load import load as load_landing
+
+    _continue(rung, say)
+    wanted = rung.history_records * options.change_pct / 100
+    keys, records, lines = [], 0, 0
+    last = None
+    for at, key in rung.arrivals:
+        if records >= wanted and at != last:
+            break
+        n, _ = _count_records(rung.next_landing / key)
+        keys.append(key)
+        records += n
+        lines += n if "/OrderLines/" in key else 0
+        last = at
+    if not keys:
+        raise BenchError(f"{rung.scale}: the continued day has no DMS CDC files")
+    first = rung.arrivals[0][0]
+    rung.arrivals = rung.arrivals[len(keys):]
+    _land(rung, keys)
+    started = time.perf_counter()
+    report = load_landing(rung.settings, str(rung.landing), keys=keys)
+    load_s = time.perf_counter() - started
+    if report.exit_code == EXIT_FAILED or report.rows != records:
+        raise BenchError(f"{rung.scale}: the change batch loaded {report.rows} of {records} records:\n"
+                         f"{report.summary()}")
+    pct = 100 * records / rung.history_records
+    day_start = datetime.combine(first.date(), datetime.min.time())
+    minutes = ((last - day_start).total_seconds() / 60) if last else 0.0  # of the day, up to the last file
+    say(f"{rung.scale}: change batch {records:,} records ({pct:.2f}%), {len(keys)} files, loaded in {load_s:.1f} s")
+    return {"records": records, "pct": round(pct, 3), "order_lines": lines, "minutes": round(minutes, 1),
+            "load_s": round(load_s, 3)}
+
+
+def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> LatencyFigures:
+    """Land the next DMS CDC interval that creates orders; time until they are in fct_orders and reporting."""
+    import psycopg2
+
+    from loaders.load import EXIT_FAILED
+    from loaders.load import load as load_landing
+
+    schema = options.schema
+    conn = psycopg2.connect(rung.settings.dsn())
+    conn.autocommit = True
+    keys: list[str] = []
+    new_orders: dict[int, tuple[int, str]] = {}
+    for at, key in rung.arrivals:
+        keys.append(key)
+        if "/Orders/" in key:
+            _n, rows = _count_records(rung.next_landing / key)
+            new_orders = {int(r["OrderId"]): (int(r["WarehouseId"]), r["CreatedAt"][:10]) for r in rows
+                          if r["Op"] == "I"}
+            if new_orders:
+                break
+    if not new_orders:
+        raise BenchError(f"{rung.scale}: no DMS CDC file of the continued day creates an order")
+    ids = sorted(new_orders)
+    with conn.cursor() as cur:
+        cur.execute(f"select count(*) from {schema}_marts.fct_orders where order_id = any(%s)", (ids,))
+        if cur.fetchone()[0]:
+            raise BenchError(f"{rung.scale}: the latency file's orders are already in fct_orders")
+        expected: dict[tuple[int, str], int] = {}
+        for group in new_orders.values():
+            expected[group] = expected.get(group, 0) + 1
+        for (warehouse_id, day) in list(expected):
+            cur.execute(f"select coalesce(sum(orders_created), 0) from {schema}_reporting.rpt_operations_health_daily "
+                        "where warehouse_id = %s and activity_date = %s", (warehouse_id, day))
+            expected[(warehouse_id, day)] += int(cur.fetchone()[0])
+    rung.arrivals = rung.arrivals[len(keys):]
+    poller = _Poller(conn, schema, ids, expected)
+    cycle = f"load of the {len(keys)} new key(s) (as the S3-event Lambda), then `dbt build -s {options.cycle_select}`"
+    say(f"{rung.scale}: end to end: landing {len(keys)} CDC file(s) with {len(ids)} new order(s); {cycle}")
+    t0 = time.perf_counter()
+    poller.start(t0)
+    try:
+        _land(rung, keys)
+        land_s = time.perf_counter() - t0
+        report = load_landing(rung.settings, str(rung.landing), keys=keys)
+        loaded_s = time.perf_counter() - t0
+        if report.exit_code == EXIT_FAILED:
+            raise BenchError(f"{rung.scale}: the latency load failed:\n{report.summary()}")
+        proc = run_dbt(["build", "-s", options.cycle_select], rung.settings, target_path=rung.target, capture=True,
+                       check=False, env=options.dbt_env(rung.access_prefix))
+        build_done_s = time.perf_counter() - t0
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stdout.splitlines()[-30:])
+            raise BenchError(f"{rung.scale}: the cycle's dbt build failed (exit {proc.returncode}):\n{tail}")
+        poller.wait(timeout=30)
+    finally:
+        poller.stop()
+        conn.close()
+    figures = LatencyFigures(cycle, len(keys), len(ids), round(land_s, 3), round(loaded_s, 3),
+                             poller.fct_at, poller.rpt_at, round(build_done_s, 3))
+    say(f"{rung.scale}: end to end {figures.total_s} s (loaded {figures.loaded_s:.1f} s, fct_orders "
+        f"{figures.fct_visible_s} s, reporting {figures.rpt_visible_s} s, build done {figures.build_done_s:.1f} s)")
+    return figures
+
+
+class _Poller:
+    """Polls, on its own connection, until the new orders are in fct_orders and counted in reporting."""
+
+    INTERVAL_S = 0.2
+
+    def __init__(self, conn, schema: str, ids: list[int], expected: dict[tuple[int, str], int]):
+        self.conn, self.schema, self.ids, self.expected = conn, schema, ids, expected
+        self.fct_at: float | None = None
+        self.rpt_at: float | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-latency-poller", daemon=True)
+        self.error: str | None = None  # the last failed poll's error (polling goes on)
+        self.errors = 0
+
+    def start(self, t0: float) -> None:
+        self.t0 = t0
+        self._thread.start()
+
+    def wait(self, timeout: float) -> None:
+        self._done.wait(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        import psycopg2
+
+        fct = f"select count(*) from {self.schema}_marts.fct_orders where order_id = any(%s)"
+        rpt = (f"select warehouse_id, cast(activity_date as varchar), orders_created "
+               f"from {self.schema}_reporting.rpt_operations_health_daily where warehouse_id = any(%s)")
+        warehouses = sorted({w for w, _ in self.expected})
+        try:
+            while not self._stop.is_set():
+                now = round(time.perf_counter() - self.t0, 3)
+                try:
+                    with self.conn.cursor() as cur:
+                        if self.fct_at is None:
+                            cur.execute(fct, (self.ids,))
+                            if cur.fetchone()[0] == len(self.ids):
+                                self.fct_at = now
+                        if self.rpt_at is None:
+                            cur.execute(rpt, (warehouses,))
+                            seen = {(w, d): n for w, d, n in cur.fetchall()}
+                            if all(seen.get(group, 0) >= n for group, n in self.expected.items()):
+                                self.rpt_at = now
+                except psycopg2.Error as err:  # e.g. a table dropped while the poll waited for it: poll again
+                    self.errors += 1
+                    self.error = str(err).strip()
+                    log.debug("latency poll failed, polling again: %s", self.error)
+                if self.fct_at is not None and self.rpt_at is not None:
+                    break
+                self._stop.wait(self.INTERVAL_S)
+        finally:
+            self._done.set()
+
+
+def _drop_database(base: Settings, name: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(base.dsn(database="postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    conn.close()
+
+
+def machine() -> dict:
+    """The machine the figures come from."""
+    import platform
+
+    import psutil
+
+    cores = os.cpu_count() or 0
+    memory_gb = psutil.virtual_memory().total / 2**30
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"cores": cores, "memory_gb": round(memory_gb, 1), "platform": platform.platform(),
+            "python": platform.python_version(), "load_average_1m_at_start": load,
+            "description": f"{cores} cores, {memory_gb:.0f} GB RAM, {platform.system()} {platform.release()}"}

@@ -1,0 +1,342 @@
+"""What `unify bench` measured, as records, and how it is written: a JSON file and a Markdown table.
+
+Every figure is a measurement of this run; goals are stated next to them and judged at the largest
+scale run ("met" = yes/no), never asserted. How a cost grows with scale is the exponent b of
+cost ~ order_lines^b, fitted by least squares on log(cost) vs log(order lines) over the scales run
+(b = 1: linear; b = 0: flat); with 30% more volume a year a cost grows by 1.3^b a year.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+YEARLY_GROWTH = 1.3  # NFR-2: 30% more volume a year
+
+
+@dataclass
+class SimulateFigures:
+    seconds: float
+    peak_rss_mb: float  # the simulator process's own peak resident set (os.wait4 on its pid)
+    days: int
+    orders: int
+    order_lines: int
+    records: int  # source records written (all tables, all systems)
+    files: int
+    megabytes: float
+
+
+@dataclass
+class LoadFigures:
+    """The loader against a bare `COPY FROM STDIN` of the same CSV files (DMS and TMS), same run."""
+
+    files: int
+    megabytes: float
+    loader_rows: int
+    loader_s: float
+    bare_rows: int
+    bare_s: float
+    other_rows: int  # AppFlow JSON Lines (no bare COPY equivalent): loaded, timed apart
+    other_s: float
+    quarantined: int
+    # The same comparison on ONE DMS full-load file of OrderLines with as many rows as the scale has order
+    # lines (load_throughput.run_benchmark): throughput without the per-file costs of many small CDC files.
+    bulk_rows: int = 0
+    bulk_loader_s: float = 0.0
+    bulk_bare_s: float = 0.0
+
+    @property
+    def loader_rows_per_s(self) -> float:
+        return self.loader_rows / self.loader_s if self.loader_s else 0.0
+
+    @property
+    def bare_rows_per_s(self) -> float:
+        return self.bare_rows / self.bare_s if self.bare_s else 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.loader_rows_per_s / self.bare_rows_per_s if self.bare_rows_per_s else 0.0
+
+    @property
+    def bulk_ratio(self) -> float | None:
+        return self.bulk_bare_s / self.bulk_loader_s if self.bulk_loader_s else None
+
+
+@dataclass
+class BuildFigures:
+    full_s: float  # `dbt build` of a fresh database
+    full_nodes: int  # models, snapshots, seeds and tests it ran
+    aging_s: float  # set-up, not a cost: raw _loaded_at spread over the simulated days (see ladder.py)
+    change_records: int  # raw records in the change batch
+    change_pct: float  # of the records loaded before it
+    change_order_lines: int  # OrderLines records in it
+    change_minutes: float  # minutes of DMS CDC it covers
+    change_load_s: float
+    incremental_s: float  # `dbt build` after the change batch
+    lookback_hours: int
+    full_detail: dict = field(default_factory=dict)  # from run_results.json: time per node type, slowest nodes
+    incremental_detail: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.incremental_s / self.full_s if self.full_s else 0.0
+
+
+@dataclass
+class LatencyFigures:
+    """A new DMS CDC file landed -> visible in fct_orders and in the reporting model (seconds from landing)."""
+
+    cycle: str  # what ran: the load and the dbt selection
+    files: int
+    new_orders: int
+    land_s: float  # writing the files into the landing zone
+    loaded_s: float  # load committed
+    fct_visible_s: float | None  # first poll that saw every new order in fct_orders
+    rpt_visible_s: float | None  # first poll that saw them counted in rpt_operations_health_daily
+    build_done_s: float  # the dbt build (models and their tests) finished
+
+    @property
+    def total_s(self) -> float | None:
+        if self.fct_visible_s is None or self.rpt_visible_s is None:
+            return None
+        return max(self.fct_visible_s, self.rpt_visible_s)
+
+
+@dataclass
+class ConcurrencyLevel:
+    sessions: int
+    users: int  # distinct login roles among the sessions
+    roles: dict[str, int]  # access role -> sessions
+    queries: int
+    errors: int
+    p50_s: float
+    p95_s: float
+    max_s: float
+    dashboard_p95_s: float  # one dashboard view: its queries one after another in one session
+    seconds: float
+    first_error: str | None = None
+
+
+@dataclass
+class ScaleResult:
+    scale: str
+    scale_value: float
+    database: str
+    simulate: SimulateFigures | None = None
+    load: LoadFigures | None = None
+    build: BuildFigures | None = None
+    latency: LatencyFigures | None = None
+    concurrency: list[ConcurrencyLevel] = field(default_factory=list)
+    rls: str = ""  # how row-level security was on while the dashboards' queries ran
+    # query -> {"all_rows": n (dbt's superuser), <project role>: (fewest, most) rows among its people}
+    rows_seen: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+    def level(self, sessions: int) -> ConcurrencyLevel | None:
+        return next((c for c in self.concurrency if c.sessions == sessions), None)
+
+
+@dataclass
+class BenchRun:
+    started_at: str
+    machine: dict
+    command: str
+    quick: bool
+    options: dict
+    scales: list[ScaleResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for scale, result in zip(data["scales"], self.scales):
+            if result.load:
+                scale["load"].update(loader_rows_per_s=round(result.load.loader_rows_per_s),
+                                     bare_rows_per_s=round(result.load.bare_rows_per_s),
+                                     ratio=round(result.load.ratio, 3), bulk_ratio=result.load.bulk_ratio)
+            if result.build:
+                scale["build"]["ratio"] = round(result.build.ratio, 3)
+            if result.latency:
+                scale["latency"]["total_s"] = result.latency.total_s
+        data["measures"] = [
+            {"key": m.key, "label": m.label, "unit": m.unit, "goal": m.goal_text,
+             "values": {s.scale: m.value(s) for s in self.scales}, "exponent": exponent(self.scales, m.value),
+             "met": m.met(self.largest()) if self.largest() else None}
+            for m in MEASURES
+        ]
+        return data
+
+    def largest(self) -> ScaleResult | None:
+        done = [s for s in self.scales if s.error is None and s.simulate]
+        return max(done, key=lambda s: s.simulate.order_lines) if done else None
+
+
+# ------------------------------------------------------------------------------------------ measures
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    label: str
+    unit: str
+    get: Callable[[ScaleResult], float | None]
+    goal: tuple[str, float] | None = None  # ("<=", 2.0) or (">=", 0.7), judged at the largest scale
+    digits: int = 1
+
+    @property
+    def goal_text(self) -> str | None:
+        return f"{self.goal[0]} {self.goal[1]:g}" if self.goal else None
+
+    def value(self, scale: ScaleResult) -> float | None:
+        try:
+            value = self.get(scale)
+        except AttributeError:  # a step that did not run at this scale
+            return None
+        return None if value is None else round(float(value), 4)
+
+    def met(self, scale: ScaleResult) -> bool | None:
+        value = self.value(scale)
+        if self.goal is None or value is None:
+            return None
+        op, limit = self.goal
+        return value <= limit if op == "<=" else value >= limit
+
+
+def _level(n: int, attr: str) -> Callable[[ScaleResult], float | None]:
+    def get(s: ScaleResult) -> float | None:
+        level = s.level(n)
+        return None if level is None else getattr(level, attr)
+    return get
+
+
+MEASURES: tuple[Measure, ...] = (
+    Measure("order_lines", "order lines simulated", "lines", lambda s: s.simulate.order_lines, digits=0),
+    Measure("records", "source records landed", "records", lambda s: s.simulate.records, digits=0),
+    Measure("simulate_s", "simulate: time", "s", lambda s: s.simulate.seconds),
+    Measure("simulate_peak_mb", "simulate: peak memory", "MB", lambda s: s.simulate.peak_rss_mb, digits=0),
+    Measure("load_rows_per_s", "load: loader rows/s (DMS+TMS CSV)", "rows/s", lambda s: s.load.loader_rows_per_s,
+            digits=0),
+    Measure("bare_rows_per_s", "load: bare COPY FROM STDIN rows/s", "rows/s", lambda s: s.load.bare_rows_per_s,
+            digits=0),
+    Measure("load_ratio", "load: loader / bare COPY", "ratio", lambda s: s.load.ratio, (">=", 0.7), digits=2),
+    Measure("bulk_load_ratio", "load, one big full-load file: loader / bare COPY", "ratio",
+            lambda s: s.load.bulk_ratio, (">=", 0.7), digits=2),
+    Measure("full_build_s", "dbt build, full", "s", lambda s: s.build.full_s),
+    Measure("change_pct", "change batch, % of records", "%", lambda s: s.build.change_pct, digits=2),
+    Measure("incremental_build_s", "dbt build, incremental after the change", "s", lambda s: s.build.incremental_s),
+    Measure("incremental_ratio", "incremental / full build", "ratio", lambda s: s.build.ratio, ("<=", 0.2),
+            digits=2),
+    Measure("latency_s", "end to end: CDC file landed -> in fct_orders and reporting", "s",
+            lambda s: s.latency.total_s, ("<=", 60.0)),
+    Measure("p50_1", "dashboard queries p50, 1 session", "s", _level(1, "p50_s"), digits=3),
+    Measure("p95_1", "dashboard queries p95, 1 session", "s", _level(1, "p95_s"), digits=3),
+    Measure("p50_10", "dashboard queries p50, 10 sessions", "s", _level(10, "p50_s"), digits=3),
+    Measure("p95_10", "dashboard queries p95, 10 sessions", "s", _level(10, "p95_s"), digits=3),
+    Measure("p50_100", "dashboard queries p50, 100 sessions", "s", _level(100, "p50_s"), digits=3),
+    Measure("p95_100", "dashboard queries p95, 100 sessions", "s", _level(100, "p95_s"), ("<=", 2.0), digits=3),
+    Measure("dashboard_p95_100", "dashboard view p95, 100 sessions", "s", _level(100, "dashboard_p95_s"),
+            ("<=", 10.0), digits=3),
+    Measure("errors_100", "query errors, 100 sessions", "errors", _level(100, "errors"), ("<=", 0), digits=0),
+)
+
+
+def exponent(scales: list[ScaleResult], get: Callable[[ScaleResult], float | None]) -> float | None:
+    """Least-squares slope of log(cost) on log(order lines) over the scales with a positive cost."""
+    points = []
+    for s in scales:
+        if s.simulate is None or s.simulate.order_lines <= 0:
+            continue
+        value = get(s)
+        if value is not None and value > 0:
+            points.append((math.log(s.simulate.order_lines), math.log(value)))
+    if len(points) < 2 or len({x for x, _ in points}) < 2:
+        return None
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    sxy = sum((x - mx) * (y - my) for x, y in points)
+    return round(sxy / sxx, 3)
+
+
+# ------------------------------------------------------------------------------------------ markdown
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None:
+        return "–"
+    if digits == 0:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def markdown(run: BenchRun) -> str:
+    scales = run.scales
+    largest = run.largest()
+    lines = [
+        f"Benchmark of {run.started_at} on {run.machine.get('description', '?')}",
+        f"Command: `{run.command}`" + (" (quick: CI-size figures, not for the README)" if run.quick else ""),
+        "",
+        "| measure | " + " | ".join(f"{s.scale}" for s in scales) + " | growth b (cost ~ lines^b) | "
+        "x per year at +30% | goal (largest scale) | met |",
+        "| --- | " + " | ".join("---:" for _ in scales) + " | ---: | ---: | --- | --- |",
+    ]
+    for m in MEASURES:
+        b = exponent(scales, m.value) if m.key not in ("order_lines", "change_pct") else None
+        met = m.met(largest) if largest else None
+        lines.append(
+            f"| {m.label} ({m.unit}) | " + " | ".join(_fmt(m.value(s), m.digits) for s in scales)
+            + f" | {'–' if b is None else f'{b:.2f}'} | {'–' if b is None else f'{YEARLY_GROWTH ** b:.2f}'}"
+            + f" | {m.goal_text or ''} | {'' if met is None else ('yes' if met else 'NO')} |"
+        )
+    lines.append("")
+    for s in scales:
+        lines.extend(_details(s))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _details(s: ScaleResult) -> list[str]:
+    out = [f"**{s.scale}** (scale {s.scale_value:g}, database `{s.database}`, {s.seconds:,.0f} s in all)"]
+    if s.error:
+        out.append(f"- FAILED: {s.error}")
+    if s.simulate:
+        sim = s.simulate
+        out.append(f"- simulated {sim.days} days: {sim.orders:,} orders, {sim.order_lines:,} order lines, "
+                   f"{sim.records:,} source records in {sim.files:,} files ({sim.megabytes:,.0f} MB)")
+    if s.load:
+        ld = s.load
+        out.append(f"- load: {ld.loader_rows:,} CSV rows in {ld.loader_s:.1f} s (bare COPY {ld.bare_rows:,} rows in "
+                   f"{ld.bare_s:.1f} s) from {ld.files:,} files, {ld.megabytes:,.0f} MB; AppFlow JSON "
+                   f"{ld.other_rows:,} rows in {ld.other_s:.1f} s; quarantined {ld.quarantined}; one full-load file "
+                   f"of {ld.bulk_rows:,} OrderLines rows: loader {ld.bulk_loader_s:.2f} s, bare COPY "
+                   f"{ld.bulk_bare_s:.2f} s")
+    if s.build:
+        b = s.build
+        out.append(f"- dbt build: full {b.full_s:.1f} s ({b.full_nodes} nodes); change batch {b.change_records:,} "
+                   f"records ({b.change_pct:.2f}%, {b.change_order_lines:,} order lines, {b.change_minutes:.0f} "
+                   f"minutes of DMS CDC) loaded in {b.change_load_s:.1f} s, then incremental build "
+                   f"{b.incremental_s:.1f} s with a {b.lookback_hours} h lookback (history's load times spread "
+                   f"over the simulated days: set-up {b.aging_s:.1f} s)")
+        for kind, detail in (("full", b.full_detail), ("incremental", b.incremental_detail)):
+            if detail:
+                parts = ", ".join(f"{k} {v:.1f} s" for k, v in detail.get("seconds_by_type", {}).items())
+                slowest = ", ".join(f"{n} {t:.1f} s" for n, t in detail.get("slowest", []))
+                out.append(f"  - {kind} build: dbt's elapsed {detail.get('elapsed_s', 0):.1f} s; node time by type "
+                           f"(summed over dbt's threads): {parts}; slowest: {slowest}")
+    if s.latency:
+        lt = s.latency
+        out.append(f"- end to end: {lt.files} CDC file(s) with {lt.new_orders} new order(s): landed "
+                   f"{lt.land_s:.2f} s, loaded {lt.loaded_s:.1f} s, in fct_orders {_fmt(lt.fct_visible_s, 1)} s, "
+                   f"in rpt_operations_health_daily {_fmt(lt.rpt_visible_s, 1)} s, build (with tests) done "
+                   f"{lt.build_done_s:.1f} s; cycle: {lt.cycle}")
+    if s.rls:
+        out.append(f"- row-level security: {s.rls}")
+    for name, seen in sorted(s.rows_seen.items()):
+        roles = ", ".join(f"{r.removeprefix('unify_')} {lo:,}" + (f"-{hi:,}" if hi != lo else "")
+                          for r, (lo, hi) in sorted((k, v) for k, v in seen.items() if k != "all_rows"))
+        out.append(f"  - rows of {name}: all {seen.get('all_rows', 0):,}; as {roles}")
+    for c in s.concurrency:
+        roles = ", ".join(f"{r.removeprefix('unify_')} {n}" for r, n in sorted(c.roles.items()))
+        out.append(f"- {c.sessions} session(s) as {c.users} {'person' if c.users == 1 else 'people'} ({roles}): {c.queries} queries in "
+                   f"{c.seconds:.1f} s, {c.errors} errors, p50 {c.p50_s:.3f} s, p95 {c.p95_s:.3f} s, max "
+                   f"{c.max_s:.3f} s, dashboard view p95 {c.dashboard_p95_s:.3f} s"
+                   + (f"; first error: {c.first_error}" if c.first_error else ""))
+    out.append("")
+    return out

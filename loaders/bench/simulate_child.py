@@ -1,0 +1,92 @@
+"""The simulator in a process of its own, so that the benchmark measures its peak memory alone.
+
+    python -m loaders.bench.simulate_child simulate LANDING --scale large --days 7 --start 2026-11-01
+    python -m loaders.bench.simulate_child continue LANDING --days 1
+
+Prints the run's report as one JSON object on stdout. `run_child` starts it and returns that report
+with the child's wall time and peak resident set size (from os.wait4 on the child's pid: its own
+figure, not the parent's or a sibling's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+
+class SimulateChildError(Exception):
+    """The simulator subprocess failed; the message holds its exit status and the end of its output."""
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    report: dict
+    seconds: float
+    peak_rss_mb: float
+
+
+def run_child(args: list[str], cwd: Path) -> ChildRun:
+    cmd = [sys.executable, "-m", "loaders.bench.simulate_child", *args]
+    started = time.perf_counter()
+    with open(os.devnull, "rb") as devnull, _temp() as out, _temp() as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=devnull, stdout=out, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        raise SimulateChildError(f"`{' '.join(cmd[1:])}` exited with {proc.returncode}:\n{tail}")
+    try:
+        report = json.loads(stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise SimulateChildError(f"`{' '.join(cmd[1:])}` printed no JSON report: {stdout[-500:]!r}") from None
+    return ChildRun(report, seconds, usage.ru_maxrss / 1024)  # ru_maxrss: KiB on Linux
+
+
+def _temp():
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from loaders.simulate import SimulationError, continue_simulation, simulate
+
+    parser = argparse.ArgumentParser(prog="python -m loaders.bench.simulate_child")
+    parser.add_argument("mode", choices=("simulate", "continue"))
+    parser.add_argument("landing")
+    parser.add_argument("--scale", default="tiny")
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--start", type=date.fromisoformat)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    try:
+        if args.mode == "simulate":
+            report = simulate(args.landing, scale=args.scale, days=args.days, start=args.start, seed=args.seed,
+                              faults=())
+        else:
+            report = continue_simulation(args.landing, days=args.days)
+    except SimulationError as err:
+        print(f"simulate: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({
+        "first_day": report.first_day.isoformat(), "last_day": report.last_day.isoformat(),
+        "files": report.files_written, "bytes": report.bytes_written, "records": report.rows_total,
+        "rows_by_table": report.rows_by_table, "entities": report.entities, "seconds": report.seconds,
+        "peak_rss_mb": report.peak_rss_mb,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""`unify bench --scale tiny --quick`: it runs end to end and reports every measure with sane values.
+
+No timed assertion (speed goals are figures in the table's goal/met columns); what is checked is what a
+reader of the table relies on: every measure is there, each figure is consistent with the others, the
+dashboards' queries ran under row-level security as different people without an error, and the
+benchmark leaves no database or login behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from loaders.bench.results import MEASURES, BenchRun, ScaleResult, SimulateFigures, exponent, markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def quick_run(warehouse, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "out"
+    prefix = f"test_bench_{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNIFY_AS_OF", "UNIFY_INCREMENTAL"))}
+    proc = subprocess.run([sys.executable, "-m", "loaders.cli", "bench", "--scale", "tiny", "--quick", "--out",
+                           str(out), "--database-prefix", prefix], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=900)
+    return {"proc": proc, "out": out, "prefix": prefix, "settings": warehouse}
+
+
+def test_quick_bench_exits_cleanly_and_prints_its_table(quick_run):
+    proc = quick_run["proc"]
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    md = (quick_run["out"] / "results.md").read_text()
+    assert md in proc.stdout
+    for m in MEASURES:
+        assert f"| {m.label} ({m.unit}) |" in md, m.label
+    assert "| measure | tiny |" in md and "goal (largest scale)" in md
+
+
+def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
+    data = json.loads((quick_run["out"] / "results.json").read_text())
+    [scale] = data["scales"]
+    assert scale["error"] is None
+    values = {m["key"]: m["values"]["tiny"] for m in data["measures"]}
+    assert set(values) == {m.key for m in MEASURES}
+    missing = [k for k, v in values.items() if v is None]
+    assert missing == [], f"measures without a figure: {missing}"
+
+    sim, load, build, latency = scale["simulate"], scale["load"], scale["build"], scale["latency"]
+    assert 0 < sim["order_lines"] <= sim["records"] and sim["orders"] <= sim["order_lines"]
+    assert sim["seconds"] > 0 and 10 < sim["peak_rss_mb"] < 4000
+    assert load["loader_rows"] == load["bare_rows"] > 0  # the same data on both sides
+    assert load["loader_rows"] + load["other_rows"] == pytest.approx(sim["records"], rel=0.01)
+    assert 0 < load["ratio"] < 10 and 0 < load["bulk_ratio"] < 10
+    assert load["ratio"] == pytest.approx(load["bare_s"] / load["loader_s"], rel=0.01)
+    assert build["full_s"] > 0 and build["incremental_s"] > 0 and build["full_nodes"] > 50
+    assert 0.5 <= build["change_pct"] <= 5, "the change batch is not about 1% of the data"
+    assert build["ratio"] == pytest.approx(build["incremental_s"] / build["full_s"], rel=0.01)
+    assert build["lookback_hours"] == 3
+    assert latency["new_orders"] >= 1 and latency["files"] >= 1
+    assert latency["land_s"] <= latency["loaded_s"] <= latency["fct_visible_s"] <= latency["build_done_s"] + 1
+    assert latency["fct_visible_s"] <= latency["rpt_visible_s"] <= latency["build_done_s"] + 1
+    assert latency["total_s"] == max(latency["fct_visible_s"], latency["rpt_visible_s"])
+
+
+def test_quick_bench_ran_the_dashboards_as_different_people_under_row_level_security(quick_run):
+    data = json.loads((quick_run["out"] / "results.json").read_text())
+    [scale] = data["scales"]
+    assert scale["rls"].startswith("on for ")
+    levels = {c["sessions"]: c for c in scale["concurrency"]}
+    assert sorted(levels) == [1, 10, 100]
+    for n, level in levels.items():
+        assert level["errors"] == 0, level["first_error"]
+        assert level["queries"] >= n
+        assert 0 < level["p50_s"] <= level["p95_s"] <= level["max_s"]
+        assert sum(level["roles"].values()) == n
+    assert levels[10]["users"] > 1 and len(levels[10]["roles"]) >= 3
+    assert {"unify_account_manager", "unify_analyst", "unify_finance"} <= set(levels[100]["roles"])
+    # the policies filter: an account manager sees fewer rows of the client-scoped dashboard than exist,
+    # while finance sees them all
+    seen = scale["rows_seen"]["client_profitability__monthly"]
+    assert seen["all_rows"] > 0
+    assert seen["unify_account_manager"][1] < seen["all_rows"]
+    assert seen["unify_finance"] == [seen["all_rows"], seen["all_rows"]]
+
+
+def test_quick_bench_leaves_no_database_and_no_login_behind(quick_run):
+    settings, prefix = quick_run["settings"], quick_run["prefix"]
+    conn = psycopg2.connect(settings.dsn(database="postgres"))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select datname from pg_database where starts_with(datname, %s)", (prefix,))
+            assert cur.fetchall() == []
+            cur.execute("select rolname from pg_roles where starts_with(rolname, %s)", (prefix,))
+            assert cur.fetchall() == []
+    finally:
+        conn.close()
+    assert not any(p.name.startswith(("landing-", "next-")) for p in quick_run["out"].iterdir())
+
+
+def _scale(name: str, lines: int, build_s: float) -> ScaleResult:
+    from loaders.bench.results import BuildFigures
+
+    result = ScaleResult(name, 1.0, f"bench_{name}")
+    result.simulate = SimulateFigures(1.0, 50.0, 7, lines // 4, lines, lines * 7, 10, 1.0)
+    result.build = BuildFigures(build_s, 200, 0.1, 10, 1.0, 5, 60.0, 0.1, build_s / 4, 3)
+    return result
+
+
+def test_growth_exponent_is_the_log_log_slope_over_the_ladder():
+    # cost = 2 * lines^0.5 exactly: the fit must find 0.5 whatever the constant
+    scales = [_scale(n, lines, 2 * math.sqrt(lines)) for n, lines in (("a", 1_000), ("b", 10_000), ("c", 1_000_000))]
+    assert exponent(scales, lambda s: s.build.full_s) == pytest.approx(0.5, abs=1e-3)
+    assert exponent(scales[:1], lambda s: s.build.full_s) is None  # one point fits nothing
+    run = BenchRun("2026-11-23T00:00:00+00:00", {"description": "test"}, "unify bench", False, {}, scales)
+    assert run.largest() is scales[-1]
+    row = next(line for line in markdown(run).splitlines() if line.startswith("| dbt build, full (s)"))
+    assert " 0.50 " in row and f" {1.3 ** 0.5:.2f} " in row
