@@ -126,3 +126,14 @@ def test_a_table_created_outside_dbt_is_open_to_no_one(secured):
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
         secured.query("select * from raw_tms.new_extract", login=ANALYST)
     secured.execute("drop table analytics_marts.made_by_hand; drop table raw_tms.new_extract")
+
+
+def test_cross_client_aggregates_are_not_granted_to_account_managers(secured):
+    """rpt_operations_health_daily mixes every client's orders in each row (no client_id, so RLS cannot
+    filter it): account managers must not read it; the teams that see every client do."""
+    table = "analytics_reporting.rpt_operations_health_daily"
+    readers = {login: secured.query("select has_table_privilege(%s, %s, 'SELECT')",
+                                    (secured.user(login), table))[0][0]
+               for login in (ACCOUNT_MANAGERS[0].username, ANALYST, FINANCE, EXECUTIVE, QUICKSIGHT_SERVICE)}
+    assert readers == {ACCOUNT_MANAGERS[0].username: False, ANALYST: True, FINANCE: True, EXECUTIVE: True,
+                       QUICKSIGHT_SERVICE: True}
