@@ -47,6 +47,7 @@ class DashboardQuery:
     dashboard: str
     name: str
     sql: str
+    relations: tuple[str, ...]  # schema.table of every model it reads (from dbt's manifest)
 
 
 @dataclass
@@ -59,18 +60,48 @@ class _Timing:
 
 
 def compile_queries(settings: Settings, target: Path, env: dict[str, str]) -> list[DashboardQuery]:
+    import json
+
     proc = run_dbt(["compile", "-s", "path:analyses"], settings, target_path=target, capture=True, check=False,
                    env=env)
     if proc.returncode != 0:
         raise BenchError("dbt compile of analyses/ failed:\n" + "\n".join(proc.stdout.splitlines()[-20:]))
-    folder = target / "compiled" / "unify" / "analyses"
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
     queries = []
-    for path in sorted(folder.glob("*.sql")):
-        dashboard = path.stem.split("__", 1)[0]
-        queries.append(DashboardQuery(dashboard, path.stem, path.read_text()))
+    for node in sorted((n for n in nodes.values() if n["resource_type"] == "analysis"), key=lambda n: n["name"]):
+        path = target / "compiled" / "unify" / node["original_file_path"]
+        relations = tuple(f"{nodes[d]['schema']}.{nodes[d]['alias']}" for d in node["depends_on"]["nodes"]
+                          if d in nodes and nodes[d]["resource_type"] in ("model", "seed", "snapshot"))
+        queries.append(DashboardQuery(node["name"].split("__", 1)[0], node["name"], path.read_text(), relations))
     if not queries:
-        raise BenchError(f"no compiled analyses in {folder}")
+        raise BenchError(f"no analyses in {target / 'manifest.json'}")
     return queries
+
+
+def granted_queries(settings: Settings, users: list[SessionUser],
+                    queries: list[DashboardQuery]) -> dict[str, list[DashboardQuery]]:
+    """login -> the queries whose every relation the person may SELECT (has_table_privilege): a query on a
+    table their role is not granted (e.g. account managers and rpt_operations_health_daily, which mixes
+    every client's orders) is not part of what they can run."""
+    import psycopg2
+
+    conn = psycopg2.connect(settings.dsn())
+    try:
+        with conn.cursor() as cur:
+            out: dict[str, list[DashboardQuery]] = {}
+            for user in users:
+                mine = []
+                for q in queries:
+                    allowed = True
+                    for relation in q.relations:
+                        cur.execute("select has_table_privilege(%s, %s, 'select')", (user.login, relation))
+                        allowed = allowed and bool(cur.fetchone()[0])
+                    if allowed:
+                        mine.append(q)
+                out[user.login] = mine
+    finally:
+        conn.close()
+    return out
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -93,17 +124,16 @@ def interleave(users: list[SessionUser]) -> list[SessionUser]:
     return out
 
 
-def run_level(settings: Settings, users: list[SessionUser], queries: list[DashboardQuery], sessions: int,
-              rounds: int) -> ConcurrencyLevel:
-    """`sessions` sessions at once, each running `rounds` dashboard views; every query timed."""
+def run_level(settings: Settings, users: list[SessionUser], granted: dict[str, list[DashboardQuery]],
+              sessions: int, rounds: int) -> ConcurrencyLevel:
+    """`sessions` sessions at once, each running `rounds` views of the dashboards its person may read (the
+    queries granted to them); every query timed."""
     import psycopg2
 
-    ordered = interleave(users)
+    ordered = interleave([u for u in users if granted.get(u.login)])
+    if not ordered:
+        raise BenchError("nobody in the mapping may read any dashboard query")
     chosen = [ordered[i % len(ordered)] for i in range(sessions)]
-    dashboards: dict[str, list[DashboardQuery]] = {}
-    for q in queries:
-        dashboards.setdefault(q.dashboard, []).append(q)
-    names = sorted(dashboards)
     connections = []
     try:
         for user in chosen:
@@ -124,6 +154,10 @@ def run_level(settings: Settings, users: list[SessionUser], queries: list[Dashbo
     def session(index: int, user: SessionUser, conn) -> None:
         own: list[_Timing] = []
         own_errors: list[str] = []
+        dashboards: dict[str, list[DashboardQuery]] = {}
+        for q in granted[user.login]:
+            dashboards.setdefault(q.dashboard, []).append(q)
+        names = sorted(dashboards)
         barrier.wait()
         with conn.cursor() as cur:
             for r in range(rounds):
@@ -181,43 +215,52 @@ def run(settings: Settings, target: Path, options, env: dict[str, str],
     rls = describe_rls(settings, options.schema)
     users = login_users(settings, options.schema)
     create_logins(settings, users)
+    granted = granted_queries(settings, users, queries)
     say(f"{settings.pg_database}: {len(queries)} dashboard queries as {len(users)} login roles; {rls}")
-    run_level(settings, users, queries, min(len(users), 4), 1)  # warm-up (caches, plans): not reported
+    seen = rows_seen(settings, users, queries, granted)
+    run_level(settings, users, granted, min(len(users), 4), 1)  # warm-up (caches, plans): not reported
     levels = []
     min_views = MIN_VIEWS_PER_LEVEL if options.rounds > 1 else 10
     for n in options.sessions:
-        level = run_level(settings, users, queries, n, max(options.rounds, math.ceil(min_views / n)))
+        level = run_level(settings, users, granted, n, max(options.rounds, math.ceil(min_views / n)))
         say(f"{settings.pg_database}: {n} session(s): p50 {level.p50_s:.3f} s, p95 {level.p95_s:.3f} s, "
             f"max {level.max_s:.3f} s, {level.errors} errors")
         levels.append(level)
-    return rls, rows_seen(settings, users, queries), levels
+    return rls, seen, levels
 
 
-def rows_seen(settings: Settings, users: list[SessionUser], queries: list[DashboardQuery]) -> dict[str, dict]:
+def rows_seen(settings: Settings, users: list[SessionUser], queries: list[DashboardQuery],
+              granted: dict[str, list[DashboardQuery]]) -> dict[str, dict]:
     """Evidence that the policies filter: rows each dashboard query returns to dbt's superuser (every
-    row) and to each person, per project role (fewest and most among its people)."""
+    row) and to each person, per project role (fewest and most among its people; None: not granted)."""
     import psycopg2
 
     seen: dict[str, dict] = {}
-    conn = psycopg2.connect(settings.dsn())
     try:
-        with conn.cursor() as cur:
-            for q in queries:
-                cur.execute(q.sql)
-                seen[q.name] = {"all_rows": len(cur.fetchall())}
-    finally:
-        conn.close()
-    for user in users:
-        conn = psycopg2.connect(settings.dsn(user=user.login))
+        conn = psycopg2.connect(settings.dsn())
         try:
             with conn.cursor() as cur:
                 for q in queries:
                     cur.execute(q.sql)
-                    n = len(cur.fetchall())
-                    low, high = seen[q.name].get(user.role, (n, n))
-                    seen[q.name][user.role] = (min(low, n), max(high, n))
+                    seen[q.name] = {"all_rows": len(cur.fetchall())}
         finally:
             conn.close()
+        for user in users:
+            conn = psycopg2.connect(settings.dsn(user=user.login))
+            try:
+                with conn.cursor() as cur:
+                    for q in queries:
+                        if q not in granted[user.login]:
+                            seen[q.name].setdefault(user.role, None)
+                            continue
+                        cur.execute(q.sql)
+                        n = len(cur.fetchall())
+                        low, high = seen[q.name].get(user.role) or (n, n)
+                        seen[q.name][user.role] = (min(low, n), max(high, n))
+            finally:
+                conn.close()
+    except psycopg2.Error as err:
+        raise BenchError(f"running the dashboards' queries once per person: {str(err).strip()}") from None
     return seen
 
 

@@ -1,26 +1,29 @@
 """One rung of the scale ladder: everything `unify bench` measures at one simulator scale.
 
-In a private database `bench_<scale>` on the local warehouse (never the shared `unify` database) and a
-landing folder under the run's output folder:
+In a private database `<prefix>_<scale>` on the local warehouse (never the shared `unify` database) and
+landing folders under the run's output folder:
 
-1. simulate `days` days of the three sources, in a subprocess (its own time and peak memory);
+1. simulate `days` days of the three sources from `start` (default: a history that crosses a month
+   end), in a subprocess (its own time and peak memory); no faults, so every file loads;
 2. load: a bare `COPY FROM STDIN` of every DMS and TMS CSV file (scratch database) against the loader on
-   the same files (loaders/bench/load_throughput.py), then the AppFlow JSON files;
+   the same files (loaders/bench/load_throughput.py), then the AppFlow JSON files; and the same pair on
+   ONE DMS full-load file with as many rows as the scale has order lines (bulk throughput);
 3. age the history: each raw row's `_loaded_at` becomes the time its file was delivered (DMS: the CDC
    file's time; AppFlow: the execution's time; TMS: the midnight after the extract's day; full-load
    files: the first day) plus 5 minutes, as if production had loaded it as it arrived. Without this,
-   every row would carry the few minutes of the benchmark's own load, and any lookback would
-   re-read all of history. Set-up, not a measured cost;
-4. full `dbt build` (timed);
+   every row would carry the few minutes of the benchmark's own load, and the incremental models'
+   lookback (hours of load time) would re-read all of history. Set-up, not a measured cost;
+4. full `dbt build` (timed); the models' "now" is pinned to the end of the day after the history;
 5. change batch: the simulation continues one day in a scratch copy; the DMS CDC files of its first
-   minutes, as many as make ~1% of the records loaded so far, land and load; then `dbt build` with the
+   hours, as many as make ~1% of the records loaded so far, land and load; then `dbt build` with the
    production lookback (3 h) runs incrementally (timed);
 6. end to end: the next DMS CDC interval with new orders lands; the production cycle runs (load of the
-   new keys, as the S3-event Lambda does, then `dbt build -s <cycle selection>`); a second connection
-   polls until the new orders are in fct_orders and counted in rpt_operations_health_daily;
-7. the dashboards' queries (analyses/, compiled by dbt) under row-level security at 1, 10 and 100
-   concurrent sessions, each as a different login role (loaders/bench/concurrency.py).
-The database and the landing folders are dropped afterwards unless `keep`.
+   new keys, as the S3-event Lambda does, then `dbt build -s <cycle selection>`, default every model
+   downstream of the WMS, with its tests); a second connection polls every 0.2 s until the new orders
+   are in fct_orders and counted in rpt_operations_health_daily;
+7. the dashboards' queries (analyses/, compiled by dbt) under the project's row-level security at 1, 10
+   and 100 concurrent sessions, logged in as the people of the RLS mapping (loaders/bench/concurrency.py).
+The database, the benchmark's login roles and the landing folders are dropped afterwards unless `keep`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable
+
+import psycopg2
 
 from loaders.bench import BenchError, concurrency
 from loaders.bench.results import BuildFigures, LatencyFigures, LoadFigures, ScaleResult, SimulateFigures
@@ -127,8 +132,8 @@ def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
         result.latency = latency(rung, options, say)
         result.rls, result.rows_seen, result.concurrency = concurrency.run(rung.settings, rung.target, options,
                                                                            options.dbt_env(rung.access_prefix), say)
-    except (BenchError, DbtError) as err:
-        result.error = str(err)
+    except (BenchError, DbtError, psycopg2.Error) as err:  # recorded in the results; the ladder goes on
+        result.error = str(err).strip()
         say(f"{label}: FAILED: {err}")
     finally:
         result.seconds = time.perf_counter() - started

@@ -129,7 +129,8 @@ class ScaleResult:
     latency: LatencyFigures | None = None
     concurrency: list[ConcurrencyLevel] = field(default_factory=list)
     rls: str = ""  # how row-level security was on while the dashboards' queries ran
-    # query -> {"all_rows": n (dbt's superuser), <project role>: (fewest, most) rows among its people}
+    # query -> {"all_rows": n (dbt's superuser), <project role>: (fewest, most) rows among its people, or
+    # None when the role is not granted the table the query reads}
     rows_seen: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     error: str | None = None
@@ -329,8 +330,9 @@ def _details(s: ScaleResult) -> list[str]:
     if s.rls:
         out.append(f"- row-level security: {s.rls}")
     for name, seen in sorted(s.rows_seen.items()):
-        roles = ", ".join(f"{r.removeprefix('unify_')} {lo:,}" + (f"-{hi:,}" if hi != lo else "")
-                          for r, (lo, hi) in sorted((k, v) for k, v in seen.items() if k != "all_rows"))
+        roles = ", ".join(f"{r.removeprefix('unify_')} " + ("not granted" if v is None else f"{v[0]:,}"
+                          + (f"-{v[1]:,}" if v[1] != v[0] else ""))
+                          for r, v in sorted((k, v) for k, v in seen.items() if k != "all_rows"))
         out.append(f"  - rows of {name}: all {seen.get('all_rows', 0):,}; as {roles}")
     for c in s.concurrency:
         roles = ", ".join(f"{r.removeprefix('unify_')} {n}" for r, n in sorted(c.roles.items()))
