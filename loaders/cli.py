@@ -38,12 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.required = True
     for _name, module in COMMAND_MODULES:
-        try:
-            importlib.import_module(module).add_parser(sub)
-        except ModuleNotFoundError as err:
-            if err.name is None or not module.startswith(err.name):
-                raise  # a real missing dependency inside an existing module
-            # TODO(foundation): every planned module exists once issues 3-9 land; then drop this.
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 
