@@ -115,6 +115,7 @@ def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
     rung = Rung(label, base.with_database(db), workdir / f"landing-{label}", workdir / f"next-{label}",
                 workdir / f"target-{label}", access_prefix=f"{db}.")
     started = time.perf_counter()
+    load_at_start = _load_average()
     _drop_database(base, db)
     LocalWarehouse(base).ensure_database(db)
     for folder in (rung.landing, rung.next_landing):
@@ -137,6 +138,7 @@ def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
         say(f"{label}: FAILED: {err}")
     finally:
         result.seconds = time.perf_counter() - started
+        result.load_average = (load_at_start, _load_average())
         if not options.keep:
             _drop_database(base, db)
             concurrency.drop_logins(base, rung.access_prefix)
@@ -455,6 +457,10 @@ def _drop_database(base: Settings, name: str) -> None:
     with conn.cursor() as cur:
         cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
     conn.close()
+
+
+def _load_average() -> float:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else 0.0
 
 
 def machine() -> dict:
