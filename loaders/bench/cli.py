@@ -1,8 +1,8 @@
 """`unify bench`: the scale ladder on the local target: how fast, at what cost, how it grows.
 
-    unify bench                                  # tiny, small, medium, large (~1.1M order lines): ~1 hour
+    unify bench                                  # tiny, small, medium, large (~1.15M order lines): ~10 min
     unify bench --scale large
-    unify bench --scale tiny --quick             # CI size, a minute or two
+    unify bench --scale tiny --quick             # CI size: well under a minute
 
 For each scale (loaders/bench/ladder.py): simulate (time, peak memory), load (rows/s against a bare
 COPY FROM STDIN of the same files), full and incremental `dbt build` after a ~1% change batch, the end
@@ -51,12 +51,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--scale", default=DEFAULT_LADDER,
                         help=f"comma-separated simulator scales: presets or numbers (default {DEFAULT_LADDER})")
     parser.add_argument("--quick", action="store_true",
-                        help="CI size: 3 simulated days, one dashboard view per session (default scale list stays "
-                             "whatever --scale says)")
+                        help="CI size: 3 simulated days, fewer dashboard views (the scales stay what --scale says)")
     parser.add_argument("--days", type=int, help="days of simulated history (default 7; 3 with --quick)")
     parser.add_argument("--sessions", type=_positive_ints, default=(1, 10, 100),
                         help="concurrency levels (default 1,10,100)")
-    parser.add_argument("--rounds", type=int, help="dashboard views per session per level (default 3; 1 with --quick)")
+    parser.add_argument("--rounds", type=int,
+                        help="dashboard views per session per level (default 3; 1 with --quick); levels with few "
+                             "sessions run more, so that each level has at least 40 views (10 with --quick)")
     parser.add_argument("--lookback-hours", type=int, default=BenchOptions.lookback_hours,
                         help="incremental lookback of the incremental builds (default: the project's 3)")
     parser.add_argument("--cycle-select", default=DEFAULT_CYCLE,
