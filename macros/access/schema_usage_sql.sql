@@ -12,9 +12,17 @@
             {%- do others.append(unify.access_role_grantee(role)) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- in var access_roles' order, whatever order the models listed them in: the same SQL every run -#}
+    {%- set granted = [] -%}
+    {%- for role in var('access_roles') if role in roles -%}
+        {%- do granted.append(role) -%}
+    {%- endfor -%}
+    {%- for role in roles if role not in granted -%}
+        {%- do granted.append(role) -%}
+    {%- endfor -%}
     {%- set statements = ['revoke all on schema ' ~ s ~ ' from ' ~ (others | join(', '))] -%}
-    {%- if roles -%}
-        {%- do statements.append('grant usage on schema ' ~ s ~ ' to ' ~ unify.access_role_grantees(roles)) -%}
+    {%- if granted -%}
+        {%- do statements.append('grant usage on schema ' ~ s ~ ' to ' ~ unify.access_role_grantees(granted)) -%}
     {%- endif -%}
     {%- do statements.append('alter default privileges in schema ' ~ s ~ ' revoke all on tables from '
                              ~ (everyone | join(', '))) -%}

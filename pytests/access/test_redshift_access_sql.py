@@ -90,8 +90,8 @@ def test_schema_usage_follows_the_models_grants(rendered):
         'grant usage on schema "analytics_marts" to role unify_transformer, role unify_analyst, '
         "role unify_finance, role unify_account_manager",
     ]
-    assert got[4] == ('grant usage on schema "analytics_reporting" to role unify_transformer, role unify_quicksight, '
-                      "role unify_analyst, role unify_finance, role unify_account_manager, role unify_executive")
+    assert got[4] == ('grant usage on schema "analytics_reporting" to role unify_transformer, role unify_analyst, '
+                      "role unify_finance, role unify_account_manager, role unify_executive, role unify_quicksight")
     for statement in got[:2] + got[3:5]:
         assert isinstance(parse(statement), (exp.Grant, exp.Revoke)), statement
 
