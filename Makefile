@@ -10,7 +10,7 @@ DEPS_HASH := $(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(DEPS_HASH)
 TEST_STAMP    := $(VENV)/.installed-test-$(DEPS_HASH)
 
-.PHONY: help demo test lint check install install-test chromium profile warehouse-start warehouse-stop clean lock
+.PHONY: help demo test lint check bench install install-test chromium profile warehouse-start warehouse-stop clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ lint: install-test profile warehouse-start ## SQL style: sqlfluff (redshift dial
 
 check: install ## Redshift gate: compile everything for Redshift offline, reject PostgreSQL-only SQL
 	$(BIN)/unify check redshift
+
+bench: install profile warehouse-start ## benchmark ladder tiny..large on the local warehouse (README "Benchmarks")
+	$(BIN)/unify bench
 
 install: $(RUNTIME_STAMP) ## create .venv and install the project (pinned by constraints.txt)
 

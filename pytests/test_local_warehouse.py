@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,12 +24,20 @@ def unify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def own_home(tmp_path: Path):
-    """An environment with its own UNIFY_HOME and port: a second, private local warehouse."""
+def own_home():
+    """An environment with its own UNIFY_HOME and port: a second, private local warehouse.
+
+    The home lives under the project's .unify/, not pytest's tmp folder: as root the server runs as
+    the `pgserver` user, and another pytest session can reset pytest's tmp root to mode 0700, after
+    which that user can no longer reach its data and `stop` fails."""
+    parent = load_settings().home
+    parent.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="warehouse-test-", dir=parent))
     env = {k: v for k, v in os.environ.items() if not k.startswith("UNIFY_")}
-    env.update(UNIFY_HOME=str(tmp_path / "home"), UNIFY_PG_PORT=str(free_port()))
+    env.update(UNIFY_HOME=str(home), UNIFY_PG_PORT=str(free_port()))
     yield env
     unify(env, "stop")
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_start_is_idempotent_and_stop_keeps_the_data(own_home):
@@ -89,7 +99,6 @@ def test_stale_pid_file_is_reported_and_removed(own_home):
 
 
 def test_no_disk_space_is_reported(monkeypatch, tmp_path):
-    import shutil
     from collections import namedtuple
 
     usage = namedtuple("usage", "total used free")
