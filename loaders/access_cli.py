@@ -322,12 +322,64 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="dbt target schema whose _access and _staging schemas to read "
                            "(default: $UNIFY_SCHEMA or analytics)")
     show.add_argument("--json", action="store_true", help="print the report as JSON")
+    logins = actions.add_parser(
+        "local-logins",
+        help="local warehouse only: create a login for every person in the RLS mapping, with their team's role",
+        description="Creates (idempotently) a LOGIN role for each person in the row-level security mapping, "
+        "granted the project role of their team (account_manager, finance, analyst, executive), so that "
+        "`unify warehouse psql -U <user>` shows what that person sees. Local warehouse only: in production "
+        "users come from the identity provider.",
+    )
+    logins.add_argument("--schema", default=None, help="dbt target schema (default: $UNIFY_SCHEMA or analytics)")
     parser.set_defaults(func=run)
+
+
+# Teams in the mapping (models/access) whose people get a warehouse role of the same name.
+TEAM_ROLES = {"account_manager": "unify_account_manager", "finance": "unify_finance",
+              "analyst": "unify_analyst", "executive": "unify_executive"}
+
+
+def create_local_logins(settings: Settings, schema_prefix: str) -> list[tuple[str, str]]:
+    """LOGIN roles for the mapping's people, granted their team's role; returns (user, role) pairs.
+
+    Idempotent. Refuses an external PostgreSQL: creating logins is for the embedded demo warehouse."""
+    import psycopg2
+    from psycopg2 import sql
+
+    if settings.external:
+        raise AccessQueryError("local-logins only runs on the embedded local warehouse (UNIFY_PG_HOST is set)")
+    mapping = sql.Identifier(f"{schema_prefix}_access", MAPPING_TABLE)
+    created = []
+    with psycopg2.connect(settings.dsn()) as conn, conn.cursor() as cur:
+        try:
+            cur.execute(sql.SQL("select distinct user_name, team from {} order by 1").format(mapping))
+        except psycopg2.errors.UndefinedTable:
+            raise AccessQueryError(f"{schema_prefix}_access.{MAPPING_TABLE} is not built: run dbt build first") from None
+        for user, team in cur.fetchall():
+            role = TEAM_ROLES.get(team)
+            if role is None:
+                continue
+            cur.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (user,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("create role {} login").format(sql.Identifier(user)))
+            cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(user)))
+            created.append((user, role))
+    conn.close()
+    return created
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     prefix = args.schema or os.environ.get("UNIFY_SCHEMA") or "analytics"
+    if args.action == "local-logins":
+        try:
+            pairs = create_local_logins(settings, prefix)
+        except AccessQueryError as err:
+            print(f"unify access local-logins: {err}", file=sys.stderr)
+            return EXIT_ERROR
+        for user, role in pairs:
+            print(f"{user:<40} {role}")
+        return EXIT_OK
     try:
         report = show_access(settings, args.user, prefix)
     except AccessQueryError as err:

@@ -72,6 +72,7 @@ class MainJobReport:
     tests: dict[str, int] = field(default_factory=dict)  # status -> count, from the last build
     mart_rows: dict[str, int] = field(default_factory=dict)
     quarantined: list[str] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)  # (user, role) created for the local demo
 
 
 def _say(message: str) -> None:
@@ -165,6 +166,13 @@ def run_main_job(
         say(lineage.summary())
         report.lineage_path = target_path / "lineage.html"
     report.mart_rows = _mart_row_counts(settings)
+    if not settings.external:
+        from loaders.access_cli import AccessQueryError, create_local_logins
+
+        try:
+            report.logins = create_local_logins(settings, os.environ.get("UNIFY_SCHEMA") or "analytics")
+        except AccessQueryError as err:
+            say(f"local logins not created: {err}")
     report.seconds = time.monotonic() - started
     return report
 
@@ -229,7 +237,7 @@ def print_summary(settings: Settings, report: MainJobReport) -> None:
     try:
         lines = format_otif_lines(otif_by_client_last_month(settings))
         print("OTIF by client, last complete month:")
-        for line in lines:
+        for line in lines or ["none: no order was due in the last complete month (simulate more --days)"]:
             print("  " + line)
     except SummaryError as err:
         print(f"OTIF summary unavailable: {err}")
@@ -241,6 +249,11 @@ def print_summary(settings: Settings, report: MainJobReport) -> None:
     if report.lineage_path:
         print(f"Lineage:    {report.lineage_path}  (column lineage; served at /lineage.html)")
     print("Next:       source .venv/bin/activate && dbt build -s fct_orders   (README: 'Working with dbt')")
+    managers = [user for user, role in report.logins if role == "unify_account_manager"]
+    if managers:
+        print(f"RLS:        {len(report.logins)} local logins, one per person in the access mapping; try")
+        print(f"              unify access show {managers[0]}")
+        print(f"              unify warehouse psql -U {managers[0]} -c 'select count(*) from analytics_marts.fct_orders'")
     print("=" * 78)
 
 

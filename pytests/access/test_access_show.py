@@ -51,3 +51,30 @@ def test_show_tells_every_client_no_client_and_no_such_user(secured):
     assert unmapped.returncode == 0 and "NO rows: the mapping grants no client" in unmapped.stdout
     missing = unify(secured, secured.user("nobody@glc.example"))
     assert missing.returncode == 1 and "not a user or role" in missing.stderr
+
+
+def test_local_logins_recreates_a_missing_person_with_their_teams_role(secured):
+    """`unify access local-logins` (run by the demo): every person in the mapping can log in with their
+    team's role, so `psql -U <them>` shows their rows. Idempotent: existing logins are left as they are."""
+    from psycopg2 import sql
+
+    from loaders.access_cli import create_local_logins
+
+    login = ACCOUNT_MANAGERS[1].username
+    user = secured.user(login)
+    conn = secured.connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("drop role {}").format(sql.Identifier(user)))
+    conn.close()
+    assert secured.query("select count(*) from pg_roles where rolname = %s", (user,)) == [(0,)]
+
+    pairs = create_local_logins(secured.settings, "analytics")
+    assert (user, "unify_account_manager") in pairs
+    assert (secured.user(FINANCE), "unify_finance") in pairs
+    assert secured.query("select pg_has_role(%s, 'unify_account_manager', 'member')", (user,)) == [(True,)]
+    mapped = {c for (c,) in secured.query(
+        "select client_id from analytics_access.access_client_grants where user_name = %s", (user,))}
+    seen = {c for (c,) in secured.query("select distinct client_id from analytics_marts.fct_orders", login=login)}
+    assert seen == mapped and seen
+    assert create_local_logins(secured.settings, "analytics") == pairs  # a second run changes nothing
