@@ -14,6 +14,7 @@ chunk of the first file reached COPY), `after_copy` (every COPY and ledger row w
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from loaders.load_records import Batch, FileOutcome, LedgerEntry
@@ -66,3 +67,39 @@ def raw_columns(table: SourceTable) -> list[tuple[str, str, bool]]:
 
 def contract_types(table: SourceTable) -> Mapping[str, str]:
     return {name: raw_type for name, raw_type, _ in raw_columns(table)}
+
+
+def key_columns(table: SourceTable) -> tuple[str, ...]:
+    """The raw names of the table's primary-key columns (source_tables.py `primary_key`, lower-cased)."""
+    return tuple(name.lower() for name in table.primary_key)
+
+
+@dataclass(frozen=True)
+class RawIndex:
+    """A btree index of a raw table (PostgreSQL), for what dbt's incremental models look up."""
+
+    name: str
+    columns: tuple[str, ...]
+
+
+def raw_indexes(table: SourceTable) -> tuple[RawIndex, ...]:
+    """The indexes every local raw table has (created with it, and added to an existing one):
+
+    - `<table>__loaded_at` on `_loaded_at`: an incremental model's "rows loaded since the high-water mark";
+    - `<table>__key` on the primary-key columns: then "all versions of the changed keys" is an index lookup.
+
+    Redshift has no such indexes: its raw tables are sorted by `_loaded_at` and distributed by a key
+    column instead (`distribution_key`)."""
+    return (RawIndex(f"{table.raw_table}__loaded_at", ("_loaded_at",)),
+            RawIndex(f"{table.raw_table}__key", key_columns(table)))
+
+
+def distribution_key(table: SourceTable) -> str:
+    """The Redshift DISTKEY of a raw table: a primary-key column, so that staging's CDC window
+    (`partition by <key>`) finds every version of a key on one slice, without redistribution.
+
+    A single-column key is that column. Of a composite key, the last column: the contract lists the
+    coarse column first and the fine one last (InventoryBalances: WarehouseId, ProductId), and a
+    handful of warehouses would put all rows on a handful of slices, whereas thousands of products
+    spread them; any column of the key keeps the window local, since it partitions by all of them."""
+    return key_columns(table)[-1]

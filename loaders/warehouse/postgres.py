@@ -52,7 +52,7 @@ from loaders.load_errors import LoadFailure, LockTimeout, QuarantineError, clean
 from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry)
 from loaders.logs import log_event
 from loaders.source_tables import SourceTable
-from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, raw_columns
+from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, raw_columns, raw_indexes
 
 log = logging.getLogger("loaders.warehouse.postgres")
 
@@ -158,9 +158,12 @@ class PostgresWarehouse(Warehouse):
                         sql.SQL(ledger.column_defs(columns, _quote))))
                 cur.execute(sql.SQL("create index if not exists load_ledger_object_key on {}.{} (object_key)").format(
                     sql.Identifier(ledger.SCHEMA), sql.Identifier(ledger.LEDGER)))
-                existing = self._existing_columns(cur, {t.raw_schema for t in tables})
+                schemas = {t.raw_schema for t in tables}
+                existing = self._existing_columns(cur, schemas)
+                indexes = self._existing_indexes(cur, schemas)
                 for table in tables:
                     self._ensure_table(cur, table, existing.get((table.raw_schema, table.raw_table)))
+                    self._ensure_indexes(cur, table, indexes)
             self.conn.commit()
         except psycopg2.Error as err:
             self._rollback()
@@ -180,10 +183,13 @@ class PostgresWarehouse(Warehouse):
                 self.conn.rollback()
                 return True
             existing = self._existing_columns(cur, {t.raw_schema for t in tables})
+            indexes = self._existing_indexes(cur, {t.raw_schema for t in tables})
         self.conn.rollback()
         for table in tables:
             columns = existing.get((table.raw_schema, table.raw_table))
             if columns is None:
+                return True
+            if any((table.raw_schema, index.name) not in indexes for index in raw_indexes(table)):
                 return True
             for name, _type, _nn in raw_columns(table):
                 if name not in columns or (name in _META_DEFAULTS and columns[name][1] is None):
@@ -209,6 +215,23 @@ class PostgresWarehouse(Warehouse):
         for schema, table, column, type_, default in cur.fetchall():
             found.setdefault((schema, table), {})[column] = (type_, default)
         return found
+
+    @staticmethod
+    def _existing_indexes(cur, schemas: set[str]) -> set[tuple[str, str]]:
+        cur.execute("select schemaname, indexname from pg_indexes where schemaname = any(%s)", (sorted(schemas),))
+        return set(cur.fetchall())
+
+    @staticmethod
+    def _ensure_indexes(cur, table: SourceTable, existing: set[tuple[str, str]]) -> None:
+        """The raw table's btree indexes (warehouse/base.py `raw_indexes`), on a new or an existing table."""
+        for index in raw_indexes(table):
+            if (table.raw_schema, index.name) in existing:
+                continue
+            cur.execute(sql.SQL("create index if not exists {} on {} using btree ({})").format(
+                sql.Identifier(index.name), sql.Identifier(table.raw_schema, table.raw_table),
+                sql.SQL(", ").join(map(sql.Identifier, index.columns))))
+            log_event(log, "raw_index_created", table=table.qualified_raw_name, index=index.name,
+                      columns=",".join(index.columns))
 
     def _ensure_table(self, cur, table: SourceTable, columns: dict[str, tuple[str, str | None]] | None) -> None:
         ident = sql.Identifier(table.raw_schema, table.raw_table)

@@ -55,11 +55,14 @@ from loaders.load_records import (LOADED, SKIPPED, Batch, FileFormat, FileLoad, 
 from loaders.logs import log_event
 from loaders.manifest import ManifestEntry, manifest_url, write_manifest
 from loaders.source_tables import SourceTable
-from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, raw_columns
+from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, distribution_key, raw_columns
 
 log = logging.getLogger("loaders.warehouse.redshift")
 
 STAGE = "unify_stage_"
+# Raw tables are sorted by load time (incremental models read "loaded since"; zone maps skip the rest)
+# and distributed by a key column (warehouse/base.py `distribution_key`).
+SORT_KEY = "_loaded_at"
 TERMINAL = ("FINISHED", "FAILED", "ABORTED")
 _RETRYABLE_API_ERRORS = ("ThrottlingException", "ActiveStatementsExceededException", "InternalServerException",
                          "ActiveSessionsExceededException")
@@ -161,9 +164,32 @@ def number(value: int | None) -> str:
 def create_raw_table_sql(table: SourceTable) -> str:
     columns = ", ".join(f"{quote_ident(name)} {type_}{' NOT NULL' if not_null else ''}"
                         for name, type_, not_null in raw_columns(table))
-    dist = quote_ident(table.primary_key[0].lower())
     return (f"CREATE TABLE IF NOT EXISTS {qualified(table.raw_schema, table.raw_table)} ({columns}) "
-            f"DISTSTYLE KEY DISTKEY ({dist}) SORTKEY ({quote_ident('_loaded_at')})")
+            f"DISTSTYLE KEY DISTKEY ({quote_ident(distribution_key(table))}) "
+            f"COMPOUND SORTKEY ({quote_ident(SORT_KEY)})")
+
+
+def table_keys_sql(schemas: Sequence[str]) -> str:
+    """Distribution and sort key columns of the tables in these schemas (Redshift's own pg_attribute columns:
+    `attisdistkey`; `attsortkeyord` > 0 is the column's place in a compound sort key, < 0 interleaved)."""
+    in_list = ", ".join(literal(s) for s in sorted(set(schemas)))
+    return ("SELECT TRIM(n.nspname), TRIM(c.relname), TRIM(a.attname), a.attisdistkey, a.attsortkeyord "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid "
+            f"WHERE c.relkind = 'r' AND n.nspname IN ({in_list}) AND a.attnum > 0 "
+            "AND (a.attisdistkey OR a.attsortkeyord <> 0) ORDER BY 1, 2, a.attsortkeyord")
+
+
+def alter_keys_sql(table: SourceTable, distkey: str | None, sortkey: Sequence[str]) -> list[str]:
+    """ALTERs that give an existing raw table the keys `create_raw_table_sql` gives a new one (each must
+    run on its own: Redshift refuses ALTER DISTKEY/SORTKEY inside a transaction block)."""
+    name = qualified(table.raw_schema, table.raw_table)
+    statements = []
+    if distkey != distribution_key(table):
+        statements.append(f"ALTER TABLE {name} ALTER DISTSTYLE KEY DISTKEY {quote_ident(distribution_key(table))}")
+    if tuple(sortkey) != (SORT_KEY,):
+        statements.append(f"ALTER TABLE {name} ALTER COMPOUND SORTKEY ({quote_ident(SORT_KEY)})")
+    return statements
 
 
 def ledger_ddl() -> list[str]:
@@ -484,6 +510,33 @@ class RedshiftWarehouse(Warehouse):
             self._run_ddl([lock_sql(), *statements], "unify-load setup raw tables")
             log_event(log, "warehouse_setup", target=self.target, statements=len(statements))
         self._columns = {}
+        self._ensure_keys([t for t in tables if (t.raw_schema, t.raw_table) in existing])
+
+    def _ensure_keys(self, tables: Sequence[SourceTable]) -> None:
+        """Existing raw tables get the DISTKEY and compound SORTKEY new ones are created with. An interleaved
+        sort key is left alone (Redshift cannot turn it into a compound one in place) and reported."""
+        if not tables:
+            return
+        found: dict[tuple[str, str], tuple[str | None, list[str], bool]] = {}
+        for schema, name, column, is_dist, sort_order in self.api.query(
+                table_keys_sql([t.raw_schema for t in tables]), "unify-load raw table keys"):
+            dist, sort, interleaved = found.get((schema, name), (None, [], False))
+            if is_dist:
+                dist = column
+            if sort_order and int(sort_order) > 0:
+                sort.append(column)
+            found[(schema, name)] = (dist, sort, interleaved or bool(sort_order and int(sort_order) < 0))
+        for table in tables:
+            dist, sort, interleaved = found.get((table.raw_schema, table.raw_table), (None, [], False))
+            for statement in alter_keys_sql(table, dist, sort):
+                if interleaved and "SORTKEY" in statement:
+                    log_event(log, "raw_table_sort_key_kept", logging.WARNING, table=table.qualified_raw_name,
+                              reason=f"interleaved sort key; recreate the table for SORTKEY ({SORT_KEY})")
+                    continue
+                result = self.api.wait(self.api.submit(statement, "unify-load raw table keys"))
+                if result.status != "FINISHED":
+                    raise LoadFailure(f"{statement} {result.status.lower()} in {self.describe()}: {result.error}")
+                log_event(log, "raw_table_keys_changed", table=table.qualified_raw_name, statement=statement)
 
     def _run_ddl(self, sqls: list[str], name: str) -> None:
         result = self.api.wait(self.api.submit_batch(sqls, name))

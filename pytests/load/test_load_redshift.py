@@ -304,3 +304,63 @@ def test_an_insert_failure_quarantines_only_when_it_is_the_files_data(s3_files, 
         with pytest.raises(LoadFailure, match="permission denied"):
             warehouse.load_batch(Batch(new_batch_id(), table, tuple(loads)))
         assert len(attempts) == 1
+
+
+def test_raw_tables_are_distributed_by_their_key_and_sorted_by_load_time():
+    """DDL of every raw table: DISTKEY a key column (staging's CDC window stays on one slice) and a compound
+    SORTKEY on _loaded_at (incremental models read rows loaded since their high-water mark)."""
+    expected_dist = {t.qualified_raw_name: t.primary_key[0].lower() for t in ALL_TABLES}
+    expected_dist["raw_azureware.inventory_balances"] = "productid"  # (WarehouseId, ProductId): the fine column
+    for table in ALL_TABLES:
+        ddl = create_raw_table_sql(table)
+        assert ddl.endswith(f'DISTSTYLE KEY DISTKEY ("{expected_dist[table.qualified_raw_name]}") '
+                            'COMPOUND SORTKEY ("_loaded_at")'), ddl
+        tree = _parse(ddl)
+        assert isinstance(tree, exp.Create)
+        props = tree.args["properties"].expressions
+        dist = [p for p in props if isinstance(p, exp.DistKeyProperty)]
+        style = [p for p in props if isinstance(p, exp.DistStyleProperty)]
+        sort = [p for p in props if isinstance(p, exp.SortKeyProperty)]
+        assert [p.this.name.upper() for p in style] == ["KEY"]
+        assert [p.this.name for p in dist] == [expected_dist[table.qualified_raw_name]]
+        assert [([e.name for e in p.this], bool(p.args.get("compound"))) for p in sort] == [(["_loaded_at"], True)]
+        columns = {c.name for c in tree.this.expressions if isinstance(c, exp.ColumnDef)}
+        assert expected_dist[table.qualified_raw_name] in columns and "_loaded_at" in columns
+
+
+def test_existing_raw_tables_get_the_keys_new_ones_are_created_with(s3_files):
+    """Set-up on Redshift: raw tables that exist with other keys are altered, one statement each (ALTER
+    DISTKEY/SORTKEY cannot run in a transaction block); tables already right are left alone."""
+    bucket, _picks = s3_files
+    submitted: list[str] = []
+
+    def answer(sqls, params):
+        sql = sqls[0]
+        if len(sqls) == 1:
+            submitted.append(sql)
+        if "svv_columns" in sql:  # every raw table and the ledger exist with their contract columns
+            rows = [["unify_loader", "load_ledger", "object_key", "character varying", 1024, None, None],
+                    ["unify_loader", "load_batches", "batch_id", "character varying", 64, None, None]]
+            for t in ALL_TABLES:
+                rows += [[t.raw_schema, t.raw_table, name, "integer", None, None, None]
+                         for name in contract_types(t)]
+            return Answer(rows=rows)
+        if "attisdistkey" in sql:  # as the old DDL made them: DISTKEY(first key column), SORTKEY(_loaded_at)
+            rows = []
+            for t in ALL_TABLES:
+                rows.append([t.raw_schema, t.raw_table, t.primary_key[0].lower(), True, 0])
+                if t.raw_table != "carriers":  # carriers: created without a sort key
+                    rows.append([t.raw_schema, t.raw_table, "_loaded_at", False, 1])
+            return Answer(rows=rows)
+        if sql.startswith("ALTER TABLE"):
+            return Answer("FINISHED")
+        raise AssertionError(f"unexpected SQL {sqls}")
+
+    fake = FakeRedshiftData(answer)
+    _warehouse(fake, bucket).setup(ALL_TABLES)
+    alters = [s for s in submitted if s.startswith("ALTER")]
+    assert alters == ['ALTER TABLE "raw_azureware"."inventory_balances" ALTER DISTSTYLE KEY DISTKEY "productid"',
+                      'ALTER TABLE "raw_tms"."carriers" ALTER COMPOUND SORTKEY ("_loaded_at")']
+    for statement in alters:
+        assert isinstance(_parse(statement), exp.Alter)
+    assert fake.batches() == []  # nothing else to create
