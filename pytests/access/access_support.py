@@ -140,13 +140,19 @@ def _execute(settings: Settings, statements: list[tuple[str, tuple]]) -> None:
 
 
 def create_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
-    """LOGIN roles `<prefix><login>` with the planned project roles (trust authentication locally)."""
+    """LOGIN roles `<prefix><login>` with the planned project roles (trust authentication locally).
+
+    Idempotent: the main job already creates a login for each person in the mapping
+    (loaders.access_cli.create_local_logins); the plan adds the people the mapping does not know."""
     from psycopg2 import sql
 
     statements = []
     for login, roles in plan.items():
-        user = sql.Identifier(prefix + login)
-        statements.append((sql.SQL("create role {} login").format(user), ()))
+        name = prefix + login
+        statements.append((sql.SQL("do $$ begin if not exists (select from pg_catalog.pg_roles where rolname = {}) "
+                                   "then create role {} login; end if; end $$").format(
+                                       sql.Literal(name), sql.Identifier(name)), ()))
+        user = sql.Identifier(name)
         for role in roles:
             statements.append((sql.SQL("grant {} to {}").format(sql.Identifier(role), user), ()))
     _execute(settings, statements)
