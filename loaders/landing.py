@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
 
 
@@ -60,9 +60,9 @@ class LandingZone(Protocol):
 
 def check_key(key: str) -> str:
     """Keys are relative, '/'-separated and never climb out of the zone."""
-    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+    if not key or key.startswith("/") or "\\" in key or "\x00" in key or key.endswith("/"):
         raise LandingError(f"invalid landing key {key!r}")
-    if any(part in ("", ".", "..") for part in PurePosixPath(key).parts) or key.endswith("/"):
+    if ".." in key and ".." in key.split("/"):  # a '..' part (PurePosixPath(key).parts)
         raise LandingError(f"invalid landing key {key!r}")
     return key
 
@@ -73,10 +73,15 @@ class LocalLanding:
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().resolve()
         self.url = str(self.root)
+        self._root_prefix = os.path.join(self.url, "")
         self._etags: dict[tuple[str, int, int], str] = {}
 
     def _path(self, key: str) -> Path:
-        return self.root.joinpath(*check_key(key).split("/"))
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
+        """The key's file path as text (os functions take it as is; cheaper than a Path per call)."""
+        return self._root_prefix + check_key(key).replace("/", os.sep)
 
     def list(self, prefix: str = "", start_after: str | None = None, etags: bool = True) -> Iterator[LandedObject]:
         """Objects whose key starts with `prefix` (and sorts after `start_after`), in key order.
@@ -97,9 +102,9 @@ class LocalLanding:
                 if key.startswith(prefix) and (start_after is None or key > start_after):
                     found.append(key)
         for key in sorted(found):
-            path = self._path(key)
+            path = self._file(key)
             try:
-                stat = path.stat()
+                stat = os.stat(path)
             except FileNotFoundError:
                 continue
             yield LandedObject(key, self._etag(key, path, stat) if etags else "", stat.st_size,
@@ -116,11 +121,11 @@ class LocalLanding:
         return LandedObject(key, self._etag(key, path, stat), stat.st_size,
                             datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc))
 
-    def _etag(self, key: str, path: Path, stat: os.stat_result) -> str:
+    def _etag(self, key: str, path: str | Path, stat: os.stat_result) -> str:
         cache_key = (key, stat.st_size, stat.st_mtime_ns)
         if cache_key not in self._etags:
             digest = hashlib.md5()
-            with path.open("rb") as handle:
+            with open(path, "rb") as handle:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(chunk)
             self._etags[cache_key] = digest.hexdigest()
@@ -128,7 +133,7 @@ class LocalLanding:
 
     def open(self, key: str) -> BinaryIO:
         try:
-            return self._path(key).open("rb")
+            return open(self._file(key), "rb")
         except FileNotFoundError:
             raise LandingNotFound(f"{key}: no such object in {self.url}") from None
 
@@ -159,7 +164,7 @@ class LocalLanding:
         return self._path(key).is_file()
 
     def uri(self, key: str) -> str:
-        return str(self._path(key))
+        return self._file(key)
 
 
 class S3Landing:

@@ -41,7 +41,7 @@ from loaders.source_tables import ALL_TABLES, SYSTEMS
 from loaders import sources as readers
 from loaders.sources import Layout, SourceFile
 from loaders.sources.base import csv_structure_problem
-from loaders.sources.schema import check_schema
+from loaders.sources.schema import SchemaPlan, check_schema
 from loaders.warehouse.base import Warehouse, contract_types
 
 log = logging.getLogger("loaders.load")
@@ -354,11 +354,13 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
              batch_id: str) -> tuple[list[FileLoad], list[Quarantine]]:
     loads: list[FileLoad] = []
     quarantines: list[Quarantine] = []
+    plans: dict[tuple, SchemaPlan] = {}  # thousands of files share a few headers: check each header once
     for sf in files:
         obj = sf.obj
         try:
             info = readers.inspect(zone, sf)
-            plan = check_schema(obj.key, sf.table, info, columns)
+            shape = (sf.table.qualified_raw_name, info.names, info.arrow_types, info.empty)
+            plan = plans.get(shape) or plans.setdefault(shape, check_schema(obj.key, sf.table, info, columns))
         except QuarantineError as err:
             quarantines.append(_with_etag(zone, Quarantine(obj.key, obj.etag, obj.size, err.reason, err.line)))
             continue

@@ -80,6 +80,7 @@ class RawIndex:
 
     name: str
     columns: tuple[str, ...]
+    method: str = "btree"  # btree | brin
 
 
 def raw_indexes(table: SourceTable) -> tuple[RawIndex, ...]:

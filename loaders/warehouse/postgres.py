@@ -28,6 +28,7 @@ the functions raise, so nothing but the loader can write raw rows without naming
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import logging
@@ -227,9 +228,9 @@ class PostgresWarehouse(Warehouse):
         for index in raw_indexes(table):
             if (table.raw_schema, index.name) in existing:
                 continue
-            cur.execute(sql.SQL("create index if not exists {} on {} using btree ({})").format(
+            cur.execute(sql.SQL("create index if not exists {} on {} using {} ({})").format(
                 sql.Identifier(index.name), sql.Identifier(table.raw_schema, table.raw_table),
-                sql.SQL(", ").join(map(sql.Identifier, index.columns))))
+                sql.SQL(index.method), sql.SQL(", ").join(map(sql.Identifier, index.columns))))
             log_event(log, "raw_index_created", table=table.qualified_raw_name, index=index.name,
                       columns=",".join(index.columns))
 
@@ -354,15 +355,21 @@ class PostgresWarehouse(Warehouse):
                 done = self._loaded_now(cur, [f.key for f in batch.files] + [q.key for q in batch.quarantines])
                 checkpoint("before_copy")
                 columns = self._columns_now(cur, batch.table) if batch.table else {}
+                done_keys = {k for k, _e in done}
+                todo: list[FileLoad] = []
                 for f in batch.files:
-                    if not f.etag and f.resolve_etag is not None and any(k == f.key for k, _e in done):
+                    if not f.etag and f.resolve_etag is not None and f.key in done_keys:
                         f = dataclasses.replace(f, etag=f.resolve_etag())  # its key was loaded meanwhile
                     if (f.key, f.etag) in done:
                         outcome = FileOutcome(f.key, f.etag, f.size, raw_table, SKIPPED, done[(f.key, f.etag)])
+                        outcomes.append(outcome)
+                        on_file(outcome)
                     else:
-                        outcome = self._load_file(cur, batch, f, columns, checkpoint)
-                    outcomes.append(outcome)
-                    on_file(outcome)
+                        todo.append(f)
+                for run in _runs(todo):
+                    for outcome in self._load_run(cur, batch, run, columns, checkpoint):
+                        outcomes.append(outcome)
+                        on_file(outcome)
                 for q in batch.quarantines:
                     if (q.key, q.etag) in done:
                         outcome = FileOutcome(q.key, q.etag, q.size, raw_table, SKIPPED, done[(q.key, q.etag)])
@@ -397,6 +404,99 @@ class PostgresWarehouse(Warehouse):
         cur.execute("select object_key, etag, batch_id from unify_loader.load_ledger "
                     "where object_key = any(%s) and status = %s", (keys, LOADED))
         return {(key, etag): batch_id for key, etag, batch_id in cur.fetchall()}
+
+    def _load_run(self, cur, batch: Batch, files: list[FileLoad], columns: dict[str, str],
+                  checkpoint: Checkpoint) -> list[FileOutcome]:
+        """Load files of one table that share their header and format with ONE COPY (see `_CsvRun`), under
+        one savepoint. Optimistic: when the COPY fails on a file's data, the savepoint is rolled back, that
+        file (named by the error's line) is loaded on its own, where it is quarantined with its own line,
+        and the others are copied again together; after `MAX_RUN_RETRIES` failures, or when the failing
+        file cannot be named, the rest are loaded one by one. A single file is loaded on its own."""
+        outcomes: dict[int, FileOutcome] = {}
+        pending = list(range(len(files)))
+        for attempt in range(self.MAX_RUN_RETRIES + 1):
+            if len(pending) < 2 or attempt == self.MAX_RUN_RETRIES:
+                break
+            run = [files[i] for i in pending]
+            try:
+                got = self._copy_run(cur, batch, run, columns, checkpoint)
+            except _RunFailed as failed:
+                log_event(log, "run_copy_retry", logging.DEBUG, batch_id=batch.batch_id, files=len(run),
+                          key=run[failed.index].key if failed.index is not None else None, reason=failed.reason)
+                if failed.index is None:
+                    break
+                culprit = pending.pop(failed.index)
+                outcomes[culprit] = self._load_file(cur, batch, files[culprit], columns, checkpoint)
+                continue
+            outcomes.update(zip(pending, got))
+            pending = []
+            break
+        for i in pending:
+            outcomes[i] = self._load_file(cur, batch, files[i], columns, checkpoint)
+        return [outcomes[i] for i in range(len(files))]
+
+    MAX_RUN_RETRIES = 3
+
+    def _copy_run(self, cur, batch: Batch, files: list[FileLoad], columns: dict[str, str],
+                  checkpoint: Checkpoint) -> list[FileOutcome]:
+        """One COPY of a run of files under a savepoint; raises _RunFailed (savepoint rolled back) when the
+        warehouse rejects the data, anything else as it is."""
+        table = batch.table
+        assert table is not None
+        raw_table = table.qualified_raw_name
+        ident = sql.Identifier(table.raw_schema, table.raw_table)
+        first = files[0]
+        fmt = first.file_format
+        added = [(name, type_) for name, type_ in first.added_columns if name not in columns]
+        options = [sql.SQL("format csv"), sql.SQL("header false")]
+        if fmt.null_marker is not None:
+            options.append(sql.SQL("null {}").format(sql.Literal(fmt.null_marker)))
+        names = ["_source_key", "_source_row", *(c.raw_name for c in first.columns)]
+        statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
+            ident, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(options))
+        run = _CsvRun(files)
+        cur.execute("savepoint unify_run")
+        stream = _CopyStream(run, lambda: checkpoint("during_copy"))
+        try:
+            for name, type_ in added:
+                cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
+                    ident, sql.Identifier(name)))
+            cur.copy_expert(statement, stream, size=1 << 20)
+        except psycopg2.Error as err:
+            stream.close()
+            if isinstance(stream.error, _RunFileError):
+                self._undo(cur, "unify_run")
+                raise _RunFailed(stream.error.index, str(stream.error)) from None
+            if stream.error is not None:  # the read failed (network) or a crash was injected: that, as is
+                raise stream.error from None
+            if not (err.pgcode or "").startswith(_DATA_ERROR_CLASSES):
+                raise
+            self._undo(cur, "unify_run")
+            line = _pg_line(err)
+            raise _RunFailed(run.file_at(line) if line is not None else None, _pg_reason(err)) from None
+        finally:
+            stream.close()
+        records = run.records
+        if cur.rowcount != sum(records):  # never silently: the numbering and COPY must agree
+            raise LoadFailure(f"{raw_table}: COPY of {len(files)} files read {cur.rowcount} records, the loader "
+                              f"numbered {sum(records)}")
+        cur.execute("release savepoint unify_run")
+        for name, type_ in added:
+            columns[name] = type_
+            log_event(log, "schema_drift_column_added", batch_id=batch.batch_id, table=raw_table, column=name,
+                      type=type_, key=first.key)
+        outcomes = []
+        for i, f in enumerate(files):
+            outcomes.append(FileOutcome(f.key, run.etag(i), f.size, raw_table, LOADED, batch.batch_id,
+                                        rows=records[i], added_columns=tuple(n for n, _ in added) if i == 0 else ()))
+            log_event(log, "file_loaded", logging.DEBUG, batch_id=batch.batch_id, key=f.key, table=raw_table,
+                      rows=records[i])
+        return outcomes
+
+    @staticmethod
+    def _undo(cur, savepoint: str) -> None:
+        cur.execute(f"rollback to savepoint {savepoint}")
+        cur.execute(f"release savepoint {savepoint}")
 
     def _load_file(self, cur, batch: Batch, f: FileLoad, columns: dict[str, str],
                    checkpoint: Checkpoint) -> FileOutcome:
@@ -489,8 +589,7 @@ class PostgresWarehouse(Warehouse):
 
     @staticmethod
     def _undo_file(cur) -> None:
-        cur.execute("rollback to savepoint unify_file")
-        cur.execute("release savepoint unify_file")
+        PostgresWarehouse._undo(cur, "unify_file")
 
     @staticmethod
     def _quarantined(batch: Batch, f: FileLoad, reason: str, line: int | None) -> FileOutcome:
@@ -511,7 +610,8 @@ class PostgresWarehouse(Warehouse):
             return
         execute_values(cur, sql.SQL("insert into {}.{} ({}) values %s").format(
             sql.Identifier(ledger.SCHEMA), sql.Identifier(ledger.LEDGER),
-            sql.SQL(", ").join(map(sql.Identifier, ledger.LEDGER_INSERT_COLUMNS))).as_string(cur), rows)
+            sql.SQL(", ").join(map(sql.Identifier, ledger.LEDGER_INSERT_COLUMNS))).as_string(cur), rows,
+            page_size=len(rows))  # one multi-row INSERT per batch
         cur.execute(
             sql.SQL("""
             insert into {schema}.{batches} (batch_id, raw_table, files_loaded, files_quarantined, rows_loaded,
@@ -525,6 +625,32 @@ class PostgresWarehouse(Warehouse):
             {"batch": batch.batch_id, "table": batch.table.qualified_raw_name if batch.table else None,
              "at": recorded_at, "loader": self.loader_name},
         )
+
+
+class _RunFailed(Exception):
+    """The COPY of a run was rejected (and rolled back to its savepoint); `index`: the file it names, if any."""
+
+    def __init__(self, index: int | None, reason: str):
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+
+
+def _runs(files: Sequence[FileLoad]) -> list[list[FileLoad]]:
+    """Consecutive files that can share one COPY: landed CSV with records, the same columns and format.
+    Any other file (JSON, Parquet, a file without columns) is a run of its own."""
+    runs: list[list[FileLoad]] = []
+    shape = None
+    for f in files:
+        streamable = bool(f.columns) and f.open_raw is not None and f.file_format.kind == "csv" \
+            and f.file_format.header_rows <= 1
+        this = (tuple(f.columns), f.file_format, f.added_columns) if streamable else None
+        if this is not None and this == shape:
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+        shape = this
+    return runs
 
 
 def _quote(name: str) -> str:
@@ -656,15 +782,23 @@ class _NumberedCsv:
     the quote characters since the record's start are odd in number (RFC 4180 doubles a quote inside a
     value, which leaves the count even). Line numbers are unchanged, so COPY's errors name the file's
     own lines. The bytes read are hashed on the way (`md5`), the object's ETag when it was not listed.
+
+    For a run of files in one COPY (`_CsvRun`): `prefix` goes before each number (the object key as a
+    quoted CSV field, `"dms/.../x.csv",17,...`) and `keep_header=False` drops the header lines;
+    `inside_quote` tells afterwards whether the file ended within a quoted value (a truncated file).
     """
 
     CHUNK_BYTES = 4 << 20
 
-    def __init__(self, open_raw: Callable[[], BinaryIO], header_rows: int, hashed: bool):
+    def __init__(self, open_raw: Callable[[], BinaryIO], header_rows: int, hashed: bool, prefix: bytes = b"",
+                 keep_header: bool = True):
         self._open_raw = open_raw
         self._header_rows = header_rows
         self._digest = hashlib.md5() if hashed else None
+        self._format = prefix.replace(b"%", b"%%") + b"%d,%s"
+        self._keep_header = keep_header
         self.records = 0
+        self.inside_quote = False
 
     def md5(self) -> str:
         assert self._digest is not None
@@ -689,10 +823,12 @@ class _NumberedCsv:
                     break
                 buf += data
             cut = buf.find(b"\n") + 1 or len(buf)
-            yield buf[:cut]
+            if self._keep_header:
+                yield buf[:cut]
             buf = buf[cut:]
         inside = False  # within a quoted value that spans lines
         number = 0
+        fmt = self._format
         while True:
             data = self._read(handle)
             buf += data
@@ -704,11 +840,12 @@ class _NumberedCsv:
             elif buf:
                 body, buf = buf, b""  # a last line without a line break: kept as landed
             else:
+                self.inside_quote = inside
                 return
             lines = body.split(b"\n")
             last = lines.pop() if body.endswith(b"\n") else None  # "" after the final line break
             if not inside and b'"' not in body:
-                out = [b"%d,%s" % (number + i, line) for i, line in enumerate(lines, 1)]
+                out = [fmt % (number + i, line) for i, line in enumerate(lines, 1)]
                 number += len(lines)
             else:
                 out = []
@@ -717,10 +854,85 @@ class _NumberedCsv:
                         out.append(line)
                     else:
                         number += 1
-                        out.append(b"%d,%s" % (number, line))
+                        out.append(fmt % (number, line))
                     if line.count(b'"') & 1:
                         inside = not inside
             if last is not None:
                 out.append(last)
             self.records = number
             yield b"\n".join(out)
+
+
+class _RunFileError(Exception):
+    """A file of a run cannot go on in the shared COPY stream (it ends within a quoted value); `index`
+    is its place in the run. Never a verdict on the file: the run falls back to loading it on its own."""
+
+    def __init__(self, index: int, reason: str):
+        super().__init__(reason)
+        self.index = index
+
+
+class _CsvRun:
+    """Many CSV files of one raw table with the same header and format, as ONE stream for one COPY.
+
+    Each file's header is dropped and each record is prefixed with the object key (a quoted CSV field:
+    a key may hold commas or quotes) and its record number, so `_source_key` and `_source_row` come
+    with the rows (`COPY raw (_source_key, _source_row, <header columns>) ... HEADER false`). A file
+    whose last line has no line break gets one. Files are hashed as they stream when their ETag is not
+    known. Output is gathered into chunks of about `CHUNK_BYTES`, so that a run of small files costs
+    few hand-offs between the producer thread and COPY.
+
+    `starts[i]` is the stream line where file i begins (1-based, as COPY counts lines), to name the
+    file a COPY error is in; `records[i]` and `md5(i)` what the file held.
+    """
+
+    CHUNK_BYTES = 1 << 20
+
+    def __init__(self, files: Sequence[FileLoad]):
+        self.files = list(files)
+        self.numbered = [_NumberedCsv(f.open_raw, f.file_format.header_rows, hashed=not f.etag,
+                                      prefix=_csv_field(f.key) + b",", keep_header=False)
+                         for f in self.files]  # type: ignore[arg-type]
+        self.starts: list[int] = []
+
+    @property
+    def records(self) -> list[int]:
+        return [n.records for n in self.numbered]
+
+    def etag(self, i: int) -> str:
+        return self.files[i].etag or self.numbered[i].md5()
+
+    def file_at(self, line: int) -> int | None:
+        """The index of the file holding a stream line (None when out of range)."""
+        index = bisect.bisect_right(self.starts, line) - 1
+        return index if 0 <= index < len(self.starts) else None
+
+    def __call__(self) -> Iterator[bytes]:
+        pending: list[bytes] = []
+        size = 0
+        line = 1
+        for i, numbered in enumerate(self.numbered):
+            self.starts.append(line)
+            ends_with_break = True
+            for chunk in numbered():
+                if not chunk:
+                    continue
+                pending.append(chunk)
+                size += len(chunk)
+                line += chunk.count(b"\n")
+                ends_with_break = chunk.endswith(b"\n")
+                if size >= self.CHUNK_BYTES:
+                    yield b"".join(pending)
+                    pending, size = [], 0
+            if numbered.inside_quote:
+                raise _RunFileError(i, "the file ends within a quoted value")
+            if not ends_with_break:
+                pending.append(b"\n")
+                line += 1
+        if pending:
+            yield b"".join(pending)
+
+
+def _csv_field(text: str) -> bytes:
+    """A value as a quoted CSV field (never NULL, whatever the NULL marker)."""
+    return b'"' + text.encode("utf-8").replace(b'"', b'""') + b'"'
