@@ -1,11 +1,18 @@
 {#- Reconciliation: every order key the WMS delivered (raw) resolves to exactly one staging row, and
     every non-deleted one appears exactly once in fct_orders, with no order there that staging does
-    not hold alive. Returns the offending order ids with what went wrong. -#}
+    not hold alive. Returns the offending order ids with what went wrong. The frequent cycle (var
+    test_window_hours set) checks the orders with a raw row loaded within the window, through the
+    tables' key indexes; the nightly build checks every order. -#}
+{%- set window_start = unify.test_window_start(source('azureware', 'orders'), '_loaded_at') %}
 with
 
 raw_orders as (
 
-    select distinct orderid as order_id from {{ source('azureware', 'orders') }}
+    select distinct orderid as order_id
+    from {{ source('azureware', 'orders') }}
+    {%- if window_start %}
+    where _loaded_at >= {{ window_start }}
+    {%- endif %}
 
 ),
 
@@ -15,6 +22,9 @@ staged as (
         order_id,
         is_deleted
     from {{ ref('stg_azureware__orders') }}
+    {%- if window_start %}
+    where order_id in (select raw_orders.order_id from raw_orders)
+    {%- endif %}
 
 ),
 
@@ -24,6 +34,9 @@ facts as (
         order_id,
         count(*) as fact_rows
     from {{ ref('fct_orders') }}
+    {%- if window_start %}
+    where order_id in (select raw_orders.order_id from raw_orders)
+    {%- endif %}
     group by order_id
 
 ),

@@ -7,15 +7,21 @@
         dist='order_id',
         sort=['order_id'],
         post_hook=[
-            "delete from {{ this }}
-            where order_line_id in (
+            "delete from {{ this }} where order_line_id in (
                 select order_line_id from {{ ref('stg_azureware__order_lines') }} where is_deleted
-            )
-            or order_id in (
+            )",
+            "delete from {{ this }} where order_id in (
                 select order_id from {{ ref('stg_azureware__orders') }} where is_deleted
             )",
         ],
     )
+}}
+{{
+    unify.postgres_indexes([
+        {'columns': ['order_line_id'], 'unique': true},
+        {'columns': ['source_loaded_at']},
+        {'columns': ['order_id']},
+    ])
 }}
 {#- Incremental: a run recomputes every line whose own row or whose order was loaded after the
     high-water mark minus the lookback. Lines whose order has not arrived yet wait in staging (an
@@ -24,7 +30,47 @@
 
 with
 
-order_lines as (
+{% if is_incremental() %}
+{%- set cutoff = incremental_cutoff('source_loaded_at') %}
+
+changed_lines as (
+
+    -- lines loaded since the cutoff, and the lines of orders loaded since it: ranges of the staging
+    -- tables' last_loaded_at indexes (sort keys on Redshift), then a lookup of lines by order_id
+    select order_line_id
+    from {{ ref('stg_azureware__order_lines') }}
+    where last_loaded_at > {{ cutoff }}
+
+    union all
+
+    select lines_of_orders.order_line_id
+    from {{ ref('stg_azureware__orders') }} as loaded_orders
+    inner join {{ ref('stg_azureware__order_lines') }} as lines_of_orders
+        on loaded_orders.order_id = lines_of_orders.order_id
+    where loaded_orders.last_loaded_at > {{ cutoff }}
+
+),
+
+scoped_lines as (
+
+    select *
+    from {{ ref('stg_azureware__order_lines') }}
+    where order_line_id in (select order_line_id from changed_lines)
+
+),
+
+orders as (
+
+    -- the orders of those lines, looked up by order_id
+    select *
+    from {{ ref('stg_azureware__orders') }}
+    where order_id in (select order_id from scoped_lines)
+
+),
+
+{% else %}
+
+scoped_lines as (
 
     select * from {{ ref('stg_azureware__order_lines') }}
 
@@ -33,40 +79,6 @@ order_lines as (
 orders as (
 
     select * from {{ ref('stg_azureware__orders') }}
-
-),
-
-{% if is_incremental() %}
-
-changed_lines as (
-
-    select order_line_id
-    from order_lines
-    where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
-
-    union all
-
-    select order_lines.order_line_id
-    from order_lines
-    inner join orders
-        on order_lines.order_id = orders.order_id
-    where orders.last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
-
-),
-
-scoped_lines as (
-
-    select *
-    from order_lines
-    where order_line_id in (select order_line_id from changed_lines)
-
-),
-
-{% else %}
-
-scoped_lines as (
-
-    select * from order_lines
 
 ),
 

@@ -13,11 +13,72 @@
         ],
     )
 }}
+{{
+    unify.postgres_indexes([
+        {'columns': ['order_id'], 'unique': true},
+        {'columns': ['source_loaded_at']},
+    ])
+}}
 {#- Incremental: a run recomputes every order whose own row, any of its lines or any of its
     shipments was loaded after this table's high-water mark (source_loaded_at) minus the lookback,
     from the fully CDC-resolved staging rows; orders deleted in the WMS are removed by the post-hook. -#}
 
 with
+
+{% if is_incremental() %}
+{%- set cutoff = incremental_cutoff('source_loaded_at') %}
+
+changed_orders as (
+
+    -- orders whose own row, a line or a shipment was loaded since the cutoff: each read is a range
+    -- of a staging table's last_loaded_at index (sort key on Redshift)
+    select order_id
+    from {{ ref('stg_azureware__orders') }}
+    where last_loaded_at > {{ cutoff }}
+
+    union all
+
+    select order_id
+    from {{ ref('stg_azureware__order_lines') }}
+    where last_loaded_at > {{ cutoff }}
+
+    union all
+
+    select shipped_orders.order_id
+    from {{ ref('stg_tms__shipments') }} as loaded_shipments
+    inner join {{ ref('stg_azureware__orders') }} as shipped_orders
+        on loaded_shipments.order_number = shipped_orders.order_number
+    where loaded_shipments.last_loaded_at > {{ cutoff }}
+
+),
+
+orders as (
+
+    select *
+    from {{ ref('stg_azureware__orders') }}
+    where order_id in (select order_id from changed_orders)
+
+),
+
+order_lines as (
+
+    -- the changed orders' lines, looked up by order_id
+    select *
+    from {{ ref('stg_azureware__order_lines') }}
+    where order_id in (select order_id from changed_orders)
+
+),
+
+shipments as (
+
+    -- the changed orders' shipments, looked up by order_number
+    select *
+    from {{ ref('stg_tms__shipments') }}
+    where order_number in (select order_number from orders)
+
+),
+
+{% else %}
 
 orders as (
 
@@ -37,58 +98,18 @@ shipments as (
 
 ),
 
+{% endif %}
+
 status_mapping as (
 
     select * from {{ ref('order_status_mapping') }}
 
 ),
 
-{% if is_incremental() %}
-
-changed_orders as (
-
-    select order_id
-    from orders
-    where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
-
-    union all
-
-    select order_id
-    from order_lines
-    where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
-
-    union all
-
-    select orders.order_id
-    from shipments
-    inner join orders
-        on shipments.order_number = orders.order_number
-    where shipments.last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
-
-),
-
-scoped_orders as (
-
-    select *
-    from orders
-    where order_id in (select order_id from changed_orders)
-
-),
-
-{% else %}
-
-scoped_orders as (
-
-    select * from orders
-
-),
-
-{% endif %}
-
 live_orders as (
 
     select *
-    from scoped_orders
+    from orders
     where not is_deleted
 
 ),

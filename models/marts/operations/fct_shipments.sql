@@ -13,6 +13,13 @@
         ],
     )
 }}
+{{
+    unify.postgres_indexes([
+        {'columns': ['shipment_id'], 'unique': true},
+        {'columns': ['source_loaded_at']},
+        {'columns': ['order_id']},
+    ])
+}}
 {#- Incremental: a run recomputes every shipment whose own row or whose order was loaded after the
     high-water mark minus the lookback. A shipment whose order has not arrived counts nowhere yet
     (inner join); the order's arrival marks it changed. Shipments of deleted orders are removed by
@@ -21,7 +28,53 @@
 
 with
 
-shipments as (
+currency_rates as (
+
+    select * from {{ ref('currency_rates_monthly') }}
+
+),
+
+{% if is_incremental() %}
+{%- set cutoff = incremental_cutoff('source_loaded_at') %}
+
+changed_shipments as (
+
+    -- shipments loaded since the cutoff, and the shipments of orders loaded since it: ranges of the
+    -- staging tables' last_loaded_at indexes (sort keys on Redshift), then a lookup by order_number
+    select shipment_id
+    from {{ ref('stg_tms__shipments') }}
+    where last_loaded_at > {{ cutoff }}
+
+    union all
+
+    select shipments_of_orders.shipment_id
+    from {{ ref('stg_azureware__orders') }} as loaded_orders
+    inner join {{ ref('stg_tms__shipments') }} as shipments_of_orders
+        on loaded_orders.order_number = shipments_of_orders.order_number
+    where loaded_orders.last_loaded_at > {{ cutoff }}
+
+),
+
+scoped_shipments as (
+
+    select *
+    from {{ ref('stg_tms__shipments') }}
+    where shipment_id in (select shipment_id from changed_shipments)
+
+),
+
+orders as (
+
+    -- the orders of those shipments, looked up by order_number
+    select *
+    from {{ ref('stg_azureware__orders') }}
+    where order_number in (select order_number from scoped_shipments)
+
+),
+
+{% else %}
+
+scoped_shipments as (
 
     select * from {{ ref('stg_tms__shipments') }}
 
@@ -30,46 +83,6 @@ shipments as (
 orders as (
 
     select * from {{ ref('stg_azureware__orders') }}
-
-),
-
-currency_rates as (
-
-    select * from {{ ref('currency_rates_monthly') }}
-
-),
-
-{% if is_incremental() %}
-
-changed_shipments as (
-
-    select shipment_id
-    from shipments
-    where last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
-
-    union all
-
-    select shipments.shipment_id
-    from shipments
-    inner join orders
-        on shipments.order_number = orders.order_number
-    where orders.last_loaded_at > {{ incremental_cutoff('source_loaded_at') }}
-
-),
-
-scoped_shipments as (
-
-    select *
-    from shipments
-    where shipment_id in (select shipment_id from changed_shipments)
-
-),
-
-{% else %}
-
-scoped_shipments as (
-
-    select * from shipments
 
 ),
 

@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+{#- A table, not a view (like the Salesforce staging models, dbt_project.yml): the dimensions and the
+    access mapping join it to those, and a view's `version_rank = 1` filter is estimated at one row. -#}
 with
 
 source as (

@@ -8,41 +8,45 @@
         sort=['last_loaded_at'],
     )
 }}
+{{
+    unify.postgres_indexes([
+        {'columns': ['order_line_id'], 'unique': true},
+        {'columns': ['last_loaded_at']},
+        {'columns': ['order_id']},
+        {'columns': ['is_deleted']},
+    ])
+}}
 {#- Incremental like stg_azureware__orders (the largest CDC stream): only keys with raw rows loaded
     after the high-water mark minus the lookback are re-resolved, over all their raw versions. -#}
 
 with
 
-source as (
-
-    select * from {{ source('azureware', 'order_lines') }}
-
-),
-
 {% if is_incremental() %}
 
-changed_keys as (
+loaded_keys as (
 
+    -- keys with a raw row loaded since the cutoff: a range of the raw table's _loaded_at index
     select distinct orderlineid
-    from source
+    from {{ source('azureware', 'order_lines') }}
     where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
 
 ),
 
-versions as (
+source as (
 
-    select source.*
-    from source
-    inner join changed_keys
-        on source.orderlineid = changed_keys.orderlineid
+    -- every delivered version of those keys, looked up by key (raw keeps them all)
+    select raw_rows.*
+    from {{ source('azureware', 'order_lines') }} as raw_rows
+    inner join loaded_keys
+        on raw_rows.orderlineid = loaded_keys.orderlineid
 
 ),
 
 {% else %}
 
-versions as (
+source as (
 
-    select * from source
+    select * from {{ source('azureware', 'order_lines') }}
 
 ),
 
@@ -57,7 +61,7 @@ ranked as (
             order by {{ cdc_version_order('azureware') }}
         ) as version_rank,
         max(_loaded_at) over (partition by orderlineid) as last_loaded_at
-    from versions
+    from source
 
 ),
 

@@ -8,42 +8,46 @@
         sort=['last_loaded_at'],
     )
 }}
+{{
+    unify.postgres_indexes([
+        {'columns': ['order_id'], 'unique': true},
+        {'columns': ['last_loaded_at']},
+        {'columns': ['order_number']},
+        {'columns': ['is_deleted']},
+    ])
+}}
 {#- Incremental because Orders is the large, fast-changing CDC stream: a run re-resolves only the
     keys that have any raw row loaded after the high-water mark minus the lookback, over ALL raw
     versions of those keys (so a late, out-of-order change record still ranks correctly). -#}
 
 with
 
-source as (
-
-    select * from {{ source('azureware', 'orders') }}
-
-),
-
 {% if is_incremental() %}
 
-changed_keys as (
+loaded_keys as (
 
+    -- keys with a raw row loaded since the cutoff: a range of the raw table's _loaded_at index
     select distinct orderid
-    from source
+    from {{ source('azureware', 'orders') }}
     where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
 
 ),
 
-versions as (
+source as (
 
-    select source.*
-    from source
-    inner join changed_keys
-        on source.orderid = changed_keys.orderid
+    -- every delivered version of those keys, looked up by key (raw keeps them all)
+    select raw_rows.*
+    from {{ source('azureware', 'orders') }} as raw_rows
+    inner join loaded_keys
+        on raw_rows.orderid = loaded_keys.orderid
 
 ),
 
 {% else %}
 
-versions as (
+source as (
 
-    select * from source
+    select * from {{ source('azureware', 'orders') }}
 
 ),
 
@@ -58,7 +62,7 @@ ranked as (
             order by {{ cdc_version_order('azureware') }}
         ) as version_rank,
         max(_loaded_at) over (partition by orderid) as last_loaded_at
-    from versions
+    from source
 
 ),
 

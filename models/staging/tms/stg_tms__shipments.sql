@@ -8,41 +8,44 @@
         sort=['last_loaded_at'],
     )
 }}
+{{
+    unify.postgres_indexes([
+        {'columns': ['shipment_id'], 'unique': true},
+        {'columns': ['last_loaded_at']},
+        {'columns': ['order_number']},
+    ])
+}}
 {#- Incremental (a large daily stream): only shipments with raw rows loaded after the high-water
     mark minus the lookback are re-resolved, over all their delivered versions. -#}
 
 with
 
-source as (
-
-    select * from {{ source('tms', 'shipments') }}
-
-),
-
 {% if is_incremental() %}
 
-changed_keys as (
+loaded_keys as (
 
+    -- keys with a raw row loaded since the cutoff: a range of the raw table's _loaded_at index
     select distinct shipment_id
-    from source
+    from {{ source('tms', 'shipments') }}
     where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
 
 ),
 
-versions as (
+source as (
 
-    select source.*
-    from source
-    inner join changed_keys
-        on source.shipment_id = changed_keys.shipment_id
+    -- every delivered version of those keys, looked up by key (raw keeps them all)
+    select raw_rows.*
+    from {{ source('tms', 'shipments') }} as raw_rows
+    inner join loaded_keys
+        on raw_rows.shipment_id = loaded_keys.shipment_id
 
 ),
 
 {% else %}
 
-versions as (
+source as (
 
-    select * from source
+    select * from {{ source('tms', 'shipments') }}
 
 ),
 
@@ -57,7 +60,7 @@ ranked as (
             order by {{ cdc_version_order('tms') }}
         ) as version_rank,
         max(_loaded_at) over (partition by shipment_id) as last_loaded_at
-    from versions
+    from source
 
 ),
 

@@ -8,41 +8,43 @@
         sort=['last_loaded_at'],
     )
 }}
+{{
+    unify.postgres_indexes([
+        {'columns': ['event_id'], 'unique': true},
+        {'columns': ['last_loaded_at']},
+    ])
+}}
 {#- Incremental (the largest TMS stream, many events per shipment): only events with raw rows
     loaded after the high-water mark minus the lookback are re-resolved. -#}
 
 with
 
-source as (
-
-    select * from {{ source('tms', 'tracking_events') }}
-
-),
-
 {% if is_incremental() %}
 
-changed_keys as (
+loaded_keys as (
 
+    -- keys with a raw row loaded since the cutoff: a range of the raw table's _loaded_at index
     select distinct event_id
-    from source
+    from {{ source('tms', 'tracking_events') }}
     where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
 
 ),
 
-versions as (
+source as (
 
-    select source.*
-    from source
-    inner join changed_keys
-        on source.event_id = changed_keys.event_id
+    -- every delivered version of those keys, looked up by key (raw keeps them all)
+    select raw_rows.*
+    from {{ source('tms', 'tracking_events') }} as raw_rows
+    inner join loaded_keys
+        on raw_rows.event_id = loaded_keys.event_id
 
 ),
 
 {% else %}
 
-versions as (
+source as (
 
-    select * from source
+    select * from {{ source('tms', 'tracking_events') }}
 
 ),
 
@@ -57,7 +59,7 @@ ranked as (
             order by {{ cdc_version_order('tms') }}
         ) as version_rank,
         max(_loaded_at) over (partition by event_id) as last_loaded_at
-    from versions
+    from source
 
 ),
 
