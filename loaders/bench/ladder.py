@@ -3,8 +3,9 @@
 In a private database `<prefix>_<scale>` on the local warehouse (never the shared `unify` database) and
 landing folders under the run's output folder:
 
-1. simulate `days` days of the three sources from `start` (default: a history that crosses a month
-   end), in a subprocess (its own time and peak memory); no faults, so every file loads;
+1. simulate the rung's days of the three sources (default 7; the `xlarge` rung: the large scale's daily
+   volume over four times the history), every rung's history ending on the same day, in a subprocess
+   (its own time and peak memory); no faults, so every file loads;
 2. load: a bare `COPY FROM STDIN` of every DMS and TMS CSV file (scratch database) against the loader on
    the same files (loaders/bench/load_throughput.py), then the AppFlow JSON files; and the same pair on
    ONE DMS full-load file with as many rows as the scale has order lines (bulk throughput);
@@ -13,14 +14,18 @@ landing folders under the run's output folder:
    files: the first day) plus 5 minutes, as if production had loaded it as it arrived. Without this,
    every row would carry the few minutes of the benchmark's own load, and the incremental models'
    lookback (hours of load time) would re-read all of history. Set-up, not a measured cost;
-4. full `dbt build` (timed); the models' "now" is pinned to the end of the day after the history;
+4. full `dbt build` of the fresh database (timed); the models' "now" is pinned to the end of the day
+   after the history;
 5. change batch: the simulation continues one day in a scratch copy; the DMS CDC files of its first
-   hours, as many as make ~1% of the records loaded so far, land and load; then `dbt build` with the
-   production lookback (3 h) runs incrementally (timed);
-6. end to end: the next DMS CDC interval with new orders lands; the production cycle runs (load of the
-   new keys, as the S3-event Lambda does, then `dbt build -s <cycle selection>`, default every model
-   downstream of the WMS, with its tests); a second connection polls every 0.2 s until the new orders
-   are in fct_orders and counted in rpt_operations_health_daily;
+   hours, as many as make ~1% of the records loaded so far, land and load; then the production
+   FREQUENT cycle's build runs (timed): `dbt build` with the frequent cycle's flags and test window
+   (FREQUENT_CYCLE below; docs/warehouse-model.md "Load cycles") and the production lookback (3 h);
+   then the NIGHTLY build, `dbt build` with no flags (every test on every row), timed too;
+6. end to end: the next DMS CDC interval with new orders lands; the production frequent cycle runs for
+   it (load of the new keys, as the S3-event Lambda does, then the frequent cycle's build restricted to
+   `-s <cycle selection>`, default every model downstream of the WMS, with its tests); a second
+   connection polls every 0.2 s until the new orders are in fct_orders and counted in
+   rpt_operations_health_daily;
 7. the dashboards' queries (analyses/, compiled by dbt) under the project's row-level security at 1, 10
    and 100 concurrent sessions, logged in as the people of the RLS mapping (loaders/bench/concurrency.py).
 The database, the benchmark's login roles and the landing folders are dropped afterwards unless `keep`.
@@ -55,6 +60,20 @@ APPFLOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")  # execution
 TMS_DAY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 DEFAULT_CYCLE = "source:azureware+"
 
+# The production frequent load cycle (docs/warehouse-model.md, "Load cycles"): generic tests on the large
+# incremental models check only the rows loaded within the test window (and the keys of those rows across
+# the whole table), tests tagged `nightly` (whole-history reconciliations) and unit tests (code, not data:
+# CI runs them) are left to the nightly build, which is `dbt build` with no flags.
+FREQUENT_CYCLE_ARGS = ("build", "--exclude", "tag:nightly", "--exclude-resource-type", "unit_test")
+FREQUENT_CYCLE_TEST_WINDOW_HOURS = 6  # >= the WMS cycle's 15 minutes + the 3-hour lookback, with margin
+NIGHTLY_ARGS = ("build",)
+
+# Rungs that are not simulator presets: name -> (simulator scale, history as a multiple of --days). xlarge
+# keeps the large scale's daily volume and quadruples the history: the rung where history dominates, so
+# a build that costs what the new data costs shows it (a bigger daily volume over the same days would
+# grow the new data with the history).
+BENCH_SCALES: dict[str, tuple[float, int]] = {"xlarge": (50.0, 4)}
+
 
 # The history crosses a month end (so the "last complete month" dashboard query has rows) and is followed
 # by one continued day (change batch, latency); the models' "now" is pinned to the end of that day.
@@ -74,14 +93,42 @@ class BenchOptions:
     keep: bool = False
     schema: str = "analytics"
 
+    test_window_hours: int = FREQUENT_CYCLE_TEST_WINDOW_HOURS
+
+    @property
+    def history_end(self) -> date:
+        """The last simulated day of every rung (a rung with more days starts earlier)."""
+        return self.start + timedelta(days=self.days - 1)
+
     @property
     def as_of_at(self) -> str:
         """The end of the continued day: "now" for the models (SLA risk, due orders, last month)."""
-        return f"{self.start + timedelta(days=self.days + 1):%Y-%m-%d} 00:00:00"
+        return f"{self.history_end + timedelta(days=2):%Y-%m-%d} 00:00:00"
 
     def dbt_env(self, access_prefix: str) -> dict[str, str]:
         return {"UNIFY_INCREMENTAL_LOOKBACK_HOURS": str(self.lookback_hours), "UNIFY_AS_OF_AT": self.as_of_at,
-                "UNIFY_SCHEMA": self.schema, "UNIFY_ACCESS_USER_NAME_PREFIX": access_prefix}
+                "UNIFY_SCHEMA": self.schema, "UNIFY_ACCESS_USER_NAME_PREFIX": access_prefix,
+                "UNIFY_TEST_WINDOW_HOURS": ""}  # full strength unless a step asks for the frequent cycle
+
+    def frequent_env(self, access_prefix: str) -> dict[str, str]:
+        return {**self.dbt_env(access_prefix), "UNIFY_TEST_WINDOW_HOURS": str(self.test_window_hours)}
+
+    @property
+    def frequent_command(self) -> str:
+        return f"UNIFY_TEST_WINDOW_HOURS={self.test_window_hours} dbt " + " ".join(FREQUENT_CYCLE_ARGS)
+
+
+def resolve_rung(scale: str, options: BenchOptions) -> tuple[float, str, int]:
+    """(simulator scale, label, days of history) of a rung: a bench rung (BENCH_SCALES), a simulator
+    preset or a number; raises the simulator's SimulationError for anything else."""
+    from loaders.simulate.params import resolve_scale
+
+    key = scale.strip().lower()
+    if key in BENCH_SCALES:
+        value, history_multiple = BENCH_SCALES[key]
+        return value, key, options.days * history_multiple
+    value, label = resolve_scale(scale)
+    return value, label, options.days
 
 
 @dataclass
@@ -98,6 +145,7 @@ class Rung:
     # access_user_name_prefix). Roles are cluster-wide: the prefix keeps them apart from anyone else's.
     access_prefix: str = ""
     arrivals: list[tuple[datetime, str]] = field(default_factory=list)  # (time, key) of next-day DMS CDC files
+    days: int = 7  # of simulated history, ending on BenchOptions.history_end
 
 
 def database_name(label: str, prefix: str = "bench") -> str:
@@ -107,13 +155,12 @@ def database_name(label: str, prefix: str = "bench") -> str:
 def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
               say: Callable[[str], None], prefix: str = "bench") -> ScaleResult:
     from loaders.local_warehouse import LocalWarehouse
-    from loaders.simulate.params import resolve_scale
 
-    value, label = resolve_scale(scale)
+    value, label, days = resolve_rung(scale, options)
     db = database_name(label, prefix)
-    result = ScaleResult(scale=label, scale_value=value, database=db)
+    result = ScaleResult(scale=label, scale_value=value, database=db, days=days)
     rung = Rung(label, base.with_database(db), workdir / f"landing-{label}", workdir / f"next-{label}",
-                workdir / f"target-{label}", access_prefix=f"{db}.")
+                workdir / f"target-{label}", access_prefix=f"{db}.", days=days)
     started = time.perf_counter()
     load_at_start = _load_average()
     _drop_database(base, db)
@@ -124,12 +171,17 @@ def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
         result.simulate = simulate(rung, value, options, say)
         result.load = load(rung, say, result.simulate.order_lines, workdir)
         aging_s = age_history(rung, say)
-        full_s, nodes, full_detail = build(rung, options, say, "full")
+        full_s, nodes, full_detail = build(rung, options, say, "full", NIGHTLY_ARGS, options.dbt_env(rung.access_prefix))
         change = change_batch(rung, options, say)
-        incremental_s, _, incremental_detail = build(rung, options, say, "incremental")
+        incremental_s, _, incremental_detail = build(rung, options, say, "frequent cycle", FREQUENT_CYCLE_ARGS,
+                                                     options.frequent_env(rung.access_prefix))
+        nightly_s, _, nightly_detail = build(rung, options, say, "nightly", NIGHTLY_ARGS,
+                                             options.dbt_env(rung.access_prefix))
         result.build = BuildFigures(full_s, nodes, aging_s, change["records"], change["pct"], change["order_lines"],
                                     change["minutes"], change["load_s"], incremental_s, options.lookback_hours,
-                                    full_detail, incremental_detail)
+                                    full_detail, incremental_detail, nightly_s=nightly_s,
+                                    nightly_detail=nightly_detail, frequent_command=options.frequent_command,
+                                    test_window_hours=options.test_window_hours)
         result.latency = latency(rung, options, say)
         result.rls, result.rows_seen, result.concurrency = concurrency.run(rung.settings, rung.target, options,
                                                                            options.dbt_env(rung.access_prefix), say)
@@ -151,15 +203,15 @@ def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
 def simulate(rung: Rung, value: float, options: BenchOptions, say: Callable[[str], None]) -> SimulateFigures:
     from loaders.bench.simulate_child import SimulateChildError, run_child
 
-    start = options.start
-    say(f"{rung.scale}: simulating {options.days} days from {start} (subprocess)")
+    start = options.history_end - timedelta(days=rung.days - 1)
+    say(f"{rung.scale}: simulating {rung.days} days from {start} (subprocess)")
     try:
-        child = run_child(["simulate", str(rung.landing), "--scale", str(value), "--days", str(options.days),
+        child = run_child(["simulate", str(rung.landing), "--scale", str(value), "--days", str(rung.days),
                            "--start", start.isoformat(), "--seed", str(options.seed)], rung.settings.root)
     except SimulateChildError as err:
         raise BenchError(f"{rung.scale}: simulate: {err}") from None
     r = child.report
-    figures = SimulateFigures(round(child.seconds, 2), round(child.peak_rss_mb, 1), options.days,
+    figures = SimulateFigures(round(child.seconds, 2), round(child.peak_rss_mb, 1), rung.days,
                               int(r["entities"].get("orders", 0)), int(r["entities"].get("order_lines", 0)),
                               int(r["records"]), int(r["files"]), round(r["bytes"] / 1e6, 1))
     say(f"{rung.scale}: simulated {figures.order_lines:,} order lines, {figures.records:,} records, "
@@ -226,35 +278,59 @@ def age_history(rung: Rung, say: Callable[[str], None]) -> float:
         cur.execute("analyze delivered")
         for table in ALL_TABLES:
             name = f'"{table.raw_schema}"."{table.raw_table}"'
+            # the raw table's indexes (the loader's) are dropped for the update and built again after it:
+            # updating an indexed column row by row costs several times a sorted index build
+            cur.execute("select indexname, indexdef from pg_indexes where schemaname = %s and tablename = %s "
+                        "and indexname not in (select conname from pg_constraint)", (table.raw_schema, table.raw_table))
+            indexes = cur.fetchall()
+            for index, _definition in indexes:
+                cur.execute(f'drop index "{table.raw_schema}"."{index}"')
             cur.execute(f"update {name} as r set _loaded_at = d.at from delivered as d where d.key = r._source_key")
-            cur.execute(f"vacuum full analyze {name}")  # no dead tuples left behind for the build to scan
+            cur.execute(f"vacuum full {name}")  # no dead tuples left behind for the build to scan
+            for _index, definition in indexes:
+                cur.execute(definition)
+            cur.execute(f"analyze {name}")
     conn.close()
     return round(time.perf_counter() - started, 2)
 
 
-def build(rung: Rung, options: BenchOptions, say: Callable[[str], None], kind: str) -> tuple[float, int, dict]:
+def build(rung: Rung, options: BenchOptions, say: Callable[[str], None], kind: str, args: tuple[str, ...],
+          env: dict[str, str]) -> tuple[float, int, dict]:
+    """One timed `dbt <args>` with `env`; its figures from run_results.json (time per node type, the
+    tests' share of the node time, the slowest nodes)."""
     import json
 
-    say(f"{rung.scale}: dbt build ({kind})")
+    say(f"{rung.scale}: dbt {' '.join(args)} ({kind})")
     started = time.perf_counter()
-    proc = run_dbt(["build"], rung.settings, target_path=rung.target, capture=True, check=False,
-                   env=options.dbt_env(rung.access_prefix))
+    proc = run_dbt(list(args), rung.settings, target_path=rung.target, capture=True, check=False, env=env)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-30:])
         raise BenchError(f"{rung.scale}: dbt build ({kind}) failed (exit {proc.returncode}):\n{tail}")
     results = json.loads((rung.target / "run_results.json").read_text())
+    detail = build_detail(results["results"], results.get("elapsed_time", 0.0))
+    nodes = len(results["results"])
+    say(f"{rung.scale}: dbt build ({kind}) {seconds:.1f} s, {nodes} nodes, tests {detail['test_share']:.0%} of node time")
+    return round(seconds, 2), nodes, detail
+
+
+def build_detail(results: list[dict], elapsed_s: float) -> dict:
+    """Node time by type (summed over dbt's threads), the share of it spent in data and unit tests, the
+    number of nodes per type and the slowest nodes, from run_results.json's results."""
     by_type: dict[str, float] = {}
-    for node in results["results"]:
+    count: dict[str, int] = {}
+    for node in results:
         kind_of = node["unique_id"].split(".", 1)[0]
         by_type[kind_of] = by_type.get(kind_of, 0.0) + node["execution_time"]
-    slowest = sorted(results["results"], key=lambda n: -n["execution_time"])[:3]
-    detail = {"elapsed_s": round(results.get("elapsed_time", 0.0), 2),
-              "seconds_by_type": {k: round(v, 2) for k, v in sorted(by_type.items())},
-              "slowest": [[n["unique_id"].split(".")[-1], round(n["execution_time"], 2)] for n in slowest]}
-    nodes = len(results["results"])
-    say(f"{rung.scale}: dbt build ({kind}) {seconds:.1f} s, {nodes} nodes")
-    return round(seconds, 2), nodes, detail
+        count[kind_of] = count.get(kind_of, 0) + 1
+    total = sum(by_type.values())
+    tests = by_type.get("test", 0.0) + by_type.get("unit_test", 0.0)
+    slowest = sorted(results, key=lambda n: -n["execution_time"])[:3]
+    return {"elapsed_s": round(elapsed_s, 2),
+            "seconds_by_type": {k: round(v, 2) for k, v in sorted(by_type.items())},
+            "nodes_by_type": dict(sorted(count.items())),
+            "test_share": round(tests / total, 3) if total else 0.0,
+            "slowest": [[n["unique_id"].split(".")[-1], round(n["execution_time"], 2)] for n in slowest]}
 
 
 def _count_records(path: Path) -> tuple[int, list[dict]]:
@@ -362,7 +438,9 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
             expected[(warehouse_id, day)] += int(cur.fetchone()[0])
     rung.arrivals = rung.arrivals[len(keys):]
     poller = _Poller(conn, schema, ids, expected)
-    cycle = f"load of the {len(keys)} new key(s) (as the S3-event Lambda), then `dbt build -s {options.cycle_select}`"
+    args = [*FREQUENT_CYCLE_ARGS, "-s", options.cycle_select]
+    cycle = (f"load of the {len(keys)} new key(s) (as the S3-event Lambda), then the frequent cycle's "
+             f"`UNIFY_TEST_WINDOW_HOURS={options.test_window_hours} dbt {' '.join(args)}`")
     say(f"{rung.scale}: end to end: landing {len(keys)} CDC file(s) with {len(ids)} new order(s); {cycle}")
     t0 = time.perf_counter()
     poller.start(t0)
@@ -373,8 +451,8 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
         loaded_s = time.perf_counter() - t0
         if report.exit_code == EXIT_FAILED:
             raise BenchError(f"{rung.scale}: the latency load failed:\n{report.summary()}")
-        proc = run_dbt(["build", "-s", options.cycle_select], rung.settings, target_path=rung.target, capture=True,
-                       check=False, env=options.dbt_env(rung.access_prefix))
+        proc = run_dbt(args, rung.settings, target_path=rung.target, capture=True, check=False,
+                       env=options.frequent_env(rung.access_prefix))
         build_done_s = time.perf_counter() - t0
         if proc.returncode != 0:
             tail = "\n".join(proc.stdout.splitlines()[-30:])

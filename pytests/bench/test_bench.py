@@ -43,6 +43,7 @@ def test_quick_bench_exits_cleanly_and_prints_its_table(quick_run):
     for m in MEASURES:
         assert f"| {m.label} ({m.unit}) |" in md, m.label
     assert "| measure | tiny |" in md and "goal (largest scale)" in md
+    assert "*frequent cycle* = the production load cycle's build, `UNIFY_TEST_WINDOW_HOURS=6 dbt build" in md
 
 
 def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
@@ -65,6 +66,17 @@ def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
     assert 0.5 <= build["change_pct"] <= 5, "the change batch is not about 1% of the data"
     assert build["ratio"] == pytest.approx(build["incremental_s"] / build["full_s"], rel=0.01)
     assert build["lookback_hours"] == 3
+    # the incremental measure is the production frequent cycle: windowed tests, no nightly-only tests, no unit
+    # tests; the nightly build after it runs every test, unit tests included
+    assert build["frequent_command"] == ("UNIFY_TEST_WINDOW_HOURS=6 dbt build --exclude tag:nightly "
+                                         "--exclude-resource-type unit_test")
+    frequent, nightly = build["incremental_detail"]["nodes_by_type"], build["nightly_detail"]["nodes_by_type"]
+    assert "unit_test" not in frequent and nightly["unit_test"] >= 5
+    assert 0 < frequent["test"] < nightly["test"], "the nightly-only tests must run in the nightly build only"
+    assert build["full_detail"]["nodes_by_type"] == nightly
+    assert build["nightly_ratio"] == pytest.approx(build["nightly_s"] / build["full_s"], rel=0.01)
+    for detail in (build["full_detail"], build["incremental_detail"], build["nightly_detail"]):
+        assert 0 < detail["test_share"] < 1
     assert latency["new_orders"] >= 1 and latency["files"] >= 1
     assert latency["land_s"] <= latency["loaded_s"] <= latency["fct_visible_s"] <= latency["build_done_s"] + 1
     assert latency["fct_visible_s"] <= latency["rpt_visible_s"] <= latency["build_done_s"] + 1
@@ -124,3 +136,20 @@ def test_growth_exponent_is_the_log_log_slope_over_the_ladder():
     assert run.largest() is scales[-1]
     row = next(line for line in markdown(run).splitlines() if line.startswith("| dbt build, full (s)"))
     assert row.count(" 0.50 ") == 2 and f" {1.3 ** 0.5:.2f} " in row  # over the ladder, and the two largest
+
+
+def test_the_xlarge_rung_is_the_large_scale_over_four_times_the_history_ending_on_the_same_day():
+    from datetime import date
+
+    from loaders.bench.ladder import BenchOptions, resolve_rung
+    from loaders.simulate.params import PRESETS, SimulationError
+
+    options = BenchOptions()
+    assert resolve_rung("xlarge", options) == (PRESETS["large"], "xlarge", 4 * options.days)
+    assert resolve_rung("large", options) == (PRESETS["large"], "large", options.days)
+    assert resolve_rung("7.5", options) == (7.5, "7.5", options.days)
+    with pytest.raises(SimulationError):
+        resolve_rung("huge", options)
+    # every rung's history ends on the same day, so "now" (as_of_at) is the same for all
+    assert options.history_end == date(2026, 11, 3) and options.as_of_at == "2026-11-05 00:00:00"
+
