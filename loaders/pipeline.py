@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -127,7 +128,7 @@ def run_main_job(
         if loaded.exit_code not in (0, _exit_code_with_quarantines()):
             raise MainJobError(f"{name}: the load failed (exit {loaded.exit_code}); see the log above")
         quarantined = list(getattr(loaded, "quarantined", []) or [])
-        report.quarantined.extend(str(q) for q in quarantined)
+        report.quarantined.extend(f"{q.key}: {q.reason}" for q in quarantined)
         say(f"{name}: loaded {loaded.files} files, {loaded.rows} rows in {load_s:.1f} s"
             + (f"; {len(quarantined)} file(s) quarantined (see `unify load` docs)" if quarantined else ""))
         t1 = time.monotonic()
@@ -218,6 +219,17 @@ def _mart_row_counts(settings: Settings) -> dict[str, int]:
     return counts
 
 
+def quarantine_reasons(quarantined: list[str]) -> list[tuple[str, int, str]]:
+    """(reason, files, one example key) per kind of quarantine, most frequent first, from the report's
+    "<key>: <reason>" lines. A JSON parser's position ("(column 183)") is left out of the grouping."""
+    groups: dict[str, list[str]] = {}
+    for line in quarantined:
+        key, _, reason = line.partition(": ")
+        reason = re.sub(r" \(column \d+\)", "", reason).strip() or "unknown"
+        groups.setdefault(reason, []).append(key)
+    return sorted(((reason, len(keys), keys[0]) for reason, keys in groups.items()), key=lambda g: (-g[1], g[0]))
+
+
 def print_summary(settings: Settings, report: MainJobReport) -> None:
     print()
     print("=" * 78)
@@ -227,6 +239,8 @@ def print_summary(settings: Settings, report: MainJobReport) -> None:
               f"build {c.build_seconds:5.1f} s")
     if report.quarantined:
         print(f"  quarantined files (kept, never deleted; fix and retry with `unify load`): {len(report.quarantined)}")
+        for reason, count, example in quarantine_reasons(report.quarantined):
+            print(f"    {count:>4} x {reason}  (e.g. {example})")
     tests = ", ".join(f"{n} {s}" for s, n in sorted(report.tests.items())) or "none run"
     print(f"Tests in the last dbt build: {tests}")
     print("Rows per mart and reporting table:")
@@ -284,8 +298,9 @@ def run(args: argparse.Namespace) -> int:
     config = MainJobConfig(scale=args.scale, days=args.days, cycles=args.cycles, start=args.start,
                            seed=args.seed, fmt=args.fmt, faults=faults, fresh=args.fresh, docs=args.docs)
     if not args.verbose:
-        # The demo shows each load's summary and its warnings (quarantines), not one line per batch.
-        logging.getLogger("loaders").setLevel(logging.WARNING)
+        # The demo shows each load's summary, and the quarantines grouped by reason at the end, not one
+        # log line per batch or per quarantined file (-v shows them; `unify load` always does).
+        logging.getLogger("loaders").setLevel(logging.ERROR)
     try:
         LocalWarehouse(settings).start()
         report = run_main_job(settings, config, progress=sys.stderr.isatty())
