@@ -22,36 +22,7 @@
 
 with
 
-{% if is_incremental() %}
-
-loaded_keys as (
-
-    -- keys with a raw row loaded since the cutoff: a range of the raw table's _loaded_at index
-    select distinct orderid
-    from {{ source('azureware', 'orders') }}
-    where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
-
-),
-
-source as (
-
-    -- every delivered version of those keys, looked up by key (raw keeps them all)
-    select raw_rows.*
-    from {{ source('azureware', 'orders') }} as raw_rows
-    inner join loaded_keys
-        on raw_rows.orderid = loaded_keys.orderid
-
-),
-
-{% else %}
-
-source as (
-
-    select * from {{ source('azureware', 'orders') }}
-
-),
-
-{% endif %}
+{{ cdc_key_versions(source('azureware', 'orders'), 'orderid') }}
 
 ranked as (
 

@@ -20,36 +20,7 @@
 
 with
 
-{% if is_incremental() %}
-
-loaded_keys as (
-
-    -- keys with a raw row loaded since the cutoff: a range of the raw table's _loaded_at index
-    select distinct shipment_id
-    from {{ source('tms', 'shipments') }}
-    where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
-
-),
-
-source as (
-
-    -- every delivered version of those keys, looked up by key (raw keeps them all)
-    select raw_rows.*
-    from {{ source('tms', 'shipments') }} as raw_rows
-    inner join loaded_keys
-        on raw_rows.shipment_id = loaded_keys.shipment_id
-
-),
-
-{% else %}
-
-source as (
-
-    select * from {{ source('tms', 'shipments') }}
-
-),
-
-{% endif %}
+{{ cdc_key_versions(source('tms', 'shipments'), 'shipment_id') }}
 
 ranked as (
 

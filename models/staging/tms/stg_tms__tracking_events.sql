@@ -19,36 +19,7 @@
 
 with
 
-{% if is_incremental() %}
-
-loaded_keys as (
-
-    -- keys with a raw row loaded since the cutoff: a range of the raw table's _loaded_at index
-    select distinct event_id
-    from {{ source('tms', 'tracking_events') }}
-    where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
-
-),
-
-source as (
-
-    -- every delivered version of those keys, looked up by key (raw keeps them all)
-    select raw_rows.*
-    from {{ source('tms', 'tracking_events') }} as raw_rows
-    inner join loaded_keys
-        on raw_rows.event_id = loaded_keys.event_id
-
-),
-
-{% else %}
-
-source as (
-
-    select * from {{ source('tms', 'tracking_events') }}
-
-),
-
-{% endif %}
+{{ cdc_key_versions(source('tms', 'tracking_events'), 'event_id') }}
 
 ranked as (
 
