@@ -28,17 +28,6 @@ def warehouse() -> Settings:
     return settings
 
 
-def _drop_database(settings: Settings, name: str) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(settings.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    conn.close()
-
-
 @pytest.fixture
 def database(warehouse: Settings, request) -> Settings:
     """A fresh, empty database for one test; dropped afterwards (UNIFY_KEEP_TEST_DB=1 keeps it)."""
@@ -47,11 +36,10 @@ def database(warehouse: Settings, request) -> Settings:
     settings = warehouse.with_database(name)
     LocalWarehouse(warehouse).ensure_database(name)
     yield settings
-    if not os.environ.get("UNIFY_KEEP_TEST_DB"):
-        _drop_database(warehouse, name)
+    drop_database(warehouse, name)
 
 
-from support import free_port  # noqa: E402  (pytests/support.py: helpers tests import by name)
+from support import drop_database, free_port  # noqa: E402  (pytests/support.py: helpers tests import by name)
 
 
 @pytest.fixture(scope="session")

@@ -15,15 +15,11 @@ the tests query as the non-superuser logins, like the people they stand for.
 from __future__ import annotations
 
 import json
-import os
-import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from loaders.config import Settings
-from loaders.local_warehouse import LocalWarehouse
 from loaders.simulate.reference import ACCOUNT_MANAGERS, OTHER_USERS
 
 FIRST_DAY = date(2026, 10, 27)
@@ -51,24 +47,6 @@ def role_plan() -> dict[str, list[str]]:
     })
     assert {u.username for u in OTHER_USERS} <= set(plan)
     return plan
-
-
-class pinned_env:
-    """Set environment variables that dbt_project.yml reads while a fixture builds, then restore them."""
-
-    def __init__(self, **values: str):
-        self.values = values
-
-    def __enter__(self):
-        self.saved = {name: os.environ.get(name) for name in self.values}
-        os.environ.update(self.values)
-
-    def __exit__(self, *exc):
-        for name, value in self.saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @dataclass
@@ -163,9 +141,3 @@ def drop_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> 
 
     _execute(settings, [(sql.SQL("drop role if exists {}").format(sql.Identifier(prefix + login)), ())
                         for login in plan])
-
-
-def drop_database(settings: Settings, name: str) -> None:
-    from psycopg2 import sql
-
-    _execute(settings, [(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)), ())])

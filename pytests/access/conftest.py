@@ -17,8 +17,8 @@ import time
 import uuid
 
 import pytest
-from access_support import (AS_OF_AT, FIRST_DAY, Secured, create_logins, drop_database, drop_logins,
-                            pinned_env, role_plan)
+from access_support import FIRST_DAY, Secured, create_logins, drop_logins, role_plan
+from support import drop_database, pinned_env
 
 from loaders.config import Settings
 from loaders.local_warehouse import LocalWarehouse

@@ -12,7 +12,6 @@ e.g. what dbt's grants machinery executes through `call statement`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

@@ -10,7 +10,6 @@ The database is dropped at the end (UNIFY_KEEP_TEST_DB=1 keeps it).
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
+from support import drop_database, pinned_env, query
 
 from loaders.config import Settings
 from loaders.local_warehouse import LocalWarehouse
@@ -43,27 +44,7 @@ class CatalogSite:
         return json.loads((self.target_path / "column_lineage.json").read_text())
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        import psycopg2
-
-        with psycopg2.connect(self.settings.dsn()) as conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            rows = cur.fetchall()
-        conn.close()
-        return rows
-
-
-def _drop(warehouse: Settings, name: str) -> None:
-    if os.environ.get("UNIFY_KEEP_TEST_DB"):
-        print(f"kept test database {name}")
-        return
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(warehouse.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    conn.close()
+        return query(self.settings, sql, params)
 
 
 @pytest.fixture(scope="session")
@@ -78,20 +59,12 @@ def catalog_site(warehouse: Settings, tmp_path_factory) -> CatalogSite:
     target = base / "target"
     config = MainJobConfig(scale="tiny", days=DAYS, cycles=0, start=FIRST_DAY, seed=7, fmt="csv",
                            faults=("all",), fresh=True, docs=True)
-    saved = {k: os.environ.get(k) for k in ("UNIFY_AS_OF_AT", "UNIFY_INCREMENTAL_LOOKBACK_HOURS")}
-    os.environ.update({"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0"})
     started = time.monotonic()
-    try:
+    with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT, UNIFY_INCREMENTAL_LOOKBACK_HOURS="0"):
         report = run_main_job(settings, config, landing=str(base / "landing"), target_path=target, say=print,
                               progress=False)
         lineage = write_lineage(report.target_path or target)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     site = CatalogSite(settings, target, time.monotonic() - started)
     print(f"catalog site built in {site.seconds:.1f} s; {lineage.summary()}")
     yield site
-    _drop(warehouse, name)
+    drop_database(warehouse, name)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import psycopg2
 from _load_oracle import Landed
+from support import execute, query, raw_rows_per_key  # noqa: F401  (tests import them from here)
 
 from loaders.config import Settings
 
@@ -37,36 +37,7 @@ class Landing:
         return target
 
 
-def query(settings: Settings, sql: str, params: tuple | dict = ()) -> list[tuple]:
-    conn = psycopg2.connect(settings.dsn())
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
-
-def execute(settings: Settings, sql: str, params: tuple | dict = ()) -> None:
-    conn = psycopg2.connect(settings.dsn())
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-        conn.commit()
-    finally:
-        conn.close()
-
-
-def rows_per_key(settings: Settings) -> dict[str, int]:
-    """Raw rows per landed object, over every raw table."""
-    from loaders.source_tables import ALL_TABLES
-
-    counts: dict[str, int] = {}
-    for table in ALL_TABLES:
-        for key, n in query(settings, f'select _source_key, count(*) from "{table.raw_schema}"."{table.raw_table}" '
-                                      "group by 1"):
-            counts[key] = counts.get(key, 0) + n
-    return counts
+rows_per_key = raw_rows_per_key  # raw rows per landed object, over every raw table
 
 
 def ledger(settings: Settings) -> list[tuple]:

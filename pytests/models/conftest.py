@@ -12,7 +12,6 @@ Databases are dropped at the end (UNIFY_KEEP_TEST_DB=1 keeps them for inspection
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,6 +19,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
+import support
+from support import pinned_env, query
 
 from loaders.config import Settings
 from loaders.dbt_runner import run_dbt
@@ -46,13 +48,7 @@ class Built:
         return json.loads((self.target_path / "run_results.json").read_text())
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        import psycopg2
-
-        with psycopg2.connect(self.settings.dsn()) as conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            rows = cur.fetchall()
-        conn.close()
-        return rows
+        return query(self.settings, sql, params)
 
     def dict_rows(self, sql: str) -> list[dict]:
         import psycopg2
@@ -73,41 +69,13 @@ def new_database(warehouse: Settings, label: str) -> Settings:
 
 
 def drop_database(warehouse: Settings, settings: Settings) -> None:
-    if os.environ.get("UNIFY_KEEP_TEST_DB"):
-        print(f"kept test database {settings.pg_database}")
-        return
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(warehouse.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(settings.pg_database)))
-    conn.close()
+    support.drop_database(warehouse, settings.pg_database)
 
 
 # A fixed, past window that crosses a month end (rate reviews happen on the 1st), evaluated as of the
 # day after the last cycle: the data and every metric are the same whenever the tests run.
 FIRST_DAY = date(2026, 10, 27)
 AS_OF_AT = "2026-11-06 00:00:00"
-
-
-class pinned_env:
-    """Set environment variables that dbt_project.yml reads while a fixture builds, then restore them."""
-
-    def __init__(self, **values: str):
-        self.values = values
-
-    def __enter__(self):
-        self.saved = {name: os.environ.get(name) for name in self.values}
-        os.environ.update(self.values)
-
-    def __exit__(self, *exc):
-        for name, value in self.saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

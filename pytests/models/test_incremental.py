@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg2
-import pytest
 
 from loaders.dbt_runner import run_dbt
 

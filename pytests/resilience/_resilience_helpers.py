@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+import support
+from support import query, raw_rows_per_key  # noqa: F401  (tests import them from here)
 
 from loaders.config import Settings
 from loaders.dbt_runner import run_dbt
@@ -45,16 +47,6 @@ class Landings:
     full: Path
 
 
-def query(settings: Settings, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = psycopg2.connect(settings.dsn())
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
-
 # ------------------------------------------------------------------------------------------ databases
 def new_database(warehouse: Settings, label: str, template: str | None = None) -> Settings:
     from psycopg2 import sql
@@ -73,16 +65,7 @@ def new_database(warehouse: Settings, label: str, template: str | None = None) -
 
 
 def drop_database(warehouse: Settings, settings: Settings) -> None:
-    if os.environ.get("UNIFY_KEEP_TEST_DB"):
-        print(f"kept test database {settings.pg_database}")
-        return
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(warehouse.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(settings.pg_database)))
-    conn.close()
+    support.drop_database(warehouse, settings.pg_database)
 
 
 def dbt_build(settings: Settings, target: Path) -> None:
@@ -137,15 +120,6 @@ def _count(key: str, data: bytes) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------ raw + ledger
-def raw_rows_per_key(settings: Settings) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for table in ALL_TABLES:
-        for key, n in query(settings, f'select _source_key, count(*) from "{table.raw_schema}"."{table.raw_table}" '
-                                      "group by 1"):
-            counts[key] = counts.get(key, 0) + n
-    return counts
-
-
 def ledger_status(settings: Settings) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for key, status in query(settings, "select object_key, status from unify_loader.load_ledger"):

@@ -78,6 +78,7 @@ def test_volume_grows_linearly_with_scale(tmp_path):
     print(f"order lines: scale 0.1 -> {lines_small}, scale 0.4 -> {lines_big} (ratio {lines_big / lines_small:.2f})")
     assert 3.4 <= lines_big / lines_small <= 4.6
     assert small.entities["order_lines"] == lines_small  # the report counts what the files hold
+    assert big.entities["order_lines"] == lines_big
 
 
 def test_tiny_week_size(tiny_csv):
