@@ -424,8 +424,8 @@ class NodeLineage:
                 "dbt_scd_id": (key_cols, f"dbt snapshot: hash of {', '.join(keys)} and {run}"),
                 "dbt_updated_at": (set(), f"dbt snapshot: {run}"),
                 "dbt_valid_from": (set(), f"dbt snapshot: {run}"),
-                "dbt_valid_to": (set(), f"dbt snapshot: the next version's run time, or the run time when the "
-                                        f"key disappears (hard_deletes: invalidate)"),
+                "dbt_valid_to": (set(), "dbt snapshot: the next version's run time, or the run time when the "
+                                        "key disappears (hard_deletes: invalidate)"),
             }
         for column, (upstream, note) in notes.items():
             self.columns[column] = DirectLineage(upstream=set(upstream), note=note)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from loaders.load_records import Batch, FileOutcome, LedgerEntry
-from loaders.source_tables import METADATA_COLUMNS, SourceTable
+from loaders.source_tables import SourceTable
 
 Checkpoint = Callable[[str], None]
 OnFile = Callable[[FileOutcome], None]
