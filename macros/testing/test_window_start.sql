@@ -1,7 +1,7 @@
 {#- The start of the frequent cycle's test window on `relation`: the newest value of `column` there
-    minus var test_window_hours (env UNIFY_TEST_WINDOW_HOURS), as a timestamp literal read while the
-    test compiles (a scalar subquery when it cannot be read). Returns none when the var is empty: the
-    nightly and catch-up builds test every row. Used by get_where_subquery (generic tests on models
+    minus var test_window_hours (env UNIFY_TEST_WINDOW_HOURS), a timestamp literal read while the test
+    compiles (a scalar subquery offline; see newest_minus_hours). Returns none when the var is empty:
+    the nightly and catch-up builds test every row. Used by get_where_subquery (generic tests on models
     whose yml sets meta.test_window_column) and by singular tests that scope themselves the same way. -#}
 {% macro test_window_start(relation, column) -%}
     {%- set hours = var('test_window_hours', '') | string | trim -%}
@@ -12,7 +12,5 @@
         {{ exceptions.raise_compiler_error("test_window_hours (env UNIFY_TEST_WINDOW_HOURS) must be a whole number of "
                                            ~ "hours or empty, not '" ~ hours ~ "'") }}
     {%- endif -%}
-    {%- set start = dbt.dateadd('hour', -1 * (hours | int), 'max(' ~ column ~ ')') -%}
-    {%- set literal = unify.timestamp_literal_from(relation, start) -%}
-    {{ return(literal or '(select ' ~ start ~ ' from ' ~ relation ~ ')') }}
+    {{ return(unify.newest_minus_hours(relation, column, hours)) }}
 {%- endmacro %}

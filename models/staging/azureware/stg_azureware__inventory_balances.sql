@@ -24,7 +24,20 @@ with
 
 source as (
 
-    select * from {{ source('azureware', 'inventory_balances') }}
+    -- the columns CDC ranks and staging keeps (current_winners below has the same shape)
+    select
+        op,
+        dms_commit_ts,
+        dms_change_seq,
+        warehouseid,
+        productid,
+        qtyonhand,
+        qtyallocated,
+        modifiedat,
+        _source_key,
+        _source_row,
+        _loaded_at
+    from {{ source('azureware', 'inventory_balances') }}
     {%- if is_incremental() %}
     -- the versions loaded since the cutoff: a range of the raw table's _loaded_at index
     where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
@@ -70,36 +83,12 @@ current_winners as (
 
 versions as (
 
-    select
-        op,
-        dms_commit_ts,
-        dms_change_seq,
-        warehouseid,
-        productid,
-        qtyonhand,
-        qtyallocated,
-        modifiedat,
-        _source_key,
-        _source_row,
-        _loaded_at
-    from source
+    select * from source
     {%- if is_incremental() %}
 
     union all
 
-    select
-        op,
-        dms_commit_ts,
-        dms_change_seq,
-        warehouseid,
-        productid,
-        qtyonhand,
-        qtyallocated,
-        modifiedat,
-        _source_key,
-        _source_row,
-        _loaded_at
-    from current_winners
+    select * from current_winners
     {%- endif %}
 
 ),
