@@ -24,12 +24,6 @@ clients as (
 
 ),
 
-accounts as (
-
-    select * from {{ ref('stg_salesforce__accounts') }}
-
-),
-
 users as (
 
     select * from {{ ref('stg_salesforce__users') }}
@@ -44,20 +38,8 @@ team_grants as (
 
 client_accounts as (
 
-    -- the client's account, by the rule dim_client uses: the oldest non-deleted account whose
-    -- WMS_Client_Code__c equals the ClientCode
-    select
-        clients.client_id,
-        accounts.account_id,
-        accounts.owner_user_id,
-        row_number() over (
-            partition by clients.client_id
-            order by accounts.created_at, accounts.account_id
-        ) as account_rank
-    from clients
-    inner join accounts
-        on clients.client_code = accounts.wms_client_code
-    where not accounts.is_deleted
+    -- the client's account and its owner, by the rule dim_client uses
+    select * from {{ ref('int_client_accounts') }}
 
 ),
 
@@ -74,8 +56,7 @@ owner_grants as (
     inner join users
         on client_accounts.owner_user_id = users.user_id
     where
-        client_accounts.account_rank = 1
-        and users.is_active
+        users.is_active
         and not users.is_deleted
 
 ),

@@ -9,12 +9,6 @@ clients as (
 
 ),
 
-accounts as (
-
-    select * from {{ ref('stg_salesforce__accounts') }}
-
-),
-
 account_versions as (
 
     select * from {{ ref('stg_salesforce__account_versions') }}
@@ -29,18 +23,7 @@ users as (
 
 client_accounts as (
 
-    -- the client's account: WMS_Client_Code__c = ClientCode (the oldest account if several match)
-    select
-        clients.client_id,
-        accounts.account_id,
-        row_number() over (
-            partition by clients.client_id
-            order by accounts.created_at, accounts.account_id
-        ) as account_rank
-    from clients
-    inner join accounts
-        on clients.client_code = accounts.wms_client_code
-    where not accounts.is_deleted
+    select * from {{ ref('int_client_accounts') }}
 
 ),
 
@@ -60,9 +43,7 @@ versions as (
     from client_accounts
     inner join account_versions
         on client_accounts.account_id = account_versions.account_id
-    where
-        client_accounts.account_rank = 1
-        and not account_versions.is_deleted
+    where not account_versions.is_deleted
 
 ),
 
