@@ -130,10 +130,11 @@ def csv_structure_problem(zone: LandingZone, key: str, fields: int) -> tuple[str
     """The first structural problem of a CSV file (not UTF-8, a record with the wrong number of fields,
     an unterminated quote) and its line (1-based, the header is line 1), found with Python's csv module;
     None when every record is well formed. It never quotes the record (it may hold personal data)."""
-    bad_utf8_line = _first_invalid_utf8_line(zone, key)
-    if bad_utf8_line is not None:
-        return "not valid UTF-8 (corrupt file)", bad_utf8_line
-    text = zone.read_bytes(key).decode("utf-8")
+    data = zone.read_bytes(key)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return "not valid UTF-8 (corrupt file)", data.count(b"\n", 0, err.start) + 1
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         for record in reader:
@@ -155,16 +156,6 @@ def _locate_csv_problem(zone: LandingZone, key: str, names: Sequence[str], null_
     if match:
         return f"malformed CSV record: expected {match.group(1)} fields, found {match.group(2)}", None
     return f"unreadable CSV: {_arrow_reason(err)}", None
-
-
-def _first_invalid_utf8_line(zone: LandingZone, key: str) -> int | None:
-    """The line (1-based, the header is line 1) holding the first byte that is not UTF-8."""
-    data = zone.read_bytes(key)
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return data.count(b"\n", 0, err.start) + 1
-    return None
 
 
 def _numbered(batches, key: str) -> Iterator[pa.RecordBatch]:

@@ -7,7 +7,7 @@ its columns, a `FileFormat` (what a COPY needs), and a stream of Arrow record ba
 
 Crash-injection checkpoints (named steps, see loaders/crash.py) are called by both implementations:
 `before_copy` (lock held, ledger re-checked, nothing written), `during_copy` (local: after the first
-chunk of the first file reached COPY), `after_copy` (every COPY and ledger row written, not committed),
+chunk of a COPY's stream reached it; a COPY carries one file or a run of same-shaped CSV files), `after_copy` (every COPY and ledger row written, not committed),
 `after_commit` (the batch is durable).
 """
 
@@ -17,11 +17,26 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from loaders.load_records import Batch, FileOutcome, LedgerEntry
+from loaders.load_records import Batch, FileLoad, FileOutcome, LedgerEntry
 from loaders.source_tables import SourceTable
 
 Checkpoint = Callable[[str], None]
 OnFile = Callable[[FileOutcome], None]
+
+
+def prefer_diagnosis(f: FileLoad, reason: str, line: int | None,
+                     structural: bool = False) -> tuple[str, int | None]:
+    """The reason and line a rejected file is quarantined with. The file's own diagnosis (a malformed CSV:
+    not UTF-8, a record with the wrong number of fields, an unterminated quote; its line is the file's
+    physical line) replaces the warehouse's error when that error is itself structural (`structural`:
+    PostgreSQL's bad_copy_file_format, the same problem, counted in records rather than lines) or names no
+    line, or lies at or after the diagnosis: then the malformation stopped the file, and saying so beats
+    the type error it caused. An earlier error of its own (a bad value on line 7 of a file cut short at
+    line 26) stays: it is the first line that stopped the file."""
+    diagnosis = f.diagnose() if f.diagnose is not None else None
+    if diagnosis is not None and (structural or line is None or diagnosis[1] <= line):
+        return diagnosis
+    return reason, line
 
 
 def _noop(*_args) -> None:
@@ -80,7 +95,6 @@ class RawIndex:
 
     name: str
     columns: tuple[str, ...]
-    method: str = "btree"  # btree | brin
 
 
 def raw_indexes(table: SourceTable) -> tuple[RawIndex, ...]:

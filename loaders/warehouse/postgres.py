@@ -53,7 +53,8 @@ from loaders.load_errors import LoadFailure, LockTimeout, QuarantineError, clean
 from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry)
 from loaders.logs import log_event
 from loaders.source_tables import SourceTable
-from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, raw_columns, raw_indexes
+from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, prefer_diagnosis, raw_columns,
+                                    raw_indexes)
 
 log = logging.getLogger("loaders.warehouse.postgres")
 
@@ -102,6 +103,7 @@ comment on function unify_loader.load_context_ts() is
 """
 # SQLSTATE classes that mean "this file's data is unacceptable" (quarantine), not "the run cannot go on".
 _DATA_ERROR_CLASSES = ("22", "23")
+_BAD_COPY_FILE_FORMAT = "22P04"  # missing or extra columns, an unterminated quoted field
 
 
 class PostgresWarehouse(Warehouse):
@@ -228,9 +230,9 @@ class PostgresWarehouse(Warehouse):
         for index in raw_indexes(table):
             if (table.raw_schema, index.name) in existing:
                 continue
-            cur.execute(sql.SQL("create index if not exists {} on {} using {} ({})").format(
+            cur.execute(sql.SQL("create index if not exists {} on {} using btree ({})").format(
                 sql.Identifier(index.name), sql.Identifier(table.raw_schema, table.raw_table),
-                sql.SQL(index.method), sql.SQL(", ").join(map(sql.Identifier, index.columns))))
+                sql.SQL(", ").join(map(sql.Identifier, index.columns))))
             log_event(log, "raw_index_created", table=table.qualified_raw_name, index=index.name,
                       columns=",".join(index.columns))
 
@@ -414,8 +416,8 @@ class PostgresWarehouse(Warehouse):
         file cannot be named, the rest are loaded one by one. A single file is loaded on its own."""
         outcomes: dict[int, FileOutcome] = {}
         pending = list(range(len(files)))
-        for attempt in range(self.MAX_RUN_RETRIES + 1):
-            if len(pending) < 2 or attempt == self.MAX_RUN_RETRIES:
+        for _attempt in range(self.MAX_RUN_RETRIES):
+            if len(pending) < 2:
                 break
             run = [files[i] for i in pending]
             try:
@@ -543,10 +545,7 @@ class PostgresWarehouse(Warehouse):
             line = _pg_line(err)
             if arrow is not None and line is not None:  # a line of the generated stream: which record?
                 line = arrow.record_at(line)
-            reason = _pg_reason(err)
-            diagnosis = f.diagnose() if f.diagnose is not None else None
-            if diagnosis is not None:  # the file is malformed: say so, rather than the type error it caused
-                reason, line = diagnosis
+            reason, line = prefer_diagnosis(f, _pg_reason(err), line, structural=err.pgcode == _BAD_COPY_FILE_FORMAT)
             return self._quarantined(batch, f, reason, line)
         except QuarantineError as err:
             self._undo_file(cur)
@@ -878,7 +877,7 @@ class _CsvRun:
     Each file's header is dropped and each record is prefixed with the object key (a quoted CSV field:
     a key may hold commas or quotes) and its record number, so `_source_key` and `_source_row` come
     with the rows (`COPY raw (_source_key, _source_row, <header columns>) ... HEADER false`). A file
-    whose last line has no line break gets one. Files are hashed as they stream when their ETag is not
+    whose last line has no line break gets one, in the style of the run's line breaks (LF or CRLF). Files are hashed as they stream when their ETag is not
     known. Output is gathered into chunks of about `CHUNK_BYTES`, so that a run of small files costs
     few hand-offs between the producer thread and COPY.
 
@@ -911,6 +910,9 @@ class _CsvRun:
         pending: list[bytes] = []
         size = 0
         line = 1
+        # the line break of the files so far, for a last line without one: COPY takes the style of the
+        # stream's first line and rejects the other (a one-line file without a break takes the run's)
+        eol = b"\n"
         for i, numbered in enumerate(self.numbered):
             self.starts.append(line)
             ends_with_break = True
@@ -921,13 +923,15 @@ class _CsvRun:
                 size += len(chunk)
                 line += chunk.count(b"\n")
                 ends_with_break = chunk.endswith(b"\n")
+                if ends_with_break:
+                    eol = b"\r\n" if chunk.endswith(b"\r\n") else b"\n"
                 if size >= self.CHUNK_BYTES:
                     yield b"".join(pending)
                     pending, size = [], 0
             if numbered.inside_quote:
                 raise _RunFileError(i, "the file ends within a quoted value")
             if not ends_with_break:
-                pending.append(b"\n")
+                pending.append(eol)
                 line += 1
         if pending:
             yield b"".join(pending)

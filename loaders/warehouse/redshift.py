@@ -55,7 +55,8 @@ from loaders.load_records import (LOADED, SKIPPED, Batch, FileFormat, FileLoad, 
 from loaders.logs import log_event
 from loaders.manifest import ManifestEntry, manifest_url, write_manifest
 from loaders.source_tables import SourceTable
-from loaders.warehouse.base import Checkpoint, OnFile, Warehouse, _noop, distribution_key, raw_columns
+from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, distribution_key, prefer_diagnosis,
+                                    raw_columns)
 
 log = logging.getLogger("loaders.warehouse.redshift")
 
@@ -643,13 +644,11 @@ class RedshiftWarehouse(Warehouse):
             # No row-level load error: S3 access, the IAM role, a manifest... not the file's data.
             raise LoadFailure(f"COPY of {bad.key} failed without a load error for the file (not a data problem): "
                               f"{error}")
-        diagnosis = bad.diagnose() if bad.diagnose is not None else None
-        if diagnosis is not None:  # a malformed file: name that rather than the type error it caused
-            return diagnosis
         _file, line, column, message, value = details[0]
         where = f" in column {column}" if column else ""
         shown = f" (value {value!r})" if value not in (None, "") else ""
-        return clean_text(f"rejected by COPY{where}: {message}{shown}"), int(line) if line is not None else None
+        return prefer_diagnosis(bad, clean_text(f"rejected by COPY{where}: {message}{shown}"),
+                                int(line) if line is not None else None)
 
     def _announce_lock_holder(self, batch_id: str) -> None:
         try:
