@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from dataclasses import asdict, dataclass, field
 
-from loaders.config import Settings, load_settings
+from loaders.config import Settings, dbt_schema, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -350,27 +349,31 @@ def create_local_logins(settings: Settings, schema_prefix: str) -> list[tuple[st
         raise AccessQueryError("local-logins only runs on the embedded local warehouse (UNIFY_PG_HOST is set)")
     mapping = sql.Identifier(f"{schema_prefix}_access", MAPPING_TABLE)
     created = []
-    with psycopg2.connect(settings.dsn()) as conn, conn.cursor() as cur:
-        try:
+    conn = psycopg2.connect(settings.dsn())
+    try:
+        with conn, conn.cursor() as cur:
             cur.execute(sql.SQL("select distinct user_name, team from {} order by 1").format(mapping))
-        except psycopg2.errors.UndefinedTable:
-            raise AccessQueryError(f"{schema_prefix}_access.{MAPPING_TABLE} is not built: run dbt build first") from None
-        for user, team in cur.fetchall():
-            role = TEAM_ROLES.get(team)
-            if role is None:
-                continue
-            cur.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (user,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("create role {} login").format(sql.Identifier(user)))
-            cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(user)))
-            created.append((user, role))
-    conn.close()
+            for user, team in cur.fetchall():
+                role = TEAM_ROLES.get(team)
+                if role is None:
+                    continue
+                cur.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (user,))
+                if cur.fetchone() is None:
+                    cur.execute(sql.SQL("create role {} login").format(sql.Identifier(user)))
+                cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(user)))
+                created.append((user, role))
+    except psycopg2.errors.UndefinedTable:
+        raise AccessQueryError(f"{schema_prefix}_access.{MAPPING_TABLE} is not built: run dbt build first") from None
+    except psycopg2.Error as err:
+        raise AccessQueryError(str(err).strip()) from None
+    finally:
+        conn.close()
     return created
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    prefix = args.schema or os.environ.get("UNIFY_SCHEMA") or "analytics"
+    prefix = args.schema or dbt_schema()
     if args.action == "local-logins":
         try:
             pairs = create_local_logins(settings, prefix)

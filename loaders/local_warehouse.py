@@ -196,6 +196,15 @@ class LocalWarehouse:
                     except psycopg2.errors.DuplicateDatabase:
                         pass  # created by a concurrent start
 
+    def drop_database(self, database: str) -> None:
+        """Drop a database if it exists, cutting the sessions still connected to it (idempotent)."""
+        from psycopg2 import sql
+
+        with _connect(self.settings.dsn(database="postgres")) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
+
     def _running_pid(self) -> int | None:
         """The postmaster's pid if a server for this data folder is running."""
         pid_file = self.data_dir / "postmaster.pid"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import shutil
 import sys
@@ -24,7 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from loaders.config import Settings, load_settings
+from loaders.config import Settings, dbt_schema, dbt_target_path, load_settings
 from loaders.dbt_runner import DbtError, run_dbt
 from loaders.local_warehouse import LocalWarehouse, WarehouseError
 
@@ -72,7 +71,7 @@ class MainJobReport:
     lineage_path: Path | None = None
     tests: dict[str, int] = field(default_factory=dict)  # status -> count, from the last build
     mart_rows: dict[str, int] = field(default_factory=dict)
-    quarantined: list[str] = field(default_factory=list)
+    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     logins: list[tuple[str, str]] = field(default_factory=list)  # (user, role) created for the local demo
 
 
@@ -82,20 +81,14 @@ def _say(message: str) -> None:
 
 def reset(settings: Settings, landing: str) -> None:
     """Recreate the project database and empty the local landing folder (never an S3 bucket)."""
-    import psycopg2
-    from psycopg2 import sql
-
     landing_path = Path(landing)
     if "://" not in landing and landing_path.resolve().is_relative_to(settings.home):
         shutil.rmtree(landing_path, ignore_errors=True)
     elif landing_path.exists() and any(landing_path.iterdir()):
         raise MainJobError(f"refusing to empty {landing}: it is outside {settings.home}; use --no-fresh")
-    conn = psycopg2.connect(settings.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(settings.pg_database)))
-    conn.close()
-    LocalWarehouse(settings).ensure_database()
+    warehouse = LocalWarehouse(settings)
+    warehouse.drop_database(settings.pg_database)
+    warehouse.ensure_database()
 
 
 def run_main_job(
@@ -112,7 +105,7 @@ def run_main_job(
 
     started = time.monotonic()
     landing = landing or settings.landing
-    target_path = target_path or Path(os.environ.get("DBT_TARGET_PATH") or settings.root / "target")
+    target_path = target_path or dbt_target_path()
     report = MainJobReport(target_path=target_path)
 
     if config.fresh:
@@ -128,7 +121,7 @@ def run_main_job(
         if loaded.exit_code not in (0, _exit_code_with_quarantines()):
             raise MainJobError(f"{name}: the load failed (exit {loaded.exit_code}); see the log above")
         quarantined = list(getattr(loaded, "quarantined", []) or [])
-        report.quarantined.extend(f"{q.key}: {q.reason}" for q in quarantined)
+        report.quarantined.extend((q.key, q.reason) for q in quarantined)
         say(f"{name}: loaded {loaded.files} files, {loaded.rows} rows in {load_s:.1f} s"
             + (f"; {len(quarantined)} file(s) quarantined (see `unify load` docs)" if quarantined else ""))
         t1 = time.monotonic()
@@ -171,7 +164,7 @@ def run_main_job(
         from loaders.access_cli import AccessQueryError, create_local_logins
 
         try:
-            report.logins = create_local_logins(settings, os.environ.get("UNIFY_SCHEMA") or "analytics")
+            report.logins = create_local_logins(settings, dbt_schema())
         except AccessQueryError as err:
             say(f"local logins not created: {err}")
     report.seconds = time.monotonic() - started
@@ -202,7 +195,7 @@ def _mart_row_counts(settings: Settings) -> dict[str, int]:
     from psycopg2 import sql
 
     counts: dict[str, int] = {}
-    dbt_schema = os.environ.get("UNIFY_SCHEMA") or "analytics"  # profiles.yml's target schema
+    schema = dbt_schema()
     with psycopg2.connect(settings.dsn()) as conn, conn.cursor() as cur:
         cur.execute(
             """
@@ -210,7 +203,7 @@ def _mart_row_counts(settings: Settings) -> dict[str, int]:
             where table_schema in (%s, %s) and table_type = 'BASE TABLE'
             order by table_schema, table_name
             """,
-            (f"{dbt_schema}_marts", f"{dbt_schema}_reporting"),
+            (f"{schema}_marts", f"{schema}_reporting"),
         )
         for schema, table in cur.fetchall():
             cur.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
@@ -219,12 +212,11 @@ def _mart_row_counts(settings: Settings) -> dict[str, int]:
     return counts
 
 
-def quarantine_reasons(quarantined: list[str]) -> list[tuple[str, int, str]]:
+def quarantine_reasons(quarantined: list[tuple[str, str]]) -> list[tuple[str, int, str]]:
     """(reason, files, one example key) per kind of quarantine, most frequent first, from the report's
-    "<key>: <reason>" lines. A JSON parser's position ("(column 183)") is left out of the grouping."""
+    (key, reason) pairs. A JSON parser's position ("(column 183)") is left out of the grouping."""
     groups: dict[str, list[str]] = {}
-    for line in quarantined:
-        key, _, reason = line.partition(": ")
+    for key, reason in quarantined:
         reason = re.sub(r" \(column \d+\)", "", reason).strip() or "unknown"
         groups.setdefault(reason, []).append(key)
     return sorted(((reason, len(keys), keys[0]) for reason, keys in groups.items()), key=lambda g: (-g[1], g[0]))
@@ -267,7 +259,7 @@ def print_summary(settings: Settings, report: MainJobReport) -> None:
     if managers:
         print(f"RLS:        {len(report.logins)} local logins, one per person in the access mapping; try")
         print(f"              unify access show {managers[0]}")
-        print(f"              unify warehouse psql -U {managers[0]} -c 'select count(*) from analytics_marts.fct_orders'")
+        print(f"              unify warehouse psql -U {managers[0]} -c 'select count(*) from {dbt_schema()}_marts.fct_orders'")
     print("=" * 78)
 
 
@@ -298,9 +290,12 @@ def run(args: argparse.Namespace) -> int:
     config = MainJobConfig(scale=args.scale, days=args.days, cycles=args.cycles, start=args.start,
                            seed=args.seed, fmt=args.fmt, faults=faults, fresh=args.fresh, docs=args.docs)
     if not args.verbose:
-        # The demo shows each load's summary, and the quarantines grouped by reason at the end, not one
-        # log line per batch or per quarantined file (-v shows them; `unify load` always does).
-        logging.getLogger("loaders").setLevel(logging.ERROR)
+        # The demo shows each load's summary and its warnings, not one line per batch; quarantined files
+        # are listed grouped by reason at the end instead of one warning each (-v shows them; `unify load`
+        # always does).
+        logging.getLogger("loaders").setLevel(logging.WARNING)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: getattr(record, "event", None) != "file_quarantined")
     try:
         LocalWarehouse(settings).start()
         report = run_main_job(settings, config, progress=sys.stderr.isatty())

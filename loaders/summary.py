@@ -10,11 +10,10 @@ same query for dbt users), so the summary and the dashboard can never disagree.
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from typing import Any
 
-from loaders.config import Settings
+from loaders.config import Settings, dbt_schema
 
 REPORTING_SCHEMA_SUFFIX = "_reporting"
 
@@ -25,8 +24,7 @@ class SummaryError(Exception):
 
 def reporting_schema(env: dict[str, str] | None = None) -> str:
     """dbt's reporting schema: <target schema>_reporting (profiles.yml reads UNIFY_SCHEMA, default analytics)."""
-    env = os.environ if env is None else env
-    return (env.get("UNIFY_SCHEMA") or "analytics") + REPORTING_SCHEMA_SUFFIX
+    return dbt_schema(env) + REPORTING_SCHEMA_SUFFIX
 
 
 OTIF_LAST_MONTH_SQL = """

@@ -7,15 +7,15 @@ from loaders.pipeline import quarantine_reasons
 
 
 def test_quarantines_are_grouped_by_reason_most_frequent_first():
-    lines = [
-        "dms/azureware/dbo/Orders/1.csv: not valid UTF-8 (corrupt file)",
-        "appflow/salesforce/Account/x/part-1.jsonl: malformed JSON Lines: Unterminated string starting at (column 183)",
-        "appflow/salesforce/Account/y/part-1.jsonl: malformed JSON Lines: Unterminated string starting at (column 12)",
-        "dms/azureware/dbo/Orders/2.csv: not valid UTF-8 (corrupt file)",
-        "dms/azureware/dbo/Orders/3.csv: not valid UTF-8 (corrupt file)",
-        "tms/shipments/dt=2026-11-01/a.csv: malformed CSV record: expected 11 fields, found 10",
+    quarantined = [
+        ("dms/azureware/dbo/Orders/1.csv", "not valid UTF-8 (corrupt file)"),
+        ("appflow/salesforce/Account/x/part-1.jsonl", "malformed JSON Lines: Unterminated string starting at (column 183)"),
+        ("appflow/salesforce/Account/y/part-1.jsonl", "malformed JSON Lines: Unterminated string starting at (column 12)"),
+        ("dms/azureware/dbo/Orders/2.csv", "not valid UTF-8 (corrupt file)"),
+        ("dms/azureware/dbo/Orders/3.csv", "not valid UTF-8 (corrupt file)"),
+        ("tms/shipments/dt=2026-11-01/a.csv", "malformed CSV record: expected 11 fields, found 10"),
     ]
-    assert quarantine_reasons(lines) == [
+    assert quarantine_reasons(quarantined) == [
         ("not valid UTF-8 (corrupt file)", 3, "dms/azureware/dbo/Orders/1.csv"),
         ("malformed JSON Lines: Unterminated string starting at", 2, "appflow/salesforce/Account/x/part-1.jsonl"),
         ("malformed CSV record: expected 11 fields, found 10", 1, "tms/shipments/dt=2026-11-01/a.csv"),

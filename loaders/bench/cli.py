@@ -86,7 +86,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from loaders.bench import ladder
     from loaders.bench.results import BenchRun, markdown
-    from loaders.config import load_settings
+    from loaders.config import dbt_schema, load_settings
     from loaders.local_warehouse import LocalWarehouse, WarehouseError
     from loaders.simulate.params import SimulationError
 
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     options = BenchOptions(days=days, seed=args.seed, start=args.start, sessions=args.sessions, rounds=rounds,
                            lookback_hours=args.lookback_hours, cycle_select=args.cycle_select, keep=args.keep,
-                           schema=_schema(), test_window_hours=args.test_window_hours)
+                           schema=dbt_schema(), test_window_hours=args.test_window_hours)
     try:
         for s in scales:
             ladder.resolve_rung(s, options)
@@ -150,9 +150,4 @@ def _write(out: Path, bench, markdown) -> None:
     (out / "results.json").write_text(json.dumps(bench.to_dict(), indent=2, default=str) + "\n")
     (out / "results.md").write_text(markdown(bench))
 
-
-def _schema() -> str:
-    import os
-
-    return os.environ.get("UNIFY_SCHEMA") or "analytics"
 

@@ -62,10 +62,7 @@ class _Timing:
 def compile_queries(settings: Settings, target: Path, env: dict[str, str]) -> list[DashboardQuery]:
     import json
 
-    proc = run_dbt(["compile", "-s", "path:analyses"], settings, target_path=target, capture=True, check=False,
-                   env=env)
-    if proc.returncode != 0:
-        raise BenchError("dbt compile of analyses/ failed:\n" + "\n".join(proc.stdout.splitlines()[-20:]))
+    run_dbt(["compile", "-s", "path:analyses"], settings, target_path=target, capture=True, env=env)  # raises DbtError
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
     queries = []
     for node in sorted((n for n in nodes.values() if n["resource_type"] == "analysis"), key=lambda n: n["name"]):

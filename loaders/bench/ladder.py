@@ -40,6 +40,7 @@ import re
 import shutil
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -266,9 +267,8 @@ def age_history(rung: Rung, say: Callable[[str], None]) -> float:
 
     say(f"{rung.scale}: ageing the history's load times (set-up: raw _loaded_at = delivery time + 5 min)")
     started = time.perf_counter()
-    conn = psycopg2.connect(rung.settings.dsn())
-    conn.autocommit = True
-    with conn.cursor() as cur:
+    with closing(psycopg2.connect(rung.settings.dsn())) as conn, conn.cursor() as cur:
+        conn.autocommit = True
         cur.execute("select min(cast(dms_commit_ts as date)) from raw_azureware.orders")
         first_day = cur.fetchone()[0] or date.today()
         cur.execute("create temporary table delivered (key varchar(1024) primary key, at timestamp not null)")
@@ -290,7 +290,6 @@ def age_history(rung: Rung, say: Callable[[str], None]) -> float:
             for _index, definition in indexes:
                 cur.execute(definition)
             cur.execute(f"analyze {name}")
-    conn.close()
     return round(time.perf_counter() - started, 2)
 
 
@@ -302,11 +301,8 @@ def build(rung: Rung, options: BenchOptions, say: Callable[[str], None], kind: s
 
     say(f"{rung.scale}: dbt {' '.join(args)} ({kind})")
     started = time.perf_counter()
-    proc = run_dbt(list(args), rung.settings, target_path=rung.target, capture=True, check=False, env=env)
+    run_dbt(list(args), rung.settings, target_path=rung.target, capture=True, env=env)  # a failure raises DbtError
     seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-30:])
-        raise BenchError(f"{rung.scale}: dbt build ({kind}) failed (exit {proc.returncode}):\n{tail}")
     results = json.loads((rung.target / "run_results.json").read_text())
     detail = build_detail(results["results"], results.get("elapsed_time", 0.0))
     nodes = len(results["results"])
@@ -343,8 +339,6 @@ def _continue(rung: Rung, say: Callable[[str], None]) -> None:
     """The simulation's next day, in a scratch folder (its files land in the benchmark's landing later)."""
     from loaders.bench.simulate_child import SimulateChildError, run_child
 
-    if rung.arrivals:
-        return
     shutil.copytree(rung.landing / "_simulator", rung.next_landing / "_simulator")
     say(f"{rung.scale}: continuing the simulation one day (the change batch and the latency files)")
     try:
@@ -410,8 +404,6 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
     from loaders.load import load as load_landing
 
     schema = options.schema
-    conn = psycopg2.connect(rung.settings.dsn())
-    conn.autocommit = True
     keys: list[str] = []
     new_orders: dict[int, tuple[int, str]] = {}
     for at, key in rung.arrivals:
@@ -425,42 +417,40 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
     if not new_orders:
         raise BenchError(f"{rung.scale}: no DMS CDC file of the continued day creates an order")
     ids = sorted(new_orders)
-    with conn.cursor() as cur:
-        cur.execute(f"select count(*) from {schema}_marts.fct_orders where order_id = any(%s)", (ids,))
-        if cur.fetchone()[0]:
-            raise BenchError(f"{rung.scale}: the latency file's orders are already in fct_orders")
-        expected: dict[tuple[int, str], int] = {}
-        for group in new_orders.values():
-            expected[group] = expected.get(group, 0) + 1
-        for (warehouse_id, day) in list(expected):
-            cur.execute(f"select coalesce(sum(orders_created), 0) from {schema}_reporting.rpt_operations_health_daily "
-                        "where warehouse_id = %s and activity_date = %s", (warehouse_id, day))
-            expected[(warehouse_id, day)] += int(cur.fetchone()[0])
-    rung.arrivals = rung.arrivals[len(keys):]
-    poller = _Poller(conn, schema, ids, expected)
     args = [*FREQUENT_CYCLE_ARGS, "-s", options.cycle_select]
     cycle = (f"load of the {len(keys)} new key(s) (as the S3-event Lambda), then the frequent cycle's "
              f"`UNIFY_TEST_WINDOW_HOURS={options.test_window_hours} dbt {' '.join(args)}`")
-    say(f"{rung.scale}: end to end: landing {len(keys)} CDC file(s) with {len(ids)} new order(s); {cycle}")
-    t0 = time.perf_counter()
-    poller.start(t0)
-    try:
-        _land(rung, keys)
-        land_s = time.perf_counter() - t0
-        report = load_landing(rung.settings, str(rung.landing), keys=keys)
-        loaded_s = time.perf_counter() - t0
-        if report.exit_code == EXIT_FAILED:
-            raise BenchError(f"{rung.scale}: the latency load failed:\n{report.summary()}")
-        proc = run_dbt(args, rung.settings, target_path=rung.target, capture=True, check=False,
-                       env=options.frequent_env(rung.access_prefix))
-        build_done_s = time.perf_counter() - t0
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stdout.splitlines()[-30:])
-            raise BenchError(f"{rung.scale}: the cycle's dbt build failed (exit {proc.returncode}):\n{tail}")
-        poller.wait(timeout=30)
-    finally:
-        poller.stop()
-        conn.close()
+    with closing(psycopg2.connect(rung.settings.dsn())) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"select count(*) from {schema}_marts.fct_orders where order_id = any(%s)", (ids,))
+            if cur.fetchone()[0]:
+                raise BenchError(f"{rung.scale}: the latency file's orders are already in fct_orders")
+            expected: dict[tuple[int, str], int] = {}
+            for group in new_orders.values():
+                expected[group] = expected.get(group, 0) + 1
+            for (warehouse_id, day) in list(expected):
+                cur.execute(f"select coalesce(sum(orders_created), 0) from {schema}_reporting.rpt_operations_health_daily "
+                            "where warehouse_id = %s and activity_date = %s", (warehouse_id, day))
+                expected[(warehouse_id, day)] += int(cur.fetchone()[0])
+        rung.arrivals = rung.arrivals[len(keys):]
+        poller = _Poller(conn, schema, ids, expected)
+        say(f"{rung.scale}: end to end: landing {len(keys)} CDC file(s) with {len(ids)} new order(s); {cycle}")
+        t0 = time.perf_counter()
+        poller.start(t0)
+        try:
+            _land(rung, keys)
+            land_s = time.perf_counter() - t0
+            report = load_landing(rung.settings, str(rung.landing), keys=keys)
+            loaded_s = time.perf_counter() - t0
+            if report.exit_code == EXIT_FAILED:
+                raise BenchError(f"{rung.scale}: the latency load failed:\n{report.summary()}")
+            run_dbt(args, rung.settings, target_path=rung.target, capture=True,
+                    env=options.frequent_env(rung.access_prefix))  # a failure raises DbtError
+            build_done_s = time.perf_counter() - t0
+            poller.wait(timeout=30)
+        finally:
+            poller.stop()
     figures = LatencyFigures(cycle, len(keys), len(ids), round(land_s, 3), round(loaded_s, 3),
                              poller.fct_at, poller.rpt_at, round(build_done_s, 3))
     say(f"{rung.scale}: end to end {figures.total_s} s (loaded {figures.loaded_s:.1f} s, fct_orders "
@@ -527,14 +517,9 @@ class _Poller:
 
 
 def _drop_database(base: Settings, name: str) -> None:
-    import psycopg2
-    from psycopg2 import sql
+    from loaders.local_warehouse import LocalWarehouse
 
-    conn = psycopg2.connect(base.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    conn.close()
+    LocalWarehouse(base).drop_database(name)
 
 
 def _load_average() -> float:

@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,66 +70,16 @@ def write_dms_file(path: Path, rows: int, seed: int = 7) -> int:
 
 
 def _fresh_database(settings: Settings, name: str) -> Settings:
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(settings.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        cur.execute("checkpoint")
-    conn.close()
-    return settings.with_database(name)
+    warehouse = LocalWarehouse(settings)
+    warehouse.drop_database(name)
+    warehouse.ensure_database(name)
+    fresh = settings.with_database(name)
+    _checkpoint(fresh)
+    return fresh
 
 
 def _drop_database(settings: Settings, name: str) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(settings.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    conn.close()
-
-
-def bare_copy(settings: Settings, path: Path) -> tuple[float, int]:
-    import psycopg2
-
-    columns = [*TABLE.delivery_columns, *TABLE.columns]
-    header = path.open("rb").readline().decode().strip().split(",")
-    by_name = {c.name: c for c in columns}
-    conn = psycopg2.connect(settings.dsn())
-    with conn.cursor() as cur:
-        cur.execute("create table bare (" + ", ".join(f'"{c.raw_name}" {c.raw_type}' for c in columns) + ")")
-        conn.commit()
-        names = ", ".join(f'"{by_name[h].raw_name}"' for h in header)
-        started = time.perf_counter()
-        with path.open("rb") as handle:
-            cur.copy_expert(f"copy bare ({names}) from stdin with (format csv, header true, null 'NULL')", handle,
-                            size=1 << 20)
-        rows = cur.rowcount
-        conn.commit()
-        seconds = time.perf_counter() - started
-    conn.close()
-    return seconds, rows
-
-
-def loader(settings: Settings, landing: Path) -> tuple[float, int]:
-    from loaders.load import EXIT_OK, load
-    from loaders.source_tables import ALL_TABLES
-    from loaders.warehouse.postgres import PostgresWarehouse
-
-    warehouse = PostgresWarehouse(settings)
-    warehouse.setup(ALL_TABLES)  # like the bare table: created before the clock starts
-    warehouse.close()
-    started = time.perf_counter()
-    report = load(settings, str(landing), sources=["azureware"])
-    seconds = time.perf_counter() - started
-    if report.exit_code != EXIT_OK:
-        raise SystemExit(f"the loader failed in the benchmark:\n{report.summary()}")
-    return seconds, report.rows
+    LocalWarehouse(settings).drop_database(name)
 
 
 @dataclass(frozen=True)
@@ -183,9 +134,8 @@ def bare_copy_files(settings: Settings, deliveries: list[CsvDelivery]) -> tuple[
     import psycopg2
     from psycopg2 import sql
 
-    conn = psycopg2.connect(settings.dsn())
     tables = {d.table.qualified_raw_name: d.table for d in deliveries}
-    with conn.cursor() as cur:
+    with closing(psycopg2.connect(settings.dsn())) as conn, conn.cursor() as cur:
         cur.execute("create schema if not exists bare")
         for table in tables.values():
             columns = [*table.delivery_columns, *table.columns]
@@ -210,7 +160,6 @@ def bare_copy_files(settings: Settings, deliveries: list[CsvDelivery]) -> tuple[
             rows += cur.rowcount
         conn.commit()
         seconds = time.perf_counter() - started
-    conn.close()
     return seconds, rows
 
 
@@ -229,8 +178,10 @@ def compare_on_landing(settings: Settings, landing: Path, scratch_database: str,
     finally:
         _drop_database(settings, scratch_database)
     warehouse = PostgresWarehouse(settings)
-    warehouse.setup(ALL_TABLES)
-    warehouse.close()
+    try:
+        warehouse.setup(ALL_TABLES)
+    finally:
+        warehouse.close()
     _checkpoint(settings)
     started = time.perf_counter()
     report = load(settings, str(landing), sources=list(systems))
@@ -244,11 +195,10 @@ def compare_on_landing(settings: Settings, landing: Path, scratch_database: str,
 def _checkpoint(settings: Settings) -> None:
     import psycopg2
 
-    conn = psycopg2.connect(settings.dsn())
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("checkpoint")
-    conn.close()
+    with closing(psycopg2.connect(settings.dsn())) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("checkpoint")
 
 
 def run_benchmark(settings: Settings, rows: int, repeat: int, workdir: Path) -> dict:
@@ -261,12 +211,12 @@ def run_benchmark(settings: Settings, rows: int, repeat: int, workdir: Path) -> 
     bare_s, loader_s = [], []
     try:
         for _round in range(repeat):
-            seconds, n = bare_copy(_fresh_database(settings, db), path)
-            assert n == rows, (n, rows)
-            bare_s.append(seconds)
-            seconds, n = loader(_fresh_database(settings, db), landing)
-            assert n == rows, (n, rows)
-            loader_s.append(seconds)
+            cmp = compare_on_landing(_fresh_database(settings, db), landing, f"{db}_bare", ("azureware",))
+            if cmp.bare_rows != rows or cmp.loader_rows != rows:
+                raise BenchError(f"the benchmark file holds {rows:,} records: bare COPY loaded {cmp.bare_rows:,}, "
+                                 f"the loader {cmp.loader_rows:,} ({cmp.loader_quarantined} file(s) quarantined)")
+            bare_s.append(cmp.bare_s)
+            loader_s.append(cmp.loader_s)
     finally:
         _drop_database(settings, db)
     result = {
@@ -309,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     LocalWarehouse(settings).start()
     with tempfile.TemporaryDirectory(prefix="unify-bench-load-") as tmp:
-        result = run_benchmark(settings, args.rows, args.repeat, Path(tmp))
+        try:
+            result = run_benchmark(settings, args.rows, args.repeat, Path(tmp))
+        except BenchError as err:
+            print(f"load throughput benchmark: {err}", file=sys.stderr)
+            return 1
     print(describe(result, settings.url(database="<scratch>")))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

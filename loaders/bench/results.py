@@ -11,6 +11,7 @@ year a cost grows by 1.3^b a year (b of the two largest scales).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -20,7 +21,7 @@ YEARLY_GROWTH = 1.3  # NFR-2: 30% more volume a year
 @dataclass
 class SimulateFigures:
     seconds: float
-    peak_rss_mb: float  # the simulator process's own peak resident set (os.wait4 on its pid)
+    peak_rss_mb: float  # the simulator process's own peak resident set (its getrusage, reported by the child)
     days: int
     orders: int
     order_lines: int
@@ -283,14 +284,10 @@ def exponent(scales: list[ScaleResult], get: Callable[[ScaleResult], float | Non
         value = get(s)
         if value is not None and value > 0:
             points.append((math.log(s.simulate.order_lines), math.log(value)))
-    if len(points) < 2 or len({x for x, _ in points}) < 2:
+    if len({x for x, _ in points}) < 2:
         return None
-    n = len(points)
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    sxy = sum((x - mx) * (y - my) for x, y in points)
-    return round(sxy / sxx, 3)
+    xs, ys = zip(*points)
+    return round(statistics.linear_regression(xs, ys).slope, 3)
 
 
 # ------------------------------------------------------------------------------------------ markdown

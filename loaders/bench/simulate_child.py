@@ -3,16 +3,15 @@
     python -m loaders.bench.simulate_child simulate LANDING --scale large --days 7 --start 2026-11-01
     python -m loaders.bench.simulate_child continue LANDING --days 1
 
-Prints the run's report as one JSON object on stdout. `run_child` starts it and returns that report
-with the child's wall time and peak resident set size (from os.wait4 on the child's pid: its own
-figure, not the parent's or a sibling's).
+Prints the run's report as one JSON object on stdout, with the process's peak resident set size (the
+simulator's own getrusage figure: the child runs nothing else). `run_child` starts it and returns that
+report with the child's wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -35,28 +34,17 @@ class ChildRun:
 def run_child(args: list[str], cwd: Path) -> ChildRun:
     cmd = [sys.executable, "-m", "loaders.bench.simulate_child", *args]
     started = time.perf_counter()
-    with open(os.devnull, "rb") as devnull, _temp() as out, _temp() as err:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdin=devnull, stdout=out, stderr=err)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    proc = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+    seconds = time.perf_counter() - started
+    stdout = proc.stdout
     if proc.returncode != 0:
-        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise SimulateChildError(f"`{' '.join(cmd[1:])}` exited with {proc.returncode}:\n{tail}")
     try:
         report = json.loads(stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         raise SimulateChildError(f"`{' '.join(cmd[1:])}` printed no JSON report: {stdout[-500:]!r}") from None
-    return ChildRun(report, seconds, usage.ru_maxrss / 1024)  # ru_maxrss: KiB on Linux
-
-
-def _temp():
-    import tempfile
-
-    return tempfile.TemporaryFile()
+    return ChildRun(report, seconds, float(report["peak_rss_mb"]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,23 +13,13 @@ Exit codes: 0 done, 1 `check` found gaps, 2 it could not run (the message says w
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from loaders.catalog.server import DEFAULT_PORT, LOOPBACK
+from loaders.config import dbt_target_path
 
 EXIT_OK, EXIT_GAPS, EXIT_ERROR = 0, 1, 2
-
-
-def default_target_path() -> Path:
-    from loaders.config import project_root
-
-    env = os.environ.get("DBT_TARGET_PATH")
-    if env:
-        path = Path(env)
-        return path if path.is_absolute() else project_root() / path
-    return project_root() / "target"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -76,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _target(args: argparse.Namespace) -> Path:
-    return (args.target_path or default_target_path()).resolve()
+    return (args.target_path or dbt_target_path()).resolve()
 
 
 def _error(message: str) -> int:

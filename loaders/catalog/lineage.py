@@ -49,7 +49,6 @@ LINEAGE_HTML = "lineage.html"
 COVERED_LAYERS = ("marts", "reporting")
 LAYER_ORDER = ("reporting", "marts", "intermediate", "snapshots", "staging", "seeds")
 SNAPSHOT_META_COLUMNS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to")
-DIALECTS = {"postgres": "postgres", "redshift": "redshift"}
 
 LINEAGE_FORMAT_DOC = """\
 column_lineage.json (format_version 1):
@@ -169,7 +168,7 @@ class Project:
         self.manifest = manifest
         self.catalog = catalog or {}
         adapter = manifest.get("metadata", {}).get("adapter_type", "postgres")
-        self.dialect = DIALECTS.get(adapter, adapter)
+        self.dialect = adapter  # dbt's adapter names are sqlglot's dialect names
         self.nodes: dict[str, dict] = {}
         for uid, node in manifest.get("nodes", {}).items():
             if node.get("resource_type") in ("model", "snapshot", "seed"):
@@ -213,15 +212,6 @@ class Project:
             cols = sorted(entry["columns"].values(), key=lambda c: c.get("index", 0))
             return [c["name"].lower() for c in cols]
         return [name.lower() for name in self.nodes[uid].get("columns", {})]
-
-    def _column_type(self, uid: str, column: str) -> str:
-        section = "sources" if uid.startswith("source.") else "nodes"
-        entry = self.catalog.get(section, {}).get(uid, {}).get("columns", {})
-        for name, meta in entry.items():
-            if name.lower() == column:
-                return meta.get("type") or "unknown"
-        documented = self.nodes[uid].get("columns", {}).get(column, {})
-        return documented.get("data_type") or "unknown"
 
     def _schema(self) -> dict:
         schema: dict = {}

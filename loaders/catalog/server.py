@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,15 +60,6 @@ class CatalogServer:
     def serve_forever(self) -> None:
         self.httpd.serve_forever()
 
-    def serve_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.httpd.serve_forever, name="catalog-server", daemon=True)
-        thread.start()
-        return thread
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 def check_folder(folder: Path) -> list[str]:
     """Raise when the docs site is missing; return warnings (e.g. no lineage page yet)."""
@@ -87,7 +77,7 @@ def check_folder(folder: Path) -> list[str]:
 
 
 def open_server(folder: Path, host: str = LOOPBACK, port: int = DEFAULT_PORT) -> CatalogServer:
-    """Bind the server (port 0 = any free port); it serves once `serve_forever`/`serve_in_thread` runs."""
+    """Bind the server (port 0 = any free port); it serves once `serve_forever` runs."""
     folder = Path(folder).resolve()
     handler = functools.partial(_QuietHandler, directory=str(folder))
     try:
