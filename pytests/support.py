@@ -51,16 +51,9 @@ def drop_database(warehouse: Settings, name: str) -> None:
     if os.environ.get("UNIFY_KEEP_TEST_DB"):
         print(f"kept test database {name}")
         return
-    import psycopg2
-    from psycopg2 import sql
+    from loaders.local_warehouse import LocalWarehouse
 
-    conn = psycopg2.connect(warehouse.dsn(database="postgres"))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    LocalWarehouse(warehouse).drop_database(name)
 
 
 def raw_rows_per_key(settings: Settings) -> dict[str, int]:

@@ -84,14 +84,19 @@ def test_raw_schemas_are_closed_to_all_but_loader_and_transformer(rendered):
 
 def test_schema_usage_follows_the_models_grants(rendered):
     got = statements(rendered["schema_usage"].sql)
-    assert got[:2] == [
+    everyone = ("public, role unify_loader, role unify_transformer, role unify_analyst, role unify_finance, "
+                "role unify_account_manager, role unify_executive, role unify_quicksight")
+    assert got == [
         'revoke all on schema "analytics_marts" from public, role unify_loader, role unify_executive, '
         "role unify_quicksight",
         'grant usage on schema "analytics_marts" to role unify_transformer, role unify_analyst, '
         "role unify_finance, role unify_account_manager",
+        f'alter default privileges in schema "analytics_marts" revoke all on tables from {everyone}',
+        'revoke all on schema "analytics_reporting" from public, role unify_loader',
+        'grant usage on schema "analytics_reporting" to role unify_transformer, role unify_analyst, '
+        "role unify_finance, role unify_account_manager, role unify_executive, role unify_quicksight",
+        f'alter default privileges in schema "analytics_reporting" revoke all on tables from {everyone}',
     ]
-    assert got[4] == ('grant usage on schema "analytics_reporting" to role unify_transformer, role unify_analyst, '
-                      "role unify_finance, role unify_account_manager, role unify_executive, role unify_quicksight")
     for statement in got[:2] + got[3:5]:
         assert isinstance(parse(statement), (exp.Grant, exp.Revoke)), statement
 

@@ -106,6 +106,9 @@ def test_quick_bench_ran_the_dashboards_as_different_people_under_row_level_secu
 
 def test_quick_bench_leaves_no_database_and_no_login_behind(quick_run):
     settings, prefix = quick_run["settings"], quick_run["prefix"]
+    assert quick_run["proc"].returncode == 0, quick_run["proc"].stderr[-2000:]
+    [scale] = json.loads((quick_run["out"] / "results.json").read_text())["scales"]
+    assert scale["database"] == f"{prefix}_tiny"  # the run did create (and so had to drop) its database
     conn = psycopg2.connect(settings.dsn(database="postgres"))
     try:
         with conn.cursor() as cur:

@@ -12,7 +12,9 @@ two slowest project-wide runs do not happen twice; `pytest pytests/checks` runs 
 from __future__ import annotations
 
 import uuid
+
 import pytest
+from support import drop_database
 
 from loaders.config import Settings
 from loaders.local_warehouse import LocalWarehouse
@@ -28,17 +30,10 @@ def pytest_configure(config) -> None:
 @pytest.fixture(scope="session")
 def session_database(warehouse: Settings):
     """A throw-away database on the local warehouse shared by this folder's session fixtures."""
-    import psycopg2
-    from psycopg2 import sql
-
     name = f"test_checks_{uuid.uuid4().hex[:8]}"
     LocalWarehouse(warehouse).ensure_database(name)
     yield warehouse.with_database(name)
-    conn = psycopg2.connect(warehouse.dsn(database="postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    conn.close()
+    drop_database(warehouse, name)
 
 
 @pytest.fixture(scope="session")

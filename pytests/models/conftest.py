@@ -91,12 +91,14 @@ def main_job(warehouse: Settings, tmp_path_factory) -> Built:
     # The models' "now" is pinned; and the lookback is 0 hours: here loads and builds never overlap, and
     # the whole simulation is loaded within minutes of wall-clock time, so the default 3-hour lookback
     # would re-process every key in every cycle and the daily builds would not really be incremental.
-    with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT, UNIFY_INCREMENTAL_LOOKBACK_HOURS="0"):
-        run_main_job(settings, config, landing=str(landing), target_path=target, say=print, progress=False)
-    built = Built(settings, landing, target, time.monotonic() - started)
-    print(f"main job: {built.seconds:.1f} s")
-    yield built
-    drop_database(warehouse, settings)
+    try:
+        with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT, UNIFY_INCREMENTAL_LOOKBACK_HOURS="0"):
+            run_main_job(settings, config, landing=str(landing), target_path=target, say=print, progress=False)
+        built = Built(settings, landing, target, time.monotonic() - started)
+        print(f"main job: {built.seconds:.1f} s")
+        yield built
+    finally:
+        drop_database(warehouse, settings)
 
 
 @pytest.fixture(scope="session")
@@ -107,14 +109,16 @@ def catch_up(warehouse: Settings, main_job: Built, tmp_path_factory) -> Built:
     settings = new_database(warehouse, "catchup")
     target = tmp_path_factory.mktemp("catch_up") / "target"
     started = time.monotonic()
-    report = load(settings, str(main_job.landing), progress=False)
-    assert report.exit_code in (0, 3), f"catch-up load failed: exit {report.exit_code}"
-    with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT):
-        run_dbt(["build"], settings, target_path=target, capture=True)
-    built = Built(settings, main_job.landing, target, time.monotonic() - started)
-    print(f"catch-up load + build: {built.seconds:.1f} s")
-    yield built
-    drop_database(warehouse, settings)
+    try:
+        report = load(settings, str(main_job.landing), progress=False)
+        assert report.exit_code in (0, 3), f"catch-up load failed: exit {report.exit_code}"
+        with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT):
+            run_dbt(["build"], settings, target_path=target, capture=True)
+        built = Built(settings, main_job.landing, target, time.monotonic() - started)
+        print(f"catch-up load + build: {built.seconds:.1f} s")
+        yield built
+    finally:
+        drop_database(warehouse, settings)
 
 
 def create_raw_tables(settings: Settings) -> None:

@@ -10,12 +10,15 @@ with exactly the rows its scope can see.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+from support import drop_database
 
 from loaders.dbt_runner import run_dbt
 
@@ -105,20 +108,13 @@ def builds(warehouse, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("test_window")
     name = f"test_window_{os.getpid()}"
     LocalWarehouse(warehouse).ensure_database(name)
-    settings = warehouse.with_database(name)
     project = _project(tmp_path)
-    settings = settings.__class__(**{**settings.__dict__, "root": project})
+    settings = dataclasses.replace(warehouse.with_database(name), root=project)
     try:
         yield {window: _build(project, settings, tmp_path / f"target-{window or 'all'}", window)
                for window in ("", "6")}
     finally:
-        import psycopg2
-
-        conn = psycopg2.connect(warehouse.dsn(database="postgres"))
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        conn.close()
+        drop_database(warehouse, name)
 
 
 def test_without_a_window_every_test_sees_every_row(builds):
@@ -143,9 +139,9 @@ def test_the_window_checks_new_rows_and_the_keys_they_touch_across_the_whole_tab
     assert frequent["history_only"] == ("fail", 1)
 
 
-def test_a_window_that_is_not_a_number_of_hours_stops_the_build(warehouse, tmp_path):
+def test_a_window_that_is_not_a_number_of_hours_stops_the_build(database, tmp_path):
     project = _project(tmp_path)
-    settings = warehouse.__class__(**{**warehouse.__dict__, "root": project})
+    settings = dataclasses.replace(database, root=project)
     proc = run_dbt(["compile", "--select", "test_type:singular"], settings, target_path=tmp_path / "target",
                    capture=True, check=False, env={"UNIFY_TEST_WINDOW_HOURS": "6h"})
     assert proc.returncode != 0
