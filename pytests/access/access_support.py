@@ -1,12 +1,6 @@
-"""Helpers of the access-control tests (a uniquely named module: tests import it by name, never conftest).
-
-`secured` runs the main job (loaders.pipeline.run_main_job: simulate, load, `dbt build`, then one daily
-cycle whose `dbt build` runs the incremental models incrementally) into a fresh database, with a
-per-session user-name prefix (var access_user_name_prefix, env UNIFY_ACCESS_USER_NAME_PREFIX): the
-mapping then names `<prefix><Salesforce Username>`, exactly as on Redshift where IAM prefixes database
-user names. Login roles are cluster-wide in PostgreSQL; the prefix keeps concurrent test sessions
-apart, and the session drops its own logins at the end. The project roles (unify_*) are shared by
-every database and never dropped.
+"""Helpers of the access-control tests (a uniquely named module: tests import it by name, never conftest):
+who is who in the simulation and which role each person gets, the `Secured` warehouse the `secured`
+fixture builds (pytests/access/conftest.py says how), and the login roles that stand for people.
 
 dbt connects as the `postgres` superuser (which bypasses row-level security by PostgreSQL's rules);
 the tests query as the non-superuser logins, like the people they stand for.
