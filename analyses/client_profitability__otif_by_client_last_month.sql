@@ -1,5 +1,5 @@
 {#- OTIF by client for the last complete month before the as-of date (the main job's summary line;
-    loaders/summary.py runs the same query). Optional client filter like the dashboard's. -#}
+    unify/summary.py runs the same query). Optional client filter like the dashboard's. -#}
 {%- set client_ids = var('dashboard_client_ids', []) -%}
 {%- set client_filter = "client_id in (" ~ client_ids | join(", ") ~ ")" if client_ids else "true" -%}
 

@@ -36,22 +36,6 @@ def project_root() -> Path:
     return cwd
 
 
-def dbt_schema(env: dict[str, str] | None = None) -> str:
-    """dbt's target schema, which profiles.yml reads from UNIFY_SCHEMA (default analytics); the layers
-    are `<it>_staging`, `<it>_marts`, `<it>_reporting`, ..."""
-    return (os.environ if env is None else env).get("UNIFY_SCHEMA") or "analytics"
-
-
-def dbt_target_path() -> Path:
-    """Where dbt writes its artifacts: DBT_TARGET_PATH (relative to the project root, where the loaders
-    run dbt) or <root>/target."""
-    env = os.environ.get("DBT_TARGET_PATH")
-    if env:
-        path = Path(env)
-        return path if path.is_absolute() else project_root() / path
-    return project_root() / "target"
-
-
 @dataclass(frozen=True)
 class Settings:
     root: Path

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from loaders.load_errors import InjectedCrash
+from loaders.errors import InjectedCrash
 from loaders.logs import log_event
 
 STEPS = ("before_copy", "during_copy", "after_copy", "after_commit")

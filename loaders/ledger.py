@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from loaders.landing import LandedObject
-from loaders.load_records import LOADED, QUARANTINED, LedgerEntry
+from loaders.records import LOADED, QUARANTINED, LedgerEntry
 
 SCHEMA = "unify_loader"
 LEDGER = "load_ledger"

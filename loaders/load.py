@@ -33,8 +33,8 @@ from loaders import ledger
 from loaders.config import Settings
 from loaders.crash import Checkpoints, CrashPlan
 from loaders.landing import LandedObject, LandingError, LandingNotFound, LandingZone, open_landing
-from loaders.load_errors import LoadError, LoadFailure, QuarantineError
-from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry,
+from loaders.errors import LoadError, LoadFailure, QuarantineError
+from loaders.records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry,
                                   Quarantine)
 from loaders.logs import log_event
 from loaders.source_tables import ALL_TABLES, SYSTEMS

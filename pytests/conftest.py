@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from loaders.config import Settings, load_settings
-from loaders.local_warehouse import LocalWarehouse
+from unify.local_warehouse import LocalWarehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / ".unify" / "test-artifacts"

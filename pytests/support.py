@@ -51,7 +51,7 @@ def drop_database(warehouse: Settings, name: str) -> None:
     if os.environ.get("UNIFY_KEEP_TEST_DB"):
         print(f"kept test database {name}")
         return
-    from loaders.local_warehouse import LocalWarehouse
+    from unify.local_warehouse import LocalWarehouse
 
     LocalWarehouse(warehouse).drop_database(name)
 

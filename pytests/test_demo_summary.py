@@ -1,9 +1,9 @@
-"""The demo's closing summary groups quarantined files by reason (loaders.pipeline.quarantine_reasons):
+"""The demo's closing summary groups quarantined files by reason (unify.demo.quarantine_reasons):
 a reader sees which kinds of bad input arrived and one file to look at for each, not 90 log lines."""
 
 from __future__ import annotations
 
-from loaders.pipeline import quarantine_reasons
+from unify.demo import quarantine_reasons
 
 
 def test_quarantines_are_grouped_by_reason_most_frequent_first():

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from loaders.config import load_settings
-from loaders.local_warehouse import LocalWarehouse, WarehouseError
+from unify.local_warehouse import LocalWarehouse, WarehouseError
 
 from support import free_port
 
 
 def unify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "loaders.cli", "warehouse", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "unify.cli", "warehouse", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 

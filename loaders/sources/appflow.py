@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from loaders.landing import LandedObject, LandingZone
-from loaders.load_records import FileFormat
+from loaders.records import FileFormat
 from loaders.source_tables import SALESFORCE, SourceTable
 from loaders.sources.base import (FileFormatError, FileInfo, SourceFile, UnknownObjectError, _arrow_reason,
                                   _numbered, parquet_batches, parquet_info, sniff)

@@ -20,8 +20,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from loaders.landing import LandedObject, LandingZone
-from loaders.load_errors import QuarantineError
-from loaders.load_records import FileFormat
+from loaders.errors import QuarantineError
+from loaders.records import FileFormat
 from loaders.source_tables import SourceTable
 
 SOURCE_ROW = "_source_row"

@@ -15,7 +15,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from loaders.landing import LandedObject, LandingZone
-from loaders.load_records import FileFormat
+from loaders.records import FileFormat
 from loaders.source_tables import AZUREWARE, SourceTable
 from loaders.sources.base import (FileInfo, SourceFile, UnknownObjectError, csv_batches, parquet_batches,
                                   parquet_info, read_csv_header)

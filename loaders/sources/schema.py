@@ -19,7 +19,7 @@ from typing import Mapping
 
 import pyarrow as pa
 
-from loaders.load_records import FileColumn
+from loaders.records import FileColumn
 from loaders.source_tables import METADATA_COLUMNS, SourceTable
 from loaders.sources.base import FileInfo, SchemaError
 

@@ -12,7 +12,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from loaders.landing import LandedObject, LandingZone
-from loaders.load_records import FileFormat
+from loaders.records import FileFormat
 from loaders.source_tables import TMS
 from loaders.sources.base import FileInfo, SourceFile, UnknownObjectError, csv_batches, read_csv_header
 

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from loaders.load_records import Batch, FileLoad, FileOutcome, LedgerEntry
+from loaders.records import Batch, FileLoad, FileOutcome, LedgerEntry
 from loaders.source_tables import SourceTable
 
 Checkpoint = Callable[[str], None]

@@ -49,8 +49,8 @@ from psycopg2.extras import execute_values
 
 from loaders import ledger
 from loaders.config import Settings
-from loaders.load_errors import LoadFailure, LockTimeout, QuarantineError, clean_text
-from loaders.load_records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry)
+from loaders.errors import LoadFailure, LockTimeout, QuarantineError, clean_text
+from loaders.records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry)
 from loaders.logs import log_event
 from loaders.source_tables import SourceTable
 from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, prefer_diagnosis, raw_columns,

@@ -49,8 +49,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from loaders import ledger
-from loaders.load_errors import LoadFailure, LockTimeout, clean_text
-from loaders.load_records import (LOADED, SKIPPED, Batch, FileFormat, FileLoad, FileOutcome,
+from loaders.errors import LoadFailure, LockTimeout, clean_text
+from loaders.records import (LOADED, SKIPPED, Batch, FileFormat, FileLoad, FileOutcome,
                                   LedgerEntry)
 from loaders.logs import log_event
 from loaders.manifest import ManifestEntry, manifest_url, write_manifest

@@ -1,6 +1,6 @@
 {#-
     Project-level override of dbt's is_incremental(), for the offline Redshift gate
-    (`unify check redshift`, loaders/checks/). Documented in macros/gate/_gate__macros.yml.
+    (`unify check redshift`, unify/checks/). Documented in macros/gate/_gate__macros.yml.
 
     Unless the var `unify_gate_is_incremental` is set, it returns exactly what dbt's own
     is_incremental() returns: normal builds are unchanged. The gate sets the var:

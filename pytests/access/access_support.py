@@ -14,13 +14,13 @@ from datetime import date
 from pathlib import Path
 
 from loaders.config import Settings
-from loaders.simulate.reference import ACCOUNT_MANAGERS, OTHER_USERS
+from unify.simulate.reference import ACCOUNT_MANAGERS, OTHER_USERS
 
 FIRST_DAY = date(2026, 10, 27)
 AS_OF_AT = "2026-11-06 00:00:00"
 QUICKSIGHT_SERVICE = "quicksight_service"  # seeds/access_team_grants.csv
 
-# Who is who in the simulation (loaders/simulate/reference.py) and which warehouse role each gets.
+# Who is who in the simulation (unify/simulate/reference.py) and which warehouse role each gets.
 FINANCE = "hannah.kim@glc.example"
 ANALYST = "oliver.grant@glc.example"
 EXECUTIVE = "chloe.dubois@glc.example"
@@ -115,7 +115,7 @@ def create_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -
     """LOGIN roles `<prefix><login>` with the planned project roles (trust authentication locally).
 
     Idempotent: the main job already creates a login for each person in the mapping
-    (loaders.access_cli.create_local_logins); the plan adds the people the mapping does not know."""
+    (unify.access.create_local_logins); the plan adds the people the mapping does not know."""
     from psycopg2 import sql
 
     statements = []

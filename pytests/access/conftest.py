@@ -1,7 +1,7 @@
 """Fixtures of the access-control tests: ONE warehouse built from simulated data, shared by the session,
 and real login roles named like the simulated Salesforce users (helpers: access_support.py).
 
-`secured` runs the main job (loaders.pipeline.run_main_job: simulate, load, `dbt build`, then one daily
+`secured` runs the main job (unify.demo.run_main_job: simulate, load, `dbt build`, then one daily
 cycle whose `dbt build` runs the incremental models incrementally) into a fresh database, with a
 per-session user-name prefix (var access_user_name_prefix, env UNIFY_ACCESS_USER_NAME_PREFIX): the
 mapping then names `<prefix><Salesforce Username>`, exactly as on Redshift where IAM prefixes database
@@ -21,12 +21,12 @@ from access_support import FIRST_DAY, Secured, create_logins, drop_logins, role_
 from support import drop_database, pinned_env
 
 from loaders.config import Settings
-from loaders.local_warehouse import LocalWarehouse
+from unify.local_warehouse import LocalWarehouse
 
 
 @pytest.fixture(scope="session")
 def secured(warehouse: Settings, tmp_path_factory) -> Secured:
-    from loaders.pipeline import MainJobConfig, run_main_job
+    from unify.demo import MainJobConfig, run_main_job
 
     token = uuid.uuid4().hex[:8]
     name = f"test_access_{token}"

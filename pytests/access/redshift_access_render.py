@@ -2,7 +2,7 @@
 
 `render(project_dir, work_dir, snippets)` runs this file as a worker process (`python
 redshift_access_render.py <request.json>`): the Redshift adapter answers every query with no rows and
-refuses to connect (loaders.checks.offline_compile.answer_queries_offline, the gate's own switch), the
+refuses to connect (unify.checks.offline_compile.answer_queries_offline, the gate's own switch), the
 environment is the gate's offline one (dummy host in `.invalid`, fake AWS credentials), and
 `dbt compile --inline` renders each snippet for the profile template's `prod` target. It returns
 each snippet's rendered SQL and the statements dbt sent to the (offline) adapter while rendering it,
@@ -33,7 +33,7 @@ class RenderError(RuntimeError):
 
 def render(project_dir: Path, work_dir: Path, snippets: dict[str, str], target: str = "prod") -> dict[str, Rendered]:
     """Render every snippet (Jinja in the project's context) for the Redshift `target`, offline."""
-    from loaders.checks.redshift_gate import offline_env
+    from unify.checks.redshift_gate import offline_env
 
     template = project_dir / "profiles.yml.example"
     profiles = work_dir / "profiles"
@@ -55,7 +55,7 @@ def render(project_dir: Path, work_dir: Path, snippets: dict[str, str], target: 
 def _worker(request_path: str) -> int:
     from dbt.cli.main import dbtRunner
 
-    from loaders.checks import offline_compile
+    from unify.checks import offline_compile
 
     request = json.loads(Path(request_path).read_text())
     offline_compile.answer_queries_offline()

@@ -9,12 +9,12 @@ import sys
 
 from access_support import EXECUTIVE, FINANCE, SALES_DIRECTOR
 
-from loaders.simulate.reference import ACCOUNT_MANAGERS
+from unify.simulate.reference import ACCOUNT_MANAGERS
 
 
 def unify(secured, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, UNIFY_PG_DATABASE=secured.settings.pg_database, UNIFY_SCHEMA="analytics")
-    return subprocess.run([sys.executable, "-m", "loaders.cli", "access", "show", *args], env=env, text=True,
+    return subprocess.run([sys.executable, "-m", "unify.cli", "access", "show", *args], env=env, text=True,
                           capture_output=True, cwd=secured.settings.root)
 
 
@@ -61,7 +61,7 @@ def test_local_logins_recreates_a_missing_person_with_their_teams_role(secured):
     team's role, so `psql -U <them>` shows their rows. Idempotent: existing logins are left as they are."""
     from psycopg2 import sql
 
-    from loaders.access_cli import create_local_logins
+    from unify.access import create_local_logins
 
     login = ACCOUNT_MANAGERS[1].username
     user = secured.user(login)

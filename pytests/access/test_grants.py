@@ -9,7 +9,7 @@ import pytest
 from access_support import (ANALYST, EXECUTIVE, FINANCE, INTEGRATION, LOADER, QUICKSIGHT_SERVICE, TRANSFORMER,
                             Secured)
 
-from loaders.simulate.reference import ACCOUNT_MANAGERS
+from unify.simulate.reference import ACCOUNT_MANAGERS
 from loaders.source_tables import ALL_TABLES
 
 READERS = [FINANCE, ANALYST, EXECUTIVE, QUICKSIGHT_SERVICE, ACCOUNT_MANAGERS[0].username, INTEGRATION]

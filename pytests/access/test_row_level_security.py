@@ -14,8 +14,8 @@ import pytest
 from access_support import (ANALYST, EXECUTIVE, FINANCE, INTEGRATION, LOADER, QUICKSIGHT_SERVICE, SALES_DIRECTOR,
                             TRANSFORMER, UNMAPPED_ANALYST, Secured)
 
-from loaders.dbt_runner import run_dbt
-from loaders.simulate.reference import ACCOUNT_MANAGERS
+from unify.dbt_runner import run_dbt
+from unify.simulate.reference import ACCOUNT_MANAGERS
 
 MANAGERS = [u.username for u in ACCOUNT_MANAGERS]
 
@@ -282,7 +282,7 @@ def test_a_client_scoped_model_without_the_rls_line_fails_the_build(secured, tmp
     import dataclasses
     import shutil
 
-    from loaders.dbt_runner import DbtError
+    from unify.dbt_runner import DbtError
 
     project = tmp_path / "project"
     shutil.copytree(secured.settings.root, project, ignore=shutil.ignore_patterns(

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from loaders.bench.results import MEASURES, BenchRun, ScaleResult, SimulateFigures, exponent, markdown
+from unify.bench.results import MEASURES, BenchRun, ScaleResult, SimulateFigures, exponent, markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def quick_run(warehouse, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "out"
     prefix = f"test_bench_{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UNIFY_AS_OF", "UNIFY_INCREMENTAL"))}
-    proc = subprocess.run([sys.executable, "-m", "loaders.cli", "bench", "--scale", "tiny", "--quick", "--out",
+    proc = subprocess.run([sys.executable, "-m", "unify.cli", "bench", "--scale", "tiny", "--quick", "--out",
                            str(out), "--database-prefix", prefix], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=900)
     return {"proc": proc, "out": out, "prefix": prefix, "settings": warehouse}
@@ -122,7 +122,7 @@ def test_quick_bench_leaves_no_database_and_no_login_behind(quick_run):
 
 
 def _scale(name: str, lines: int, build_s: float) -> ScaleResult:
-    from loaders.bench.results import BuildFigures
+    from unify.bench.results import BuildFigures
 
     result = ScaleResult(name, 1.0, f"bench_{name}")
     result.simulate = SimulateFigures(1.0, 50.0, 7, lines // 4, lines, lines * 7, 10, 1.0)
@@ -144,8 +144,8 @@ def test_growth_exponent_is_the_log_log_slope_over_the_ladder():
 def test_the_xlarge_rung_is_the_large_scale_over_four_times_the_history_ending_on_the_same_day():
     from datetime import date
 
-    from loaders.bench.ladder import BenchOptions, resolve_rung
-    from loaders.simulate.params import PRESETS, SimulationError
+    from unify.bench.ladder import BenchOptions, resolve_rung
+    from unify.simulate.params import PRESETS, SimulationError
 
     options = BenchOptions()
     assert resolve_rung("xlarge", options) == (PRESETS["large"], "xlarge", 4 * options.days)

@@ -1,6 +1,6 @@
 """Fixtures for the catalog tests: one small main job, built once per session, ending with the docs.
 
-`catalog_site` runs the lead's main job (loaders.pipeline.run_main_job) on tiny simulated data into a
+`catalog_site` runs the lead's main job (unify.demo.run_main_job) on tiny simulated data into a
 fresh database, with `dbt docs generate` at the end, then writes the column lineage into the same
 target folder (what the main job does after the docs): manifest.json, catalog.json, index.html,
 column_lineage.json and lineage.html, and a warehouse whose relations carry the persisted docs.
@@ -21,7 +21,7 @@ import pytest
 from support import drop_database, pinned_env, query
 
 from loaders.config import Settings
-from loaders.local_warehouse import LocalWarehouse
+from unify.local_warehouse import LocalWarehouse
 
 FIRST_DAY = date(2026, 10, 27)
 DAYS = 3
@@ -49,7 +49,7 @@ class CatalogSite:
 
 @pytest.fixture(scope="session")
 def catalog_site(warehouse: Settings, tmp_path_factory) -> CatalogSite:
-    from loaders.pipeline import MainJobConfig, run_main_job
+    from unify.demo import MainJobConfig, run_main_job
 
     name = f"test_catalog_{uuid.uuid4().hex[:8]}"
     LocalWarehouse(warehouse).ensure_database(name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import re
 
-from loaders.catalog.completeness import check_manifest, macro_signature
+from unify.catalog.completeness import check_manifest, macro_signature
 
 # The metrics DOMAIN.md defines ("Metric definitions"): each has a doc block that columns reuse.
 METRIC_DOC_BLOCKS = (

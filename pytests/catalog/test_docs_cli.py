@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
-from loaders.cli import main
+from unify.cli import main
 
 
 def test_serve_without_generated_docs_says_how_to_make_them(tmp_path, capsys):

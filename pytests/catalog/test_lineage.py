@@ -6,7 +6,7 @@ job's `dbt docs generate`; a small hand-written manifest checks the tracing rule
 
 from __future__ import annotations
 
-from loaders.catalog.lineage import COVERED_LAYERS, Project, build_lineage
+from unify.catalog.lineage import COVERED_LAYERS, Project, build_lineage
 from loaders.source_tables import ALL_TABLES
 
 RAW_COLUMNS = {f"{t.raw_schema}.{t.raw_table}.{c.raw_name}" for t in ALL_TABLES for c in t.all_columns}

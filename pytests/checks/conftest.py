@@ -17,7 +17,7 @@ import pytest
 from support import drop_database
 
 from loaders.config import Settings
-from loaders.local_warehouse import LocalWarehouse
+from unify.local_warehouse import LocalWarehouse
 
 
 def pytest_configure(config) -> None:
@@ -43,7 +43,7 @@ def alert_project(tmp_path_factory, session_database):
     import psycopg2
     from checks_helpers import copy_fixture, project_settings
 
-    from loaders.dbt_runner import run_dbt
+    from unify.dbt_runner import run_dbt
 
     project = copy_fixture("alerting", tmp_path_factory.mktemp("alert") / "project")
     settings = project_settings(session_database, project)

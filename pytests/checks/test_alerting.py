@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from loaders.alerting import MESSAGE_MAX_BYTES, SUBJECT_MAX
-from loaders.cli import main
+from unify.alerting import MESSAGE_MAX_BYTES, SUBJECT_MAX
+from unify.cli import main
 
 DEFAULT_OWNER = "data-oncall@glc.example"
 DOCS = "https://docs.unify.glc.example"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from loaders.dbt_runner import run_dbt
+from unify.dbt_runner import run_dbt
 
 BRANCH = "where _loaded_at > (select max(_loaded_at) from"
 

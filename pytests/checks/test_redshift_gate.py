@@ -10,8 +10,8 @@ import sys
 import pytest
 from checks_helpers import copy_fixture, marked_lines
 
-from loaders.checks.redshift_gate import Violation, map_line, run_gate
-from loaders.checks.redshift_rules import RULES, scan_sql
+from unify.checks.redshift_gate import Violation, map_line, run_gate
+from unify.checks.redshift_rules import RULES, scan_sql
 from loaders.config import load_settings
 
 # What the hint must tell the author to write instead, per rule (the Redshift way).
@@ -36,7 +36,7 @@ def gate_run(tmp_path_factory):
     """`unify check redshift --format json` on the fixture project: (exit code, report, project)."""
     project = copy_fixture("redshift_gate", tmp_path_factory.mktemp("gate") / "project")
     proc = subprocess.run(
-        [sys.executable, "-m", "loaders.cli", "check", "redshift", "--project-dir", str(project),
+        [sys.executable, "-m", "unify.cli", "check", "redshift", "--project-dir", str(project),
          "--format", "json"],
         capture_output=True, text=True, timeout=600,
     )
@@ -139,7 +139,7 @@ def test_gate_refuses_incremental_models_without_the_override(tmp_path):
     for path in [*(project / "analyses").glob("*.sql"), *(project / "tests").glob("*.sql")]:
         path.unlink()
     proc = subprocess.run(
-        [sys.executable, "-m", "loaders.cli", "check", "redshift", "--project-dir", str(project),
+        [sys.executable, "-m", "unify.cli", "check", "redshift", "--project-dir", str(project),
          "--target", "prod"],
         capture_output=True, text=True, timeout=600,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from checks_helpers import ROOT, copy_fixture, marked_lines, project_settings
 
-from loaders.checks.lint import DEFAULT_PATHS, run_lint
+from unify.checks.lint import DEFAULT_PATHS, run_lint
 from loaders.config import load_settings
 
 

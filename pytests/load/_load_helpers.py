@@ -58,10 +58,10 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
 def unify_load(settings: Settings, *args: str, env: dict[str, str] | None = None,
                timeout: float = 120) -> subprocess.CompletedProcess:
     """`unify load ...` in a subprocess (what an operator or a scheduler runs)."""
-    return subprocess.run([sys.executable, "-m", "loaders.cli", "load", "--no-progress", *args],
+    return subprocess.run([sys.executable, "-m", "unify.cli", "load", "--no-progress", *args],
                           env=env or cli_env(settings), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def start_unify_load(settings: Settings, *args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "loaders.cli", "load", "--no-progress", *args],
+    return subprocess.Popen([sys.executable, "-m", "unify.cli", "load", "--no-progress", *args],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

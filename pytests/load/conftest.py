@@ -1,6 +1,6 @@
 """Fixtures for the loader tests: simulator landings built once per session, helpers to run and inspect loads.
 
-Every landing is written by the simulators (loaders.simulate); tests that need a case the simulator
+Every landing is written by the simulators (unify.simulate); tests that need a case the simulator
 cannot produce (an SQL-injection key, a header cell crafted as SQL) derive it from simulated files.
 Each test loads into its own database (the `database` fixture of pytests/conftest.py).
 """
@@ -17,7 +17,7 @@ sys.path.append(str(Path(__file__).parent))  # _load_oracle, _load_helpers (uniq
 from _load_helpers import START, Landing  # noqa: E402
 from _load_oracle import read_landing  # noqa: E402
 
-from loaders.simulate import simulate  # noqa: E402
+from unify.simulate import simulate  # noqa: E402
 
 
 def _simulate(factory, name: str, **kwargs) -> Landing:

@@ -12,7 +12,7 @@ from _load_helpers import ROOT
 
 def test_load_throughput_benchmark_reports_loader_and_bare_copy(warehouse, tmp_path):
     out = tmp_path / "bench.json"
-    result = subprocess.run([sys.executable, "-m", "loaders.bench.load_throughput", "--rows", "3000", "--repeat", "1",
+    result = subprocess.run([sys.executable, "-m", "unify.bench.load_throughput", "--rows", "3000", "--repeat", "1",
                              "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     for label in ("bare COPY FROM STDIN", "unify load", "loader / bare"):

@@ -69,7 +69,7 @@ def test_a_crash_at_any_step_then_a_rerun_loads_everything_exactly_once(database
 
 
 def test_an_injected_exception_between_copy_and_commit_rolls_the_batch_back(database, clean_landing):
-    from loaders.load_errors import InjectedCrash
+    from loaders.errors import InjectedCrash
 
     with pytest.raises(InjectedCrash):
         _raise_mode(database, clean_landing)
@@ -81,7 +81,7 @@ def test_an_injected_exception_between_copy_and_commit_rolls_the_batch_back(data
 
 def _raise_mode(database, landing):
     """The Python API's hook: a callable that raises at a named step (what issue 9's suite can use)."""
-    from loaders.load_errors import InjectedCrash
+    from loaders.errors import InjectedCrash
 
     def hook(step: str) -> None:
         if step == "after_copy":

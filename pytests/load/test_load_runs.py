@@ -13,7 +13,7 @@ from support import drop_database
 
 from loaders.landing import LandingError, check_key
 from loaders.load import load
-from loaders.local_warehouse import LocalWarehouse
+from unify.local_warehouse import LocalWarehouse
 from loaders.warehouse import postgres
 
 ORDERS = "dms/azureware/dbo/Orders/"

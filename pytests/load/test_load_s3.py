@@ -16,7 +16,7 @@ from _load_helpers import START, ledger, rows_per_key
 
 from loaders.landing import S3Landing, open_landing
 from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
-from loaders.simulate import simulate
+from unify.simulate import simulate
 
 PREFIX = "raw"
 

@@ -1,6 +1,6 @@
 """Fixtures for the warehouse-model tests: databases built once per session and shared.
 
-- `main_job`: the lead's main job (loaders.pipeline.run_main_job) on simulated data with every fault
+- `main_job`: the lead's main job (unify.demo.run_main_job) on simulated data with every fault
   switched on, tiny scale: an initial load + dbt build, then daily cycles (load + incremental build).
 - `catch_up`: the same landed files loaded into a second database in ONE load cycle and built once
   (every model built from scratch): what a catch-up after an outage does.
@@ -24,8 +24,8 @@ import support
 from support import pinned_env, query
 
 from loaders.config import Settings
-from loaders.dbt_runner import run_dbt
-from loaders.local_warehouse import LocalWarehouse
+from unify.dbt_runner import run_dbt
+from unify.local_warehouse import LocalWarehouse
 from loaders.source_tables import ALL_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ AS_OF_AT = "2026-11-06 00:00:00"
 
 @pytest.fixture(scope="session")
 def main_job(warehouse: Settings, tmp_path_factory) -> Built:
-    from loaders.pipeline import MainJobConfig, run_main_job
+    from unify.demo import MainJobConfig, run_main_job
 
     settings = new_database(warehouse, "main")
     base = tmp_path_factory.mktemp("main_job")

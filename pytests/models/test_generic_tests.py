@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from loaders.dbt_runner import run_dbt
+from unify.dbt_runner import run_dbt
 
 ROOT = Path(__file__).resolve().parents[2]
 

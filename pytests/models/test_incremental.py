@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg2
 
-from loaders.dbt_runner import run_dbt
+from unify.dbt_runner import run_dbt
 
 SELECT = ["--select", "+fct_orders +fct_order_lines +fct_shipments", "--resource-type", "model",
           "--resource-type", "seed"]

@@ -1,6 +1,6 @@
 """The warehouse model built by the main job on simulated data with every fault switched on.
 
-One session-scoped main job (loaders.pipeline.run_main_job: initial load + build, then daily cycles)
+One session-scoped main job (unify.demo.run_main_job: initial load + build, then daily cycles)
 and one catch-up build of the same landed files are shared by every test here.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders.summary import otif_by_client_last_month
+from unify.summary import otif_by_client_last_month
 from reference_metrics import compute
 
 ROOT = Path(__file__).resolve().parents[2]

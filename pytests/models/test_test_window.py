@@ -20,7 +20,7 @@ import pytest
 
 from support import drop_database
 
-from loaders.dbt_runner import run_dbt
+from unify.dbt_runner import run_dbt
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW = "2026-01-01 10:00:00", "2026-01-02 10:00:00"  # the new load is the model's newest: window = 04:00..10:00
@@ -103,7 +103,7 @@ def _build(project: Path, settings, target: Path, window: str) -> dict[str, tupl
 
 @pytest.fixture(scope="module")
 def builds(warehouse, tmp_path_factory):
-    from loaders.local_warehouse import LocalWarehouse
+    from unify.local_warehouse import LocalWarehouse
 
     tmp_path = tmp_path_factory.mktemp("test_window")
     name = f"test_window_{os.getpid()}"

@@ -27,8 +27,8 @@ import support
 from support import query, raw_rows_per_key  # noqa: F401  (tests import them from here)
 
 from loaders.config import Settings
-from loaders.dbt_runner import run_dbt
-from loaders.local_warehouse import LocalWarehouse
+from unify.dbt_runner import run_dbt
+from unify.local_warehouse import LocalWarehouse
 from loaders.source_tables import ALL_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,12 +172,12 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 def unify_load(settings: Settings, landing: Path, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess:
     """`unify load` in a subprocess, as a scheduler runs it (crash injection through the environment)."""
-    return subprocess.run([sys.executable, "-m", "loaders.cli", "load", "--no-progress", "--landing", str(landing)],
+    return subprocess.run([sys.executable, "-m", "unify.cli", "load", "--no-progress", "--landing", str(landing)],
                           env=cli_env(settings, **extra), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def start_unify_load(settings: Settings, landing: Path, **extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "loaders.cli", "load", "--no-progress", "--landing", str(landing)],
+    return subprocess.Popen([sys.executable, "-m", "unify.cli", "load", "--no-progress", "--landing", str(landing)],
                             env=cli_env(settings, **extra), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 

@@ -44,7 +44,7 @@ class CleanRun:
 
 @pytest.fixture(scope="session")
 def landings(tmp_path_factory) -> Landings:
-    from loaders.simulate import continue_simulation, simulate
+    from unify.simulate import continue_simulation, simulate
 
     base = tmp_path_factory.mktemp("resilience")
     initial, full = base / "initial", base / "full"

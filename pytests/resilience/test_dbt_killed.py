@@ -21,7 +21,7 @@ import pytest
 from _resilience_helpers import (DBT_ENV, ROOT, SCHEMA, assert_same_marts, dbt_build, drop_database, marts,
                                  new_database, query)
 
-from loaders.dbt_runner import dbt_env, dbt_executable, ensure_profile
+from unify.dbt_runner import dbt_env, dbt_executable, ensure_profile
 from loaders.load import EXIT_FAILED, load
 
 pytestmark = pytest.mark.resilience

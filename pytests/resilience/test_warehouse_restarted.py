@@ -24,7 +24,7 @@ from _resilience_helpers import (assert_complete, assert_consistent, assert_same
 
 from loaders.config import load_settings
 from loaders.load import EXIT_FAILED
-from loaders.local_warehouse import LocalWarehouse, WarehouseError
+from unify.local_warehouse import LocalWarehouse, WarehouseError
 from support import free_port
 
 pytestmark = pytest.mark.resilience

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # _simfiles: the independent readers
 
-from loaders.simulate import SimulationReport, simulate  # noqa: E402
+from unify.simulate import SimulationReport, simulate  # noqa: E402
 
 START = date(2026, 11, 1)
 

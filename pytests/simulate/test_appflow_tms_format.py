@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from _simfiles import read_appflow, read_dms, read_tms
 
-from loaders.simulate.reference import ACCOUNT_MANAGERS, CARRIERS, CURRENCY_BY_COUNTRY, WAREHOUSE_BY_CODE
+from unify.simulate.reference import ACCOUNT_MANAGERS, CARRIERS, CURRENCY_BY_COUNTRY, WAREHOUSE_BY_CODE
 from loaders.source_tables import get_table
 
 SF_DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

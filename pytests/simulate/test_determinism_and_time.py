@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _simfiles import read_dms
 
-from loaders.simulate import SimulationError, continue_simulation, simulate
+from unify.simulate import SimulationError, continue_simulation, simulate
 
 START = date(2026, 11, 1)
 

@@ -10,7 +10,7 @@ import pytest
 import pyarrow.parquet as pq
 from _simfiles import read_csv_strict, read_dms
 
-from loaders.simulate.reference import WAREHOUSES
+from unify.simulate.reference import WAREHOUSES
 from loaders.source_tables import AZUREWARE, get_table
 
 LOAD_NAME = re.compile(r"^LOAD([0-9A-F]{8})\.(csv|parquet)$")

@@ -14,7 +14,7 @@ import pytest
 from _simfiles import DmsFile, read_appflow, read_dms, read_tms
 
 from loaders.landing import open_landing
-from loaders.simulate import FAULTS, simulate
+from unify.simulate import FAULTS, simulate
 from loaders.source_tables import get_table
 
 START = date(2026, 11, 1)

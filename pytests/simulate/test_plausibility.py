@@ -9,7 +9,7 @@ from collections import Counter
 
 from _simfiles import latest_versions, otif_by_client, read_appflow, read_dms, read_tms
 
-from loaders.simulate.reference import ACCOUNT_MANAGERS, CURRENCY_BY_COUNTRY, WAREHOUSE_BY_CODE
+from unify.simulate.reference import ACCOUNT_MANAGERS, CURRENCY_BY_COUNTRY, WAREHOUSE_BY_CODE
 
 
 def test_otif_per_client_is_plausible_and_differs(plausibility_run):

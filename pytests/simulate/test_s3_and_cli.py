@@ -7,8 +7,8 @@ from pathlib import Path
 
 import boto3
 
-from loaders.cli import main
-from loaders.simulate import continue_simulation, simulate
+from unify.cli import main
+from unify.simulate import continue_simulation, simulate
 
 START = date(2026, 11, 1)
 

@@ -1,0 +1,396 @@
+"""`unify access show <user>`: what a warehouse user can see, read from the warehouse's own catalogs.
+
+The first question of a security review. Everything is asked of the database, never of the project's
+configuration, so the answer is the truth even when someone granted something by hand:
+- the user: can it log in, is it a superuser, does it bypass row-level security (pg_roles);
+- its roles, direct and inherited (pg_auth_members, pg_has_role);
+- every schema: USAGE and CREATE (has_schema_privilege), how many tables it can read there
+  (has_table_privilege) and how many of those are row-secured (pg_class.relrowsecurity);
+- the clients whose rows it sees: its rows in the row-level security mapping
+  (<schema>_access.access_client_grants), with the clients' codes and names;
+- each row-secured table it can read and the policies that apply to it (pg_policy): none means no rows.
+
+It reads the local warehouse (PostgreSQL; UNIFY_PG_* settings). On Redshift the same questions go to
+svv_user_grants, svv_role_grants, svv_schema_privileges and svv_rls_attached_policy.
+
+Exit codes: 0 the user exists (report printed); 1 no such user; 2 the warehouse could not be asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+
+from loaders.config import Settings, load_settings
+from unify.dbt_runner import dbt_schema
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_NO_USER, EXIT_ERROR = 0, 1, 2
+MAPPING_TABLE = "access_client_grants"
+CLIENTS_TABLE = "stg_azureware__clients"
+
+
+class AccessQueryError(Exception):
+    """The warehouse could not answer a question about a user's access; says which and why."""
+
+
+@dataclass(frozen=True)
+class RoleMembership:
+    role: str
+    direct: bool  # granted to the user itself, not through another role
+    inherits: bool  # its privileges apply without SET ROLE
+
+
+@dataclass(frozen=True)
+class SchemaAccess:
+    schema: str
+    usage: bool
+    create: bool
+    readable_tables: int
+    row_secured_tables: int
+
+
+@dataclass(frozen=True)
+class ClientGrant:
+    client_id: int
+    client_code: str | None
+    client_name: str | None
+    grant_source: str
+    team: str | None
+
+
+@dataclass(frozen=True)
+class RowSecuredTable:
+    table: str
+    policies: list[str]  # "name: expression" of each policy that applies to the user; none: no rows
+    all_rows: bool  # superuser, BYPASSRLS, owner or an all-rows policy (the transformer's)
+
+
+@dataclass
+class AccessReport:
+    user: str
+    database: str
+    exists: bool
+    can_login: bool = False
+    superuser: bool = False
+    bypass_rls: bool = False
+    roles: list[RoleMembership] = field(default_factory=list)
+    schemas: list[SchemaAccess] = field(default_factory=list)
+    mapping_table: str | None = None  # None: the mapping is not built in this database
+    clients: list[ClientGrant] = field(default_factory=list)
+    all_clients: bool = False  # a grant for every client (team grant without a client)
+    client_count: int | None = None  # clients in the warehouse, for "n of N"
+    row_secured: list[RowSecuredTable] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+_SYSTEM_SCHEMAS = "n.nspname !~ '^pg_' and n.nspname <> 'information_schema'"
+
+
+def show_access(settings: Settings, user: str, schema_prefix: str) -> AccessReport:
+    """What `user` can see in the settings' database, from the catalogs (PostgreSQL)."""
+    import psycopg2
+
+    report = AccessReport(user=user, database=settings.pg_database, exists=False)
+    try:
+        conn = psycopg2.connect(settings.dsn())
+    except psycopg2.Error as err:
+        raise AccessQueryError(f"cannot connect to {settings.url()}: {str(err).strip()}") from None
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select rolcanlogin, rolsuper, rolbypassrls from pg_catalog.pg_roles where rolname = %s",
+                        (user,))
+            row = cur.fetchone()
+            if row is None:
+                return report
+            report.exists = True
+            report.can_login, report.superuser, report.bypass_rls = row
+            report.roles = _roles(cur, user)
+            report.schemas = _schemas(cur, user)
+            report.row_secured = _row_secured_tables(cur, user, report.superuser or report.bypass_rls)
+            _clients(cur, user, schema_prefix, report)
+    except psycopg2.Error as err:
+        raise AccessQueryError(f"reading the access of {user!r} in {settings.url()}: {str(err).strip()}") from None
+    finally:
+        conn.close()
+    return report
+
+
+def _roles(cur, user: str) -> list[RoleMembership]:
+    # Memberships as granted (pg_auth_members, followed through roles); pg_has_role tells whether the
+    # role's privileges apply without SET ROLE. (pg_has_role alone says yes to every role for a superuser.)
+    cur.execute(
+        """
+        with recursive granted(roleid, direct) as (
+            select m.roleid, true
+            from pg_catalog.pg_auth_members as m
+            inner join pg_catalog.pg_roles as u on u.oid = m.member
+            where u.rolname = %(user)s
+            union
+            select m.roleid, false
+            from pg_catalog.pg_auth_members as m
+            inner join granted on m.member = granted.roleid
+        )
+        select r.rolname, bool_or(granted.direct), pg_catalog.pg_has_role(%(user)s, r.oid, 'USAGE')
+        from granted
+        inner join pg_catalog.pg_roles as r on r.oid = granted.roleid
+        group by r.oid, r.rolname
+        order by r.rolname
+        """,
+        {"user": user},
+    )
+    return [RoleMembership(*row) for row in cur.fetchall()]
+
+
+def _schemas(cur, user: str) -> list[SchemaAccess]:
+    cur.execute(
+        f"""
+        select
+            n.nspname,
+            pg_catalog.has_schema_privilege(%(user)s, n.oid, 'USAGE') as usage,
+            pg_catalog.has_schema_privilege(%(user)s, n.oid, 'CREATE') as can_create,
+            count(c.oid) filter (
+                where pg_catalog.has_schema_privilege(%(user)s, n.oid, 'USAGE')
+                and pg_catalog.has_table_privilege(%(user)s, c.oid, 'SELECT')
+            ) as readable,
+            count(c.oid) filter (
+                where pg_catalog.has_schema_privilege(%(user)s, n.oid, 'USAGE')
+                and pg_catalog.has_table_privilege(%(user)s, c.oid, 'SELECT') and c.relrowsecurity
+            ) as row_secured
+        from pg_catalog.pg_namespace as n
+        left join pg_catalog.pg_class as c
+            on c.relnamespace = n.oid and c.relkind in ('r', 'p', 'v', 'm', 'f')
+        where {_SYSTEM_SCHEMAS}
+        group by n.oid, n.nspname
+        order by n.nspname
+        """,
+        {"user": user},
+    )
+    return [SchemaAccess(*row) for row in cur.fetchall()]
+
+
+def _row_secured_tables(cur, user: str, bypasses: bool) -> list[RowSecuredTable]:
+    cur.execute(
+        f"""
+        select
+            n.nspname || '.' || c.relname,
+            coalesce(array(
+                select p.polname || ': ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), 'true')
+                from pg_catalog.pg_policy as p
+                where p.polrelid = c.oid and p.polcmd in ('r', '*') and p.polpermissive
+                and (
+                    0 = any(p.polroles)
+                    or exists (
+                        select 1 from unnest(p.polroles) as pr(roleid)
+                        where pg_catalog.pg_has_role(%(user)s, pr.roleid, 'USAGE')
+                    )
+                )
+                order by p.polname
+            ), '{{}}') as policies,
+            pg_catalog.pg_has_role(%(user)s, c.relowner, 'USAGE') and not c.relforcerowsecurity as owner
+        from pg_catalog.pg_class as c
+        inner join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+        where {_SYSTEM_SCHEMAS} and c.relrowsecurity
+        and pg_catalog.has_schema_privilege(%(user)s, n.oid, 'USAGE')
+        and pg_catalog.has_table_privilege(%(user)s, c.oid, 'SELECT')
+        order by 1
+        """,
+        {"user": user},
+    )
+    tables = []
+    for table, policies, owner in cur.fetchall():
+        unfiltered = bypasses or owner or any(p.endswith(": true") for p in policies)
+        tables.append(RowSecuredTable(table, list(policies), unfiltered))
+    return tables
+
+
+def _clients(cur, user: str, schema_prefix: str, report: AccessReport) -> None:
+    from psycopg2 import sql
+
+    mapping_schema, staging_schema = f"{schema_prefix}_access", f"{schema_prefix}_staging"
+    cur.execute("select pg_catalog.to_regclass(%s), pg_catalog.to_regclass(%s)",
+                (sql.Identifier(mapping_schema, MAPPING_TABLE).as_string(cur),
+                 sql.Identifier(staging_schema, CLIENTS_TABLE).as_string(cur)))
+    mapping_oid, clients_oid = cur.fetchone()
+    if mapping_oid is None:
+        return
+    report.mapping_table = f"{mapping_schema}.{MAPPING_TABLE}"
+    if clients_oid is not None:
+        query = sql.SQL(
+            """
+            select g.client_id, c.client_code, c.client_name, g.grant_source, g.team, g.is_all_clients
+            from {mapping} as g left join {clients} as c on c.client_id = g.client_id
+            where g.user_name = %s
+            order by g.client_id, g.grant_source
+            """
+        )
+    else:
+        query = sql.SQL(
+            """
+            select g.client_id, null, null, g.grant_source, g.team, g.is_all_clients
+            from {mapping} as g where g.user_name = %s order by g.client_id, g.grant_source
+            """
+        )
+    mapping = sql.Identifier(mapping_schema, MAPPING_TABLE)
+    clients = sql.Identifier(staging_schema, CLIENTS_TABLE)
+    cur.execute(query.format(mapping=mapping, clients=clients), (user,))
+    for client_id, code, name, source, team, is_all in cur.fetchall():
+        report.clients.append(ClientGrant(client_id, code, name, source, team))
+        report.all_clients = report.all_clients or bool(is_all)
+    if clients_oid is not None:
+        cur.execute(sql.SQL("select count(*) from {}").format(clients))
+        report.client_count = cur.fetchone()[0]
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def format_report(report: AccessReport) -> str:
+    """The report as text for a person (a security reviewer)."""
+    if not report.exists:
+        return f"{report.user}: no such user or role in database {report.database}"
+    lines = [
+        f"Access of {report.user} in database {report.database}",
+        f"  can log in: {_yes(report.can_login)}   superuser: {_yes(report.superuser)}   "
+        f"bypasses row-level security: {_yes(report.bypass_rls)}",
+    ]
+    if report.superuser:
+        lines.append("  A superuser passes every privilege check and every row-level security policy.")
+    lines.append("Roles:")
+    if not report.roles:
+        lines.append("  none")
+    for role in report.roles:
+        how = "granted directly" if role.direct else "through another role"
+        lines.append(f"  {role.role} ({how}{'' if role.inherits else '; privileges only after SET ROLE'})")
+    lines.append("Schemas:")
+    width = max([len(s.schema) for s in report.schemas] + [6])
+    lines.append(f"  {'schema':<{width}}  usage  create  readable tables  row-secured")
+    for s in report.schemas:
+        lines.append(f"  {s.schema:<{width}}  {_yes(s.usage):<5}  {_yes(s.create):<6}  "
+                     f"{s.readable_tables:>15}  {s.row_secured_tables:>11}")
+    lines.append("Clients (row-level security):")
+    if report.mapping_table is None:
+        lines.append("  the mapping access_client_grants is not built in this database")
+    elif not report.clients:
+        lines.append(f"  none: no row in {report.mapping_table}, so no client's rows")
+    else:
+        distinct = sorted({c.client_id for c in report.clients})
+        total = f" of {report.client_count}" if report.client_count is not None else ""
+        scope = " (every client, present and future)" if report.all_clients else ""
+        lines.append(f"  {len(distinct)}{total} clients{scope}, from {report.mapping_table}:")
+        for c in report.clients:
+            lines.append(f"    {c.client_id:>6}  {c.client_code or '?':<10}  {c.client_name or '?':<28}  "
+                         f"{c.grant_source}{' (' + c.team + ')' if c.team else ''}")
+    lines.append("Row-secured tables it can read:")
+    if not report.row_secured:
+        lines.append("  none")
+    for t in report.row_secured:
+        if t.all_rows:
+            note = "every row (superuser, BYPASSRLS, owner or an all-rows policy)"
+        elif not t.policies:
+            note = "NO rows: no policy applies to this user"
+        elif not report.clients and not t.table.endswith("." + MAPPING_TABLE):
+            note = "NO rows: the mapping grants no client"
+        else:
+            note = "filtered by " + "; ".join(t.policies)
+        lines.append(f"  {t.table}: {note}")
+    return "\n".join(lines)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "access",
+        help="what a warehouse user can see: roles, schemas, clients (from the catalogs)",
+        description="Access control, as the warehouse enforces it (README 'Access control').",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="<action>")
+    actions.required = True
+    show = actions.add_parser(
+        "show",
+        help="print a user's roles, schemas, clients and row-secured tables, read from the warehouse's catalogs",
+        description=__doc__.split("\n\n")[1],
+    )
+    show.add_argument("user", help="warehouse user name (= Salesforce Username, e.g. amelia.hart@glc.example)")
+    show.add_argument("--schema", default=None,
+                      help="dbt target schema whose _access and _staging schemas to read "
+                           "(default: $UNIFY_SCHEMA or analytics)")
+    show.add_argument("--json", action="store_true", help="print the report as JSON")
+    logins = actions.add_parser(
+        "local-logins",
+        help="local warehouse only: create a login for every person in the RLS mapping, with their team's role",
+        description="Creates (idempotently) a LOGIN role for each person in the row-level security mapping, "
+        "granted the project role of their team (account_manager, finance, analyst, executive), so that "
+        "`unify warehouse psql -U <user>` shows what that person sees. Local warehouse only: in production "
+        "users come from the identity provider.",
+    )
+    logins.add_argument("--schema", default=None, help="dbt target schema (default: $UNIFY_SCHEMA or analytics)")
+    parser.set_defaults(func=run)
+
+
+# Teams in the mapping (models/access) whose people get a warehouse role of the same name.
+TEAM_ROLES = {"account_manager": "unify_account_manager", "finance": "unify_finance",
+              "analyst": "unify_analyst", "executive": "unify_executive"}
+
+
+def create_local_logins(settings: Settings, schema_prefix: str) -> list[tuple[str, str]]:
+    """LOGIN roles for the mapping's people, granted their team's role; returns (user, role) pairs.
+
+    Idempotent. Refuses an external PostgreSQL: creating logins is for the embedded demo warehouse."""
+    import psycopg2
+    from psycopg2 import sql
+
+    if settings.external:
+        raise AccessQueryError("local-logins only runs on the embedded local warehouse (UNIFY_PG_HOST is set)")
+    mapping = sql.Identifier(f"{schema_prefix}_access", MAPPING_TABLE)
+    created = []
+    conn = psycopg2.connect(settings.dsn())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("select distinct user_name, team from {} order by 1").format(mapping))
+            for user, team in cur.fetchall():
+                role = TEAM_ROLES.get(team)
+                if role is None:
+                    continue
+                cur.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (user,))
+                if cur.fetchone() is None:
+                    cur.execute(sql.SQL("create role {} login").format(sql.Identifier(user)))
+                cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(user)))
+                created.append((user, role))
+    except psycopg2.errors.UndefinedTable:
+        raise AccessQueryError(f"{schema_prefix}_access.{MAPPING_TABLE} is not built: run dbt build first") from None
+    except psycopg2.Error as err:
+        raise AccessQueryError(str(err).strip()) from None
+    finally:
+        conn.close()
+    return created
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    prefix = args.schema or dbt_schema()
+    if args.action == "local-logins":
+        try:
+            pairs = create_local_logins(settings, prefix)
+        except AccessQueryError as err:
+            print(f"unify access local-logins: {err}", file=sys.stderr)
+            return EXIT_ERROR
+        for user, role in pairs:
+            print(f"{user:<40} {role}")
+        return EXIT_OK
+    try:
+        report = show_access(settings, args.user, prefix)
+    except AccessQueryError as err:
+        print(f"unify access show: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    print(report.to_json() if args.json else format_report(report))
+    if not report.exists:
+        print(f"unify access show: {args.user!r} is not a user or role in {settings.url()}", file=sys.stderr)
+        return EXIT_NO_USER
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Project checks: the offline Redshift gate (compile and parse every model for Redshift) and sqlfluff."""
