@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     def say(message: str) -> None:
         print(f"[unify bench] {message}", file=sys.stderr, flush=True)
 
-    command = "unify bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] \
+    command = "unify bench " + shlex.join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] \
         else f"unify bench --scale {args.scale}" + (" --quick" if args.quick else "")
     bench = BenchRun(started_at=started_at.isoformat(timespec="seconds"), machine=ladder.machine(),
                      command=command, quick=args.quick,
