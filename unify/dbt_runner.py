@@ -116,7 +116,7 @@ def run_dbt(
 # ------------------------------------------------------------------------------------ quiet runs
 # dbt's structured logging (`--log-format json`): one JSON object per event on stdout, with the event's
 # name, level and message (info) and its fields (data). Finished nodes carry node_info with a final
-# node_status; ConcurrencyLine announces how many nodes will run; from EndOfRunSummary on, dbt lists
+# node_status; a node's LogStartLine says how many will run; from EndOfRunSummary on, dbt lists
 # each failing node with its message; StatsLine is dbt's closing "Done. PASS=..." line.
 QUIET_FLAGS = ("--log-format", "json", "--log-format-file", "debug", "--no-use-colors", "--no-use-colors-file")
 _NOT_FINISHED = ("started", "compiling", "executing")
@@ -154,7 +154,7 @@ def run_dbt_logged(
     """`dbt <args>` without dbt's log on the terminal: the full log goes to <target>/logs/dbt.log.
 
     dbt's events are read as they come: `progress` shows a bar (one tick per finished node, out of the
-    count dbt announces); warnings are kept in full for the caller; when dbt fails, `DbtError` carries
+    count dbt announces when the first node starts); warnings are kept in full for the caller; when dbt fails, `DbtError` carries
     every error dbt logged and its end-of-run summary (each failing node and its message), and names the
     log file. Output that is not one of dbt's events (a crash's traceback) counts as an error too.
     """
@@ -182,8 +182,9 @@ def run_dbt_logged(
                 continue
             name, level, message = info.get("name", ""), info.get("level", ""), info.get("msg", "").rstrip()
             node = data.get("node_info") or {}
-            if name == "ConcurrencyLine" and data.get("node_count"):
-                bar.reset(total=data["node_count"])
+            if name == "LogStartLine" and data.get("total") and bar.total != data["total"]:
+                bar.total = data["total"]  # "<index> of <total> START ...": the nodes this run will run
+                bar.refresh()
             elif node.get("node_status") and node["node_status"] not in _NOT_FINISHED \
                     and not name.startswith("LogHook"):
                 run.nodes += 1

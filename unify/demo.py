@@ -260,10 +260,9 @@ def print_summary(settings: Settings, report: MainJobReport) -> None:
     print(f"Warehouse:  {settings.url()}   (`unify warehouse psql`, or any PostgreSQL client)")
     print(f"Artifacts:  {report.target_path}  (run_results.json, manifest.json, catalog.json)")
     print(f"dbt log:    {report.dbt_log}  (every dbt run's full log)")
-    if report.docs_path:
-        print(f"Docs:       {report.docs_path}  (serve it: `unify docs serve`, then http://127.0.0.1:8080/)")
-    if report.lineage_path:
-        print(f"Lineage:    {report.lineage_path}  (column lineage; served at /lineage.html)")
+    if report.docs_path and report.lineage_path:
+        print(f"Docs:       {report.docs_path} and {report.lineage_path.name} (column lineage); serve them: "
+              "`unify docs serve`, then http://127.0.0.1:8080/")
     print("Next:       source .venv/bin/activate && dbt build -s fct_orders   (README: 'Working with dbt')")
     managers = [user for user, role in report.logins if role == "unify_account_manager"]
     if managers:
