@@ -132,7 +132,7 @@ def run_main_job(
         quarantined = list(loaded.quarantined)
         report.quarantined.extend((q.key, q.reason) for q in quarantined)
         say(f"{name}: loaded {loaded.files:,} files, {loaded.rows:,} rows in {load_s:.1f} s"
-            + (f"; {len(quarantined)} file(s) quarantined (listed below)" if quarantined else ""))
+            + (f"; {len(quarantined)} file(s) quarantined (grouped by reason in the summary)" if quarantined else ""))
         args = ["build"] + (["--full-refresh"] if full_refresh else [])
         try:
             built = run_dbt_logged(args, settings, target_path=target_path, progress=progress,
