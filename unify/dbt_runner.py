@@ -154,9 +154,10 @@ def run_dbt_logged(
     """`dbt <args>` without dbt's log on the terminal: the full log goes to <target>/logs/dbt.log.
 
     dbt's events are read as they come: `progress` shows a bar (one tick per finished node, out of the
-    count dbt announces when the first node starts); warnings are kept in full for the caller; when dbt fails, `DbtError` carries
-    every error dbt logged and its end-of-run summary (each failing node and its message), and names the
-    log file. Output that is not one of dbt's events (a crash's traceback) counts as an error too.
+    count dbt announces when the first node starts); warnings are kept in full for the caller. When dbt
+    fails, `DbtError` carries every error dbt logged and its end-of-run summary (each failing node and
+    its message), and names the log file. Output that is not one of dbt's events (a crash's traceback)
+    is shown with the errors, or kept as a warning when dbt succeeds.
     """
     from tqdm import tqdm
 
