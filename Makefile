@@ -9,13 +9,17 @@ BIN    := $(VENV)/bin
 DEPS_HASH := $(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(DEPS_HASH)
 TEST_STAMP    := $(VENV)/.installed-test-$(DEPS_HASH)
+# pip's output goes to this log, not the terminal; when pip fails, make prints the log in full.
+PIP_LOG       := $(VENV)/pip.log
+quiet_pip = $(BIN)/python -m pip $(1) >$(PIP_LOG) 2>&1 || { cat $(PIP_LOG); echo "pip failed; its log: $(PIP_LOG)" >&2; exit 1; }
 
 .PHONY: help demo test lint check bench install install-test chromium profile warehouse-start warehouse-stop clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-demo: install profile warehouse-start ## the main job end to end on the local warehouse
+# The demo starts the warehouse itself (one line of output instead of `unify warehouse start`'s status).
+demo: install profile ## the main job end to end on the local warehouse
 	$(BIN)/unify demo
 
 # `check` and `lint` run on the whole project first; pytest then deselects its own copies of those two
@@ -52,15 +56,18 @@ chromium: ## Chromium for the catalog browser test (installed with apt-get when 
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	@echo "creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(call quiet_pip,install --upgrade "pip>=24")
 
 $(RUNTIME_STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install --quiet --progress-bar off -c constraints.txt -e .
+	@echo "installing the project and its pinned dependencies into $(VENV) (log: $(PIP_LOG))"
+	@$(call quiet_pip,install --progress-bar off -c constraints.txt -e .)
 	@rm -f $(VENV)/.installed-runtime-* && touch $@
 
 $(TEST_STAMP): $(RUNTIME_STAMP)
-	$(BIN)/pip install --quiet --progress-bar off -c constraints.txt -e '.[test]'
+	@echo "installing the test dependencies into $(VENV) (log: $(PIP_LOG))"
+	@$(call quiet_pip,install --progress-bar off -c constraints.txt -e '.[test]')
 	@rm -f $(VENV)/.installed-test-* && touch $@
 
 profile: ## create ./profiles.yml from profiles.yml.example if missing (git-ignored)

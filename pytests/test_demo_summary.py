@@ -20,3 +20,23 @@ def test_quarantines_are_grouped_by_reason_most_frequent_first():
         ("malformed JSON Lines: Unterminated string starting at", 2, "appflow/salesforce/Account/x/part-1.jsonl"),
         ("malformed CSV record: expected 11 fields, found 10", 1, "tms/shipments/dt=2026-11-01/a.csv"),
     ]
+
+
+def test_a_failing_dbt_run_shows_each_failing_node_its_message_and_where_the_log_is(database, tmp_path, capfd):
+    """The quiet runner (unify.dbt_runner.run_dbt_logged) on an empty database: the staging model cannot
+    find its raw table. Nothing reaches the terminal; the error carries dbt's failure in full."""
+    import pytest
+
+    from unify.dbt_runner import DbtError, run_dbt_logged
+
+    target = tmp_path / "target"
+    with pytest.raises(DbtError) as failed:
+        run_dbt_logged(["build", "-s", "stg_azureware__clients"], database, target_path=target)
+    message = str(failed.value)
+    log = target / "logs" / "dbt.log"
+    assert message.startswith(f"`dbt build -s stg_azureware__clients` failed with exit code 1; dbt's full log: {log}")
+    assert "Failure in model stg_azureware__clients (models/staging/azureware/stg_azureware__clients.sql)" in message
+    assert 'relation "raw_azureware.clients" does not exist' in message
+    assert "ERROR=1" in message
+    assert 'relation "raw_azureware.clients" does not exist' in log.read_text()
+    assert capfd.readouterr() == ("", "")

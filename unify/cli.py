@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+import textwrap
 
 from unify import __version__
 
@@ -28,14 +29,53 @@ COMMAND_MODULES = [
 ]
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions and epilogs keep their line breaks (lists, examples); options show their defaults.
+
+    argparse's own two formatters, combined, with two things neither does: a paragraph written as one
+    long line (most `description="..."` strings) is wrapped to the terminal instead of running off it,
+    while paragraphs of several lines keep their author's line breaks; and no "(default: None)" or
+    "(default: False)" (an option that is off, or whose help says what happens without it), nor a
+    default the help text already states in its own words.
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines = text.splitlines()
+        out = []
+        for i, line in enumerate(lines):
+            alone = (i == 0 or not lines[i - 1].strip()) and (i + 1 == len(lines) or not lines[i + 1].strip())
+            lead = indent + line[: len(line) - len(line.lstrip())]
+            if alone and len(indent + line) > width:
+                out.append(textwrap.fill(line.strip(), width, initial_indent=lead, subsequent_indent=lead,
+                                         break_on_hyphens=False))
+            else:
+                out.append(indent + line if line.strip() else "")
+        return "\n".join(out)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if action.default is None or isinstance(action.default, bool) or "default" in help_text.lower():
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser with the project's HelpFormatter; subcommands' parsers (at every level) are of
+    this class too, since add_subparsers makes its parsers of the parent's class."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="unify",
         description="Project Unify: local warehouse, source simulators, loaders and project checks.",
     )
     parser.add_argument("--version", action="version", version=f"unify {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
     sub.required = True
     for _name, module in COMMAND_MODULES:
         importlib.import_module(module).add_parser(sub)

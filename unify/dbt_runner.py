@@ -1,17 +1,22 @@
 """Run dbt from Python (the main job, tests, benchmarks) against the warehouse the settings name.
 
-dbt runs as a subprocess of the venv's own `dbt`, so its output streams as usual and a crash in
-dbt never takes the caller down. The connection comes from the same UNIFY_PG_* variables the
-profile reads; the profile is the project's ./profiles.yml, created from profiles.yml.example when
-missing (`ensure_profile`).
+dbt runs as a subprocess of the venv's own `dbt`, so a crash in dbt never takes the caller down.
+`run_dbt` streams dbt's output (or captures it for tests and benchmarks); `run_dbt_logged` keeps the
+terminal quiet for the main job: dbt's full log goes to its log file, and only progress, warnings and
+errors reach the caller (`DbtRun`, `DbtError`). The connection comes from the same UNIFY_PG_*
+variables the profile reads; the profile is the project's ./profiles.yml, created from
+profiles.yml.example when missing (`ensure_profile`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from loaders.config import Settings, project_root
@@ -67,6 +72,20 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def _command(args: list[str], settings: Settings, target_path: Path | None,
+             env: dict[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    """The dbt command line and its environment. `target_path` keeps artifacts apart (tests, benchmarks);
+    dbt's log file then goes to <target_path>/logs/dbt.log."""
+    root = settings.root
+    ensure_profile(root)
+    cmd = [dbt_executable(), *args, "--profiles-dir", str(root), "--project-dir", str(root)]
+    extra_env = dict(env or {})
+    if target_path is not None:
+        extra_env["DBT_TARGET_PATH"] = str(target_path)
+        extra_env.setdefault("DBT_LOG_PATH", str(target_path / "logs"))
+    return cmd, dbt_env(settings, extra_env)
+
+
 def run_dbt(
     args: list[str],
     settings: Settings,
@@ -76,18 +95,12 @@ def run_dbt(
     check: bool = True,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """`dbt <args>` at the project root. `target_path` keeps artifacts apart (tests, benchmarks)."""
-    root = settings.root
-    ensure_profile(root)
-    cmd = [dbt_executable(), *args, "--profiles-dir", str(root), "--project-dir", str(root)]
-    extra_env = dict(env or {})
-    if target_path is not None:
-        extra_env["DBT_TARGET_PATH"] = str(target_path)
-        extra_env.setdefault("DBT_LOG_PATH", str(target_path / "logs"))
+    """`dbt <args>` at the project root, its output streamed (or captured: `capture`)."""
+    cmd, full_env = _command(args, settings, target_path, env)
     proc = subprocess.run(
         cmd,
-        cwd=root,
-        env=dbt_env(settings, extra_env),
+        cwd=settings.root,
+        env=full_env,
         text=True,
         stdout=subprocess.PIPE if capture else None,
         stderr=subprocess.STDOUT if capture else None,
@@ -98,3 +111,97 @@ def run_dbt(
             tail = "\n" + "\n".join(proc.stdout.splitlines()[-40:])
         raise DbtError(f"`dbt {' '.join(args)}` failed with exit code {proc.returncode}{tail}")
     return proc
+
+
+# ------------------------------------------------------------------------------------ quiet runs
+# dbt's structured logging (`--log-format json`): one JSON object per event on stdout, with the event's
+# name, level and message (info) and its fields (data). Finished nodes carry node_info with a final
+# node_status; a node's LogStartLine says how many will run; from EndOfRunSummary on, dbt lists
+# each failing node with its message; StatsLine is dbt's closing "Done. PASS=..." line.
+QUIET_FLAGS = ("--log-format", "json", "--log-format-file", "debug", "--no-use-colors", "--no-use-colors-file")
+_NOT_FINISHED = ("started", "compiling", "executing")
+
+
+@dataclass
+class DbtRun:
+    """A quiet dbt run that succeeded: what it did, in dbt's own words, and where its full log is."""
+
+    args: list[str]
+    seconds: float
+    log_file: Path
+    nodes: int = 0  # nodes that finished (models, tests, seeds, snapshots, ...)
+    stats: str = ""  # dbt's closing line: "PASS=235 WARN=0 ERROR=0 SKIP=0 NO-OP=2 TOTAL=237"
+    warnings: list[str] = field(default_factory=list)  # every warning dbt logged, in full
+
+    def summary(self) -> str:
+        return f"dbt {' '.join(self.args)} in {self.seconds:.1f} s" + (f": {self.stats}" if self.stats else "")
+
+
+def dbt_log_file(target_path: Path) -> Path:
+    """dbt's log file for runs with this target folder (see `_command`)."""
+    return target_path / "logs" / "dbt.log"
+
+
+def run_dbt_logged(
+    args: list[str],
+    settings: Settings,
+    *,
+    target_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    progress: bool = False,
+    description: str = "dbt",
+) -> DbtRun:
+    """`dbt <args>` without dbt's log on the terminal: the full log goes to <target>/logs/dbt.log.
+
+    dbt's events are read as they come: `progress` shows a bar (one tick per finished node, out of the
+    count dbt announces when the first node starts); warnings are kept in full for the caller. When dbt
+    fails, `DbtError` carries every error dbt logged and its end-of-run summary (each failing node and
+    its message), and names the log file. Output that is not one of dbt's events (a crash's traceback)
+    is shown with the errors, or kept as a warning when dbt succeeds.
+    """
+    from tqdm import tqdm
+
+    target_path = target_path or dbt_target_path()
+    cmd, full_env = _command([*args, *QUIET_FLAGS], settings, target_path, env)
+    log_file = dbt_log_file(target_path)
+    run = DbtRun(list(args), 0.0, log_file)
+    errors: list[str] = []
+    other: list[str] = []  # lines that are not dbt events (a traceback, a library's warning)
+    started = time.monotonic()
+    with tqdm(desc=description, unit="node", file=sys.stderr, disable=not progress, leave=False,
+              dynamic_ncols=True) as bar, \
+            subprocess.Popen(cmd, cwd=settings.root, env=full_env, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT) as proc:
+        in_summary = False
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+                info, data = event["info"], event.get("data") or {}
+            except (ValueError, KeyError, TypeError):
+                if line.strip():
+                    other.append(line.rstrip())
+                continue
+            name, level, message = info.get("name", ""), info.get("level", ""), info.get("msg", "").rstrip()
+            node = data.get("node_info") or {}
+            if name == "LogStartLine" and data.get("total") and bar.total != data["total"]:
+                bar.total = data["total"]  # "<index> of <total> START ...": the nodes this run will run
+                bar.refresh()
+            elif node.get("node_status") and node["node_status"] not in _NOT_FINISHED \
+                    and not name.startswith("LogHook"):
+                run.nodes += 1
+                bar.update()
+            elif name == "StatsLine":
+                run.stats = message.removeprefix("Done.").strip()
+            in_summary = in_summary or name == "EndOfRunSummary"
+            if level == "warn" and message:
+                run.warnings.append(message)
+            if (level == "error" or in_summary) and message and message not in errors:
+                errors.append(message)
+        returncode = proc.wait()
+    run.seconds = time.monotonic() - started
+    if returncode != 0:
+        detail = "".join(f"\n  {line}" for message in [*errors, *other] for line in message.splitlines())
+        raise DbtError(f"`dbt {' '.join(args)}` failed with exit code {returncode}; dbt's full log: "
+                       f"{log_file}{detail}")
+    run.warnings += other
+    return run

@@ -3,7 +3,11 @@
 It replays what production does over time: an initial load (DMS full load + CDC, AppFlow's first full
 pull, the TMS's first extracts), then daily increments from the simulator's continue mode, each
 followed by a load and a `dbt build` — so snapshots hold real history and incremental models run
-incrementally. It ends with `dbt docs generate` and a short summary of what was built.
+incrementally. It ends with `dbt docs generate`, the column lineage and a short summary of what was built.
+
+The terminal shows one line per stage (a progress bar while a long one runs, on a terminal), then the
+summary; dbt's own log goes to <target>/logs/dbt.log, which the summary names. A failing dbt run is shown
+in full: each failing node with its message, and where the log is.
 
 By default it starts from a clean slate (the local landing folder and the project database are
 recreated) so that every run of `make demo` gives the same numbers for the same options.
@@ -17,15 +21,16 @@ import logging
 import re
 import shutil
 import sys
+import textwrap
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
 from loaders.config import Settings, load_settings
-from unify.dbt_runner import dbt_schema, dbt_target_path
-from unify.dbt_runner import DbtError, run_dbt
+from unify.dbt_runner import DbtError, dbt_log_file, dbt_schema, dbt_target_path, run_dbt_logged
 from unify.local_warehouse import LocalWarehouse, WarehouseError
 
 DEFAULT_FAULTS = ("all",)
@@ -68,6 +73,7 @@ class MainJobReport:
     cycles: list[CycleResult] = field(default_factory=list)
     seconds: float = 0.0
     target_path: Path | None = None
+    dbt_log: Path | None = None
     docs_path: Path | None = None
     lineage_path: Path | None = None
     tests: dict[str, int] = field(default_factory=dict)  # status -> count, from the last build
@@ -101,39 +107,43 @@ def run_main_job(
     say: Callable[[str], None] = _say,
     progress: bool = True,
 ) -> MainJobReport:
-    from loaders.load import load
+    """Run the main job; `say` gets one line per stage, `progress` shows bars while stages run."""
+    from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
     from unify.simulate import continue_simulation, simulate
 
     started = time.monotonic()
     landing = landing or settings.landing
     target_path = target_path or dbt_target_path()
-    report = MainJobReport(target_path=target_path)
+    report = MainJobReport(target_path=target_path, dbt_log=dbt_log_file(target_path))
 
     if config.fresh:
-        say(f"fresh start: recreating database {settings.pg_database!r} and the landing folder {landing}")
         reset(settings, landing)
+        say(f"fresh start: recreated database {settings.pg_database!r} and emptied the landing folder {landing}")
 
     def cycle(name: str, simulate_step: Callable[[], object], full_refresh: bool = False) -> None:
-        say(f"{name}: simulating the sources' deliveries into {landing}")
-        simulate_step()
+        simulated = simulate_step()
+        say(f"{name}: simulated {simulated.files_written:,} files, {simulated.rows_total:,} source records "
+            f"in {simulated.seconds:.1f} s")
         t0 = time.monotonic()
         loaded = load(settings, landing, progress=progress)
         load_s = time.monotonic() - t0
-        if loaded.exit_code not in (0, _exit_code_with_quarantines()):
-            raise MainJobError(f"{name}: the load failed (exit {loaded.exit_code}); see the log above")
-        quarantined = list(getattr(loaded, "quarantined", []) or [])
+        if loaded.exit_code not in (EXIT_OK, EXIT_QUARANTINED):
+            raise MainJobError(f"{name}: the load failed (exit {loaded.exit_code}):\n{loaded.summary()}")
+        quarantined = list(loaded.quarantined)
         report.quarantined.extend((q.key, q.reason) for q in quarantined)
-        say(f"{name}: loaded {loaded.files} files, {loaded.rows} rows in {load_s:.1f} s"
-            + (f"; {len(quarantined)} file(s) quarantined (see `unify load` docs)" if quarantined else ""))
-        t1 = time.monotonic()
+        say(f"{name}: loaded {loaded.files:,} files, {loaded.rows:,} rows in {load_s:.1f} s"
+            + (f"; {len(quarantined)} file(s) quarantined (grouped by reason in the summary)" if quarantined else ""))
         args = ["build"] + (["--full-refresh"] if full_refresh else [])
-        say(f"{name}: dbt {' '.join(args)}")
         try:
-            run_dbt(args, settings, target_path=target_path)
+            built = run_dbt_logged(args, settings, target_path=target_path, progress=progress,
+                                   description=f"{name}: dbt build")
         except DbtError as err:
             raise MainJobError(f"{name}: {err}") from None
+        say(f"{name}: {built.summary()}")
+        for warning in built.warnings:
+            say(f"{name}: dbt warning: {warning}")
         report.cycles.append(CycleResult(name, loaded.files, loaded.rows, len(quarantined), load_s,
-                                         time.monotonic() - t1))
+                                         built.seconds))
 
     first = config.first_day()
     cycle(
@@ -146,20 +156,16 @@ def run_main_job(
 
     report.tests = _test_counts(target_path / "run_results.json")
     if config.docs:
-        say("dbt docs generate")
-        try:
-            run_dbt(["docs", "generate"], settings, target_path=target_path)
-        except DbtError as err:
-            raise MainJobError(f"docs: {err}") from None
-        report.docs_path = target_path / "index.html"
-        from unify.catalog.lineage import LineageError, write_lineage
+        from unify.catalog.lineage import LineageError, generate_docs
 
         try:
-            lineage = write_lineage(target_path)
-        except LineageError as err:
+            docs, lineage = generate_docs(settings, target_path, progress=progress)
+        except (DbtError, LineageError) as err:
             raise MainJobError(f"docs: {err}") from None
-        say(lineage.summary())
-        report.lineage_path = target_path / "lineage.html"
+        say(f"docs: {docs.summary()}")
+        say(f"docs: {lineage.summary()}")
+        report.docs_path = target_path / "index.html"
+        report.lineage_path = lineage.html_path
     report.mart_rows = _mart_row_counts(settings)
     if not settings.external:
         from unify.access import AccessQueryError, create_local_logins
@@ -172,22 +178,13 @@ def run_main_job(
     return report
 
 
-def _exit_code_with_quarantines() -> int:
-    from loaders import load as load_module
-
-    return getattr(load_module, "EXIT_QUARANTINED", 3)
-
-
 def _test_counts(run_results: Path) -> dict[str, int]:
-    counts: dict[str, int] = {}
+    """Data and unit tests of the last dbt build per status, from its run_results.json."""
     try:
         results = json.loads(run_results.read_text())["results"]
     except (OSError, KeyError, ValueError):
-        return counts
-    for result in results:
-        if result.get("unique_id", "").startswith(("test.", "unit_test.")):
-            counts[result["status"]] = counts.get(result["status"], 0) + 1
-    return counts
+        return {}
+    return dict(Counter(r["status"] for r in results if r.get("unique_id", "").startswith(("test.", "unit_test."))))
 
 
 def _mart_row_counts(settings: Settings) -> dict[str, int]:
@@ -223,45 +220,56 @@ def quarantine_reasons(quarantined: list[tuple[str, str]]) -> list[tuple[str, in
     return sorted(((reason, len(keys), keys[0]) for reason, keys in groups.items()), key=lambda g: (-g[1], g[0]))
 
 
+def _mart_lines(mart_rows: dict[str, int], width: int = 110) -> list[str]:
+    """Rows per table, one wrapped paragraph per schema: `  analytics_marts: dim_client 26, ...`."""
+    by_schema: dict[str, list[str]] = {}
+    for name, rows in mart_rows.items():
+        schema, table = name.split(".", 1)
+        by_schema.setdefault(schema, []).append(f"{table}\N{NO-BREAK SPACE}{rows:,}")  # wrapped between tables only
+    return [line.replace("\N{NO-BREAK SPACE}", " ") for schema, tables in by_schema.items()
+            for line in textwrap.wrap(", ".join(tables), width, initial_indent=f"  {schema}: ",
+                                      subsequent_indent="    ", break_on_hyphens=False)]
+
+
 def print_summary(settings: Settings, report: MainJobReport) -> None:
-    print()
-    print("=" * 78)
-    print(f"Main job finished in {report.seconds:.0f} s")
-    for c in report.cycles:
-        print(f"  {c.name:<40} {c.files:>5} files {c.rows:>9} rows  load {c.load_seconds:5.1f} s  "
-              f"build {c.build_seconds:5.1f} s")
+    from unify.summary import OTIF_ANALYSIS, SummaryError, format_otif_lines, otif_by_client_last_month
+
+    rule = "=" * 78
+    print(rule)
+    files = sum(c.files for c in report.cycles)
+    rows = sum(c.rows for c in report.cycles)
+    cycles = f"{len(report.cycles)} load cycle" + ("s" if len(report.cycles) != 1 else "")
+    print(f"Main job finished in {report.seconds:.0f} s: {cycles}, {files:,} files, "
+          f"{rows:,} rows")
     if report.quarantined:
-        print(f"  quarantined files (kept, never deleted; fix and retry with `unify load`): {len(report.quarantined)}")
+        print(f"Quarantined files (kept, never deleted; fix and retry with `unify load`): {len(report.quarantined)}")
         for reason, count, example in quarantine_reasons(report.quarantined):
-            print(f"    {count:>4} x {reason}  (e.g. {example})")
+            print(f"  {count:>4} x {reason}  (e.g. {example})")
     tests = ", ".join(f"{n} {s}" for s, n in sorted(report.tests.items())) or "none run"
     print(f"Tests in the last dbt build: {tests}")
     print("Rows per mart and reporting table:")
-    for name, rows in report.mart_rows.items():
-        print(f"  {name:<60} {rows:>9}")
-    from unify.summary import SummaryError, format_otif_lines, otif_by_client_last_month
-
+    for line in _mart_lines(report.mart_rows):
+        print(line)
     try:
-        lines = format_otif_lines(otif_by_client_last_month(settings))
-        print("OTIF by client, last complete month:")
+        lines = format_otif_lines(otif_by_client_last_month(settings, report.target_path))
+        print(f"OTIF by client, last complete month (analyses/{OTIF_ANALYSIS}.sql):")
         for line in lines or ["none: no order was due in the last complete month (simulate more --days)"]:
             print("  " + line)
-    except SummaryError as err:
+    except (SummaryError, DbtError) as err:
         print(f"OTIF summary unavailable: {err}")
-    print()
     print(f"Warehouse:  {settings.url()}   (`unify warehouse psql`, or any PostgreSQL client)")
     print(f"Artifacts:  {report.target_path}  (run_results.json, manifest.json, catalog.json)")
-    if report.docs_path:
-        print(f"Docs:       {report.docs_path}  (serve it: `unify docs serve`, then http://127.0.0.1:8080/)")
-    if report.lineage_path:
-        print(f"Lineage:    {report.lineage_path}  (column lineage; served at /lineage.html)")
+    print(f"dbt log:    {report.dbt_log}  (every dbt run's full log)")
+    if report.docs_path and report.lineage_path:
+        print(f"Docs:       {report.docs_path} and {report.lineage_path.name} (column lineage); serve them: "
+              "`unify docs serve`, then http://127.0.0.1:8080/")
     print("Next:       source .venv/bin/activate && dbt build -s fct_orders   (README: 'Working with dbt')")
     managers = [user for user, role in report.logins if role == "unify_account_manager"]
     if managers:
         print(f"RLS:        {len(report.logins)} local logins, one per person in the access mapping; try")
         print(f"              unify access show {managers[0]}")
         print(f"              unify warehouse psql -U {managers[0]} -c 'select count(*) from {dbt_schema()}_marts.fct_orders'")
-    print("=" * 78)
+    print(rule)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -269,16 +277,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo",
         help="run the main job end to end on the local warehouse (simulate, load, dbt build, docs)",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__,
     )
-    parser.add_argument("--scale", default=defaults.scale, help=f"simulator scale (default {defaults.scale})")
+    parser.add_argument("--scale", default=defaults.scale,
+                        help="simulator scale: tiny, small, medium, large or a number")
     parser.add_argument("--days", type=int, default=defaults.days, help="days of initial history")
     parser.add_argument("--cycles", type=int, default=defaults.cycles, help="daily load cycles after the initial load")
-    parser.add_argument("--start", type=date.fromisoformat, help="first simulated day (default: ends today)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--format", dest="fmt", choices=["csv", "parquet"], default=defaults.fmt)
+    parser.add_argument("--start", type=date.fromisoformat,
+                        help="first simulated day, YYYY-MM-DD (default: the last cycle simulates yesterday)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="the simulator's random seed")
+    parser.add_argument("--format", dest="fmt", choices=["csv", "parquet"], default=defaults.fmt,
+                        help="file format of the DMS and TMS deliveries")
     parser.add_argument("--faults", default=",".join(defaults.faults),
-                        help="simulator faults, comma-separated, 'all' or 'none' (default: all)")
+                        help="simulator faults, comma-separated, 'all' or 'none'")
     parser.add_argument("--no-fresh", dest="fresh", action="store_false",
                         help="keep the existing database and landing folder (default: start clean)")
     parser.add_argument("--no-docs", dest="docs", action="store_false", help="skip dbt docs generate")
@@ -286,6 +297,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from unify.simulate.params import SimulationError
+
     settings = load_settings()
     faults = tuple(f.strip() for f in args.faults.split(",") if f.strip())
     config = MainJobConfig(scale=args.scale, days=args.days, cycles=args.cycles, start=args.start,
@@ -298,9 +311,10 @@ def run(args: argparse.Namespace) -> int:
         for handler in logging.getLogger().handlers:
             handler.addFilter(lambda record: getattr(record, "event", None) != "file_quarantined")
     try:
-        LocalWarehouse(settings).start()
+        status = LocalWarehouse(settings).start()
+        _say(f"warehouse: {status.url} ({status.note or 'started'})")
         report = run_main_job(settings, config, progress=sys.stderr.isatty())
-    except (MainJobError, WarehouseError) as err:
+    except (MainJobError, WarehouseError, SimulationError) as err:
         print(f"unify demo: {err}", file=sys.stderr)
         return 1
     print_summary(settings, report)

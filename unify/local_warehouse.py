@@ -20,8 +20,9 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -306,7 +307,7 @@ class LocalWarehouse:
         if self.as_root:
             cmd = ["runuser", "-u", SERVICE_USER, "--", *cmd]
         # pg_ctl's server inherits stdout/stderr: give it files, never pipes, or the call never returns.
-        with open(os.devnull, "rb") as devnull_in, _tempfile() as out:
+        with open(os.devnull, "rb") as devnull_in, tempfile.TemporaryFile() as out:
             proc = subprocess.run(cmd, stdin=devnull_in, stdout=out, stderr=subprocess.STDOUT,
                                   cwd=self.settings.home if self.settings.home.exists() else None)
             out.seek(0)
@@ -342,23 +343,11 @@ class LocalWarehouse:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@contextmanager
-def _connect(dsn: str, timeout: int = 10):
+def _connect(dsn: str, timeout: int = 10) -> closing:
+    """A connection closed on leaving the `with` (psycopg2's own `with` only ends the transaction)."""
     import psycopg2
 
-    conn = psycopg2.connect(dsn, connect_timeout=timeout)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-@contextmanager
-def _tempfile():
-    import tempfile
-
-    with tempfile.TemporaryFile() as handle:
-        yield handle
+    return closing(psycopg2.connect(dsn, connect_timeout=timeout))
 
 
 def _port_owner(port: int) -> str:

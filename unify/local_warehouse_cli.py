@@ -22,12 +22,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="<action>")
     actions.required = True
-    actions.add_parser("start", help="start it (idempotent; creates the data folder on first use)")
-    actions.add_parser("stop", help="stop it (the data stays)")
-    actions.add_parser("status", help="say whether it runs (exit 3 when stopped)")
-    url = actions.add_parser("url", help="print its postgresql:// URL")
+    def action(name: str, text: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, help=text, description=f"`unify warehouse {name}`: {text}.")
+
+    action("start", "start it (idempotent; creates the data folder on first use)")
+    action("stop", "stop it (the data stays)")
+    action("status", "say whether it runs (exit 3 when stopped)")
+    url = action("url", "print its postgresql:// URL")
     url.add_argument("--database", help="database in the URL (default: $UNIFY_PG_DATABASE or unify)")
-    psql = actions.add_parser("psql", help="open psql on it; extra arguments go to psql (e.g. -c 'select 1')")
+    psql = action("psql", "open psql on it; extra arguments go to psql (e.g. -c 'select 1')")
     psql.set_defaults(passthrough=True)
     parser.set_defaults(func=run)
 

@@ -1,92 +1,75 @@
-"""Figures for the main job's closing summary, read from the reporting models dbt built.
+"""Figures for the main job's closing summary, read with the project's own analyses.
 
-`otif_by_client_last_month(settings)` answers "OTIF by client for the last complete month": per
-client, the orders due in the month before the as-of date of the last build (promised delivery date
-in that month, cancelled orders excluded), how many were on time and in full, OTIF % and the
-contract's OTIF target. It reads `rpt_client_profitability_monthly`, the model the Client
-Profitability dashboard reads (analyses/client_profitability__otif_by_client_last_month.sql is the
-same query for dbt users), so the summary and the dashboard can never disagree.
+`otif_by_client_last_month(settings, target_path)` answers "OTIF by client for the last complete month"
+by running analyses/client_profitability__otif_by_client_last_month.sql exactly as dbt compiled it, so
+the summary, a dbt user running that analysis and the Client Profitability dashboard (both read
+`rpt_client_profitability_monthly`) cannot disagree: there is one query, not a copy of it here.
+
+The compiled SQL comes from the manifest in the target folder when the last dbt command there compiled
+the analysis for this database (`dbt docs generate`, which the main job ends with, compiles every
+analysis); otherwise `dbt compile -s <analysis>` compiles it first.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import json
+from pathlib import Path
 from typing import Any
 
 from loaders.config import Settings
-from unify.dbt_runner import dbt_schema
+from unify.dbt_runner import run_dbt_logged
 
-REPORTING_SCHEMA_SUFFIX = "_reporting"
+OTIF_ANALYSIS = "client_profitability__otif_by_client_last_month"
 
 
 class SummaryError(Exception):
     """The summary cannot be read (e.g. the reporting model has not been built); names the relation."""
 
 
-def reporting_schema(env: dict[str, str] | None = None) -> str:
-    """dbt's reporting schema: <target schema>_reporting (profiles.yml reads UNIFY_SCHEMA, default analytics)."""
-    return dbt_schema(env) + REPORTING_SCHEMA_SUFFIX
+def _compiled_from_manifest(target_path: Path, unique_id: str, database: str) -> str | None:
+    try:
+        node = json.loads((target_path / "manifest.json").read_text())["nodes"][unique_id]
+    except (OSError, ValueError, KeyError):
+        return None
+    if node.get("database") != database:  # compiled against another warehouse database
+        return None
+    return node.get("compiled_code") or None
 
 
-OTIF_LAST_MONTH_SQL = """
-select
-    client_id,
-    client_code,
-    client_name,
-    month_start_date,
-    due_orders,
-    otif_orders,
-    otif_pct,
-    otif_target_pct
-from {relation}
-where month_start_date = cast(date_trunc('month', as_of_date) - interval '1 month' as date)
-order by client_code, client_id
-"""
+def compiled_analysis(settings: Settings, target_path: Path, name: str) -> str:
+    """The analysis' SQL as dbt compiles it for the settings' database (refs resolved, macros expanded)."""
+    unique_id = f"analysis.unify.{name}"
+    sql = _compiled_from_manifest(target_path, unique_id, settings.pg_database)
+    if sql is None:
+        run_dbt_logged(["compile", "-s", name], settings, target_path=target_path)  # a failure raises DbtError
+        sql = _compiled_from_manifest(target_path, unique_id, settings.pg_database)
+    if sql is None:
+        raise SummaryError(f"dbt compiled no SQL for {unique_id} into {target_path / 'manifest.json'}")
+    return sql
 
 
-def otif_by_client_last_month(settings: Settings, schema: str | None = None) -> list[dict[str, Any]]:
-    """One dict per client with orders due in the last complete month (see the module docstring).
-
-    Keys: client_id, client_code, client_name, month (date), due_orders, otif_orders,
-    otif_pct (Decimal or None when nothing was due), otif_target_pct (Decimal or None).
-    """
+def otif_by_client_last_month(settings: Settings, target_path: Path) -> list[dict[str, Any]]:
+    """The analysis' rows (one dict per client, keyed by its output columns: client_code, client_name,
+    month_start_date, due_orders, otif_orders, otif_pct, otif_target_pct), for the clients that had
+    orders due that month (the analysis also lists the others, with nothing to measure)."""
     import psycopg2
-    from psycopg2 import sql
 
-    schema = schema or reporting_schema()
-    relation = sql.Identifier(schema, "rpt_client_profitability_monthly")
-    query = sql.SQL(OTIF_LAST_MONTH_SQL).format(relation=relation)
+    sql = compiled_analysis(settings, target_path, OTIF_ANALYSIS)
     try:
         conn = psycopg2.connect(settings.dsn())
     except psycopg2.Error as err:
         raise SummaryError(f"cannot connect to {settings.url()}: {err}") from err
     try:
         with conn.cursor() as cur:
-            cur.execute(query)
-            rows = cur.fetchall()
+            cur.execute(sql)
+            columns = [c.name for c in cur.description]
+            rows = [dict(zip(columns, row)) for row in cur.fetchall()]
     except psycopg2.errors.UndefinedTable as err:
-        raise SummaryError(
-            f"{schema}.rpt_client_profitability_monthly does not exist in {settings.url()}: run `dbt build` first"
-        ) from err
+        raise SummaryError(f"analyses/{OTIF_ANALYSIS}.sql reads a relation that does not exist in "
+                           f"{settings.url()}: run `dbt build` first ({err.pgerror.strip()})") from err
     finally:
         conn.close()
-    result = []
-    for client_id, code, name, month, due, otif, pct, target in rows:
-        if not due:
-            continue
-        result.append(
-            {
-                "client_id": client_id,
-                "client_code": code,
-                "client_name": name,
-                "month": month,
-                "due_orders": due,
-                "otif_orders": otif,
-                "otif_pct": Decimal(pct) if pct is not None else None,
-                "otif_target_pct": Decimal(target) if target is not None else None,
-            }
-        )
-    return result
+    return [row for row in rows if row["due_orders"]]
 
 
 def format_otif_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -96,6 +79,6 @@ def format_otif_lines(rows: list[dict[str, Any]]) -> list[str]:
         target = f" (target {row['otif_target_pct']}%)" if row["otif_target_pct"] is not None else ""
         pct = f"{row['otif_pct']}%" if row["otif_pct"] is not None else "n/a"
         lines.append(
-            f"{row['client_code']:<12} {row['month']:%Y-%m}  OTIF {pct:>7} of {row['due_orders']} due{target}"
+            f"{row['client_code']:<12} {row['month_start_date']:%Y-%m}  OTIF {pct:>7} of {row['due_orders']} due{target}"
         )
     return lines

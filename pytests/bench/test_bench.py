@@ -156,3 +156,13 @@ def test_the_xlarge_rung_is_the_large_scale_over_four_times_the_history_ending_o
     # every rung's history ends on the same day, so "now" (as_of_at) is the same for all
     assert options.history_end == date(2026, 11, 3) and options.as_of_at == "2026-11-05 00:00:00"
 
+
+
+def test_markdown_table_aligns_numbers_right_and_escapes_pipes():
+    from unify.bench.results import markdown_table
+
+    lines = markdown_table(["measure", "tiny", "met"], [["a | b (s)", "1,234.5", "yes"], ["c", "–", ""]], right={1})
+    assert lines == ["| measure | tiny | met |", "| --- | ---: | --- |", "| a \\| b (s) | 1,234.5 | yes |",
+                     "| c | – |  |"]
+    with pytest.raises(ValueError):
+        markdown_table(["a", "b"], [["only one"]])

@@ -141,3 +141,45 @@ def test_tracing_rules_on_a_hand_written_project():
     assert m2["seeded"]["seed_columns"] == ["s.v"]
     assert (report.columns, report.resolved) == (8, 5)
     assert {u.column for u in report.unresolved} == {"m1.n", "m1.label", "m2.n"}
+
+
+def test_the_page_embeds_the_document_so_no_description_can_end_its_script():
+    """lineage.html carries column_lineage.json in a <script> element; a description holding `</script>`
+    (descriptions are free Markdown) must come back as data, not as markup that ends the element."""
+    import html.parser
+    import json
+
+    from unify.catalog.lineage_page import render_page
+
+    document, _report = build_lineage(_tiny_project())
+    hostile = "ends here </script><script>alert('x')</script> & <b>bold</b>"
+    document["nodes"]["m1"]["description"] = hostile
+
+    class Scripts(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.open: str | None = None
+            self.texts: dict[str, str] = {}
+            self.count = 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "script":
+                self.count += 1
+                self.open = dict(attrs).get("id") or f"script{self.count}"
+
+        def handle_endtag(self, tag):
+            if tag == "script":
+                self.open = None
+
+        def handle_data(self, data):
+            if self.open:
+                self.texts[self.open] = self.texts.get(self.open, "") + data
+
+    page = render_page(document)
+    scripts = Scripts()
+    scripts.feed(page)
+    assert scripts.count == 2  # the data and the page's own script: nothing injected
+    assert json.loads(scripts.texts["lineage-data"]) == document
+    assert list(json.loads(scripts.texts["lineage-data"])["nodes"]) == list(document["nodes"])  # order kept
+    assert "5 of 8 mart and reporting columns resolve" in page
+    assert "function route()" in scripts.texts["script2"]  # the included script is inline

@@ -151,13 +151,14 @@ def test_otif_and_profitability_match_a_plain_python_computation_from_the_landed
 
 
 def test_summary_otif_by_client_last_month_matches_the_reference(main_job):
-    otif, _profit, _landed = compute(main_job.landing, ROOT / "seeds", AS_OF)
-    rows = otif_by_client_last_month(main_job.settings)
+    otif, _profit, landed = compute(main_job.landing, ROOT / "seeds", AS_OF)
+    rows = otif_by_client_last_month(main_job.settings, main_job.target_path)  # the analysis, as dbt compiles it
     last_month = date(2026, 10, 1)
-    want = {cid: (o.due_orders, o.otif_orders) for (cid, month), o in otif.items() if month == last_month}
+    code_of = {int(r["clientid"]): r["clientcode"] for r in landed.tables["clients"]}
+    want = {code_of[cid]: (o.due_orders, o.otif_orders) for (cid, month), o in otif.items() if month == last_month}
     assert want, "October must have due orders"
-    assert {r["client_id"]: (r["due_orders"], r["otif_orders"]) for r in rows} == want
-    assert all(r["month"] == last_month for r in rows)
+    assert {r["client_code"]: (r["due_orders"], r["otif_orders"]) for r in rows} == want
+    assert all(r["month_start_date"] == last_month for r in rows)
 
 
 def _relation_rows(built, schema: str, table: str, order_by: str) -> tuple[list[str], list[tuple]]:

@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "bench",
         help="benchmarks on the local warehouse: scale ladder, load, builds, latency, dashboards under RLS",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__,
         epilog="Figures only: speed goals are reported in the table's goal/met columns, never asserted.",
     )
     parser.add_argument("--scale", default=DEFAULT_LADDER,
@@ -70,7 +70,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                              f"{BenchOptions.test_window_hours}, the production WMS cycle's)")
     parser.add_argument("--cycle-select", default=DEFAULT_CYCLE,
                         help=f"dbt selection of the end-to-end cycle (default {DEFAULT_CYCLE!r})")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="the simulator's random seed")
     parser.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START,
                         help=f"first simulated day of a --days history (default {DEFAULT_START}: the history crosses "
                              "a month end); every rung's history ends on the same day (a longer one starts earlier), "
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     def say(message: str) -> None:
         print(f"[unify bench] {message}", file=sys.stderr, flush=True)
 
-    command = "unify bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] \
+    command = "unify bench " + shlex.join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] \
         else f"unify bench --scale {args.scale}" + (" --quick" if args.quick else "")
     bench = BenchRun(started_at=started_at.isoformat(timespec="seconds"), machine=ladder.machine(),
                      command=command, quick=args.quick,

@@ -40,6 +40,7 @@ import re
 import shutil
 import threading
 import time
+from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -313,13 +314,13 @@ def build(rung: Rung, options: BenchOptions, say: Callable[[str], None], kind: s
 def build_detail(results: list[dict], elapsed_s: float) -> dict:
     """Node time by type (summed over dbt's threads), the share of it spent in data and unit tests, the
     number of nodes per type and the slowest nodes, from run_results.json's results."""
-    by_type: dict[str, float] = {}
-    count: dict[str, int] = {}
+    by_type: Counter[str] = Counter()
+    count: Counter[str] = Counter()
     for node in results:
         kind_of = node["unique_id"].split(".", 1)[0]
-        by_type[kind_of] = by_type.get(kind_of, 0.0) + node["execution_time"]
-        count[kind_of] = count.get(kind_of, 0) + 1
-    total = sum(by_type.values())
+        by_type[kind_of] += node["execution_time"]
+        count[kind_of] += 1
+    total = by_type.total()
     tests = by_type.get("test", 0.0) + by_type.get("unit_test", 0.0)
     slowest = sorted(results, key=lambda n: -n["execution_time"])[:3]
     return {"elapsed_s": round(elapsed_s, 2),

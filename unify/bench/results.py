@@ -291,6 +291,23 @@ def exponent(scales: list[ScaleResult], get: Callable[[ScaleResult], float | Non
 
 
 # ------------------------------------------------------------------------------------------ markdown
+def markdown_table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+    """A GitHub-flavoured Markdown table, one line per row; columns whose index is in `right` are
+    right-aligned (numbers). Cells are already-formatted text; a `|` inside one is escaped.
+
+    Hand-written because no installed library writes Markdown tables: tabulate (the usual choice) is
+    not a dependency, and agate's print_table (installed with dbt) prints a console preview with no
+    alignment row that guesses cell types ("yes" becomes True) and truncates wide cells.
+    """
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    if any(len(row) != len(header) for row in rows):
+        raise ValueError(f"every row needs {len(header)} cells")
+    rule = ["---:" if i in right else "---" for i in range(len(header))]
+    return [line(header), line(rule), *(line(row) for row in rows)]
+
+
 def _fmt(value: float | None, digits: int) -> str:
     if value is None:
         return "–"
@@ -314,22 +331,20 @@ def markdown(run: BenchRun) -> str:
         "`dbt build` (every test on every row). The frequent cycle and the nightly build run after the change batch, "
         f"with the production incremental lookback ({run.options.get('lookback_hours', 3)} h).",
         "",
-        "| measure | " + " | ".join(f"{s.scale}" for s in scales) + " | growth b, ladder (cost ~ lines^b) | "
-        "b, two largest | x per year at +30% | goal (largest scale) | met |",
-        "| --- | " + " | ".join("---:" for _ in scales) + " | ---: | ---: | ---: | --- | --- |",
     ]
+    header = ["measure", *(s.scale for s in scales), "growth b, ladder (cost ~ lines^b)", "b, two largest",
+              "x per year at +30%", "goal (largest scale)", "met"]
+    rows = []
     top = two_largest(scales)
     for m in MEASURES:
         fitted = m.key not in ("order_lines", "change_pct", "days")
         b = exponent(scales, m.value) if fitted else None
         b2 = exponent(top, m.value) if fitted else None
         met = m.met(largest) if largest else None
-        lines.append(
-            f"| {m.label} ({m.unit}) | " + " | ".join(_fmt(m.value(s), m.digits) for s in scales)
-            + f" | {'–' if b is None else f'{b:.2f}'} | {'–' if b2 is None else f'{b2:.2f}'}"
-            + f" | {'–' if b2 is None else f'{YEARLY_GROWTH ** b2:.2f}'}"
-            + f" | {m.goal_text or ''} | {'' if met is None else ('yes' if met else 'NO')} |"
-        )
+        rows.append([f"{m.label} ({m.unit})", *(_fmt(m.value(s), m.digits) for s in scales),
+                     _fmt(b, 2), _fmt(b2, 2), _fmt(None if b2 is None else YEARLY_GROWTH ** b2, 2),
+                     m.goal_text or "", "" if met is None else ("yes" if met else "NO")])
+    lines += markdown_table(header, rows, right=set(range(1, len(scales) + 4)))
     lines.append("")
     for s in scales:
         lines.extend(_details(s))

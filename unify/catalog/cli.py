@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "docs",
         help="the data catalog: serve or generate the dbt docs site with column-level lineage",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__,
     )
     actions = parser.add_subparsers(dest="action", metavar="<action>")
     actions.required = True
@@ -102,17 +102,22 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_generate(args: argparse.Namespace) -> int:
     from loaders.config import load_settings
-    from unify.dbt_runner import DbtError, run_dbt
+    from unify.catalog.lineage import LineageError, generate_docs
+    from unify.dbt_runner import DbtError
     from unify.local_warehouse import LocalWarehouse, WarehouseError
 
     settings = load_settings()
     folder = _target(args)
     try:
         LocalWarehouse(settings).start()
-        run_dbt(["docs", "generate"], settings, target_path=folder)
-    except (WarehouseError, DbtError) as err:
+        docs, lineage = generate_docs(settings, folder, progress=sys.stderr.isatty())
+    except (WarehouseError, DbtError, LineageError) as err:
         return _error(str(err))
-    return run_lineage(args)
+    for warning in docs.warnings:
+        print(f"unify docs: dbt warning: {warning}", file=sys.stderr)
+    print(f"{docs.summary()} (log: {docs.log_file})")
+    _print_lineage(lineage)
+    return EXIT_OK
 
 
 def run_lineage(args: argparse.Namespace) -> int:
@@ -122,9 +127,13 @@ def run_lineage(args: argparse.Namespace) -> int:
         report = write_lineage(_target(args))
     except LineageError as err:
         return _error(str(err))
+    _print_lineage(report)
+    return EXIT_OK
+
+
+def _print_lineage(report) -> None:
     print(report.summary())
     print(f"  {report.json_path}\n  {report.html_path}")
-    return EXIT_OK
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
@@ -39,6 +40,10 @@ from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope
+
+if TYPE_CHECKING:
+    from loaders.config import Settings
+    from unify.dbt_runner import DbtRun
 
 log = logging.getLogger(__name__)
 
@@ -604,6 +609,16 @@ def build_lineage(project: Project) -> tuple[dict, LineageReport]:
         },
     }
     return document, report
+
+
+def generate_docs(settings: "Settings", target_path: Path, *, progress: bool = False) -> tuple["DbtRun", LineageReport]:
+    """`dbt docs generate` on the settings' warehouse, then the column lineage next to it: the catalog
+    that `unify docs generate` writes and the main job ends with. Raises DbtError or LineageError."""
+    from unify.dbt_runner import run_dbt_logged
+
+    docs = run_dbt_logged(["docs", "generate"], settings, target_path=target_path, progress=progress,
+                          description="dbt docs generate")
+    return docs, write_lineage(target_path)
 
 
 def write_lineage(target_path: Path) -> LineageReport:
