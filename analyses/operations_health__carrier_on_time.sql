@@ -1,0 +1,25 @@
+{#- Operations Health dashboard, visual 'carrier_on_time': Carrier on-time share (delivered by the promised
+    date). generated from unify/dashboards/spec.yml by `unify dashboards sql --write`: edit the spec, not this
+    file. -#}
+with
+
+carrier_on_time_daily as (
+
+    select * from {{ ref('rpt_carrier_on_time_daily') }}
+
+),
+
+final as (
+
+    select
+        carrier_name,
+        round(100.0 * sum(on_time_shipments) / nullif(sum(due_shipments), 0), 2) as on_time_pct
+    from carrier_on_time_daily
+    where
+        activity_date > (select max(newest.activity_date) from carrier_on_time_daily as newest) - 28
+    group by carrier_name
+
+)
+
+select * from final
+order by on_time_pct desc nulls last, carrier_name asc
