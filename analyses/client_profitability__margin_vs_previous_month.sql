@@ -1,5 +1,5 @@
 {#- Client Profitability dashboard, visual 'margin_vs_previous_month': Margin % by client, last complete month
-    against the month before. generated from unify/dashboards/spec.yml by `unify dashboards sql --write`: edit
+    against the month before. generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit
     the spec, not this file. -#}
 with
 

@@ -1,5 +1,5 @@
 {#- Client Profitability dashboard, visual 'otif_by_client_last_month': OTIF % by client, last complete month,
-    against the contract target. generated from unify/dashboards/spec.yml by `unify dashboards sql --write`:
+    against the contract target. generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`:
     edit the spec, not this file. -#}
 with
 

@@ -1,5 +1,5 @@
 {#- Client Profitability dashboard, visual 'profitability_by_client': Revenue, cost and margin by client over
-    the last 12 months. generated from unify/dashboards/spec.yml by `unify dashboards sql --write`: edit the
+    the last 12 months. generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit the
     spec, not this file. -#}
 with
 

@@ -1,5 +1,5 @@
 {#- Client Profitability dashboard, visual 'profitability_by_month': Revenue, cost and gross margin by month
-    (USD). generated from unify/dashboards/spec.yml by `unify dashboards sql --write`: edit the spec, not this
+    (USD). generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit the spec, not this
     file. -#}
 with
 

@@ -1,5 +1,5 @@
 {#- Operations Health dashboard, visual 'at_risk_by_warehouse': Open orders at SLA-breach risk now, by
-    warehouse. generated from unify/dashboards/spec.yml by `unify dashboards sql --write`: edit the spec, not
+    warehouse. generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit the spec, not
     this file. -#}
 with
 

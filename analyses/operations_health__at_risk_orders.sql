@@ -1,5 +1,5 @@
 {#- Operations Health dashboard, visual 'at_risk_orders': The most urgent orders at risk now. generated from
-    unify/dashboards/spec.yml by `unify dashboards sql --write`: edit the spec, not this file. -#}
+    unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit the spec, not this file. -#}
 with
 
 sla_breach_risk as (

@@ -1,5 +1,5 @@
 {#- Operations Health dashboard, visual 'carrier_on_time': Carrier on-time share (delivered by the promised
-    date). generated from unify/dashboards/spec.yml by `unify dashboards sql --write`: edit the spec, not this
+    date). generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit the spec, not this
     file. -#}
 with
 

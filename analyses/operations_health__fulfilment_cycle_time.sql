@@ -1,5 +1,5 @@
 {#- Operations Health dashboard, visual 'fulfilment_cycle_time': Mean fulfilment cycle time (hours, created to
-    shipped) by day and warehouse. generated from unify/dashboards/spec.yml by `unify dashboards sql --write`:
+    shipped) by day and warehouse. generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`:
     edit the spec, not this file. -#}
 with
 

@@ -1,5 +1,5 @@
 {#- Operations Health dashboard, visual 'otif_trend': OTIF % by day against the contracts' target. generated
-    from unify/dashboards/spec.yml by `unify dashboards sql --write`: edit the spec, not this file. -#}
+    from unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit the spec, not this file. -#}
 with
 
 operations_health_daily as (

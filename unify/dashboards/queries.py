@@ -9,7 +9,7 @@ to "now"; the preview can pin them (`FilterValues`), bound as query parameters.
 
 `visual_sql(visual, dataset_of, relation)` renders one query: `relation` names the table (dbt's
 `{{ ref('...') }}` for analyses/, a schema-qualified name for the preview). `write_analyses()` keeps
-analyses/ in step with the spec (`unify dashboards sql --write`); `check_analyses()` says what differs.
+analyses/ in step with the spec (`unify dashboards --write-sql`); `check_analyses()` says what differs.
 The SQL is portable between PostgreSQL and Redshift (the Redshift gate and sqlfluff check analyses/).
 """
 
@@ -23,7 +23,7 @@ from typing import Callable
 
 from unify.dashboards.spec import Dashboard, Dataset, Filter, Measure, Spec, Visual
 
-GENERATED = "generated from unify/dashboards/spec.yml by `unify dashboards sql --write`: edit the spec, not this file"
+GENERATED = "generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit the spec, not this file"
 INDENT = "    "
 
 

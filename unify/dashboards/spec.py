@@ -92,6 +92,7 @@ class Visual:
     sort_measure: str = ""
     sort_descending: bool = False
     limit: int = 0
+    total_from: str = ""  # a top-N list: the visual whose first measure counts all its rows (shown as "N of total")
     stacked: bool = False
 
     @property
@@ -216,7 +217,8 @@ def _visual(raw: dict, where: str, datasets: dict[str, Dataset], filters: dict[s
         chart_measures=tuple(raw.get("chart_measures") or ()), columns=tuple(raw.get("columns") or ()),
         group_by=tuple(raw.get("group_by") or ()), order_by=tuple(raw.get("order_by") or ()),
         sort_measure=sort.get("measure", ""), sort_descending=bool(sort.get("descending", False)),
-        limit=int(raw.get("limit", 0)), stacked=bool(raw.get("stacked", False)))
+        limit=int(raw.get("limit", 0)), total_from=raw.get("total_from", ""),
+        stacked=bool(raw.get("stacked", False)))
     where = f"{where} ({v.id})"
     if v.kind not in VISUAL_KINDS:
         raise SpecError(f"{SPEC_PATH}: {where}: kind {v.kind!r} is not one of {', '.join(VISUAL_KINDS)}")
@@ -273,6 +275,9 @@ def parse_spec(raw: dict, root: Path) -> Spec:
         ids = [v.id for v in visuals]
         if len(set(ids)) != len(ids):
             raise SpecError(f"{SPEC_PATH}: {where}: visual ids repeat")
+        for v in visuals:
+            if v.total_from and not any(o.id == v.total_from and o.measures for o in visuals):
+                raise SpecError(f"{SPEC_PATH}: {where}: {v.id}.total_from names no visual with a measure")
         owner = _need(d, "owner", where)
         dashboards.append(Dashboard(
             id=_need(d, "id", where), name=_need(d, "name", where), exposure=_need(d, "exposure", where),
