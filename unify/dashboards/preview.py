@@ -217,8 +217,8 @@ def render_page(spec: Spec, page: RenderedPage) -> str:
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 1rem 2rem; color: #222; }}
 header {{ border-bottom: 1px solid #ccc; margin-bottom: 1rem; }}
-.grid {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 1rem; }}
-.visual {{ border: 1px solid #e5e5e5; border-radius: 4px; }}
+.grid {{ display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 1rem; }}
+.visual {{ border: 1px solid #e5e5e5; border-radius: 4px; min-width: 0; overflow: hidden; }}
 .about {{ color: #555; }}
 </style></head>
 <body>
