@@ -75,8 +75,8 @@ spine as (
     cross join as_of
     inner join dates
         on
-            dates.date_day >= client_warehouses.first_date
-            and dates.date_day <= cast(as_of.as_of_at as date)
+            client_warehouses.first_date <= dates.date_day
+            and cast(as_of.as_of_at as date) >= dates.date_day
 
 ),
 
