@@ -44,8 +44,7 @@ def test_every_request_passes_botocore_validation(config):
     calls = 0
     for r in resources:
         _validate(r.create_op, r.request)
-        op, params = deploy.DESCRIBE[r.kind]
-        _validate(op, params(r))
+        _validate(deploy.DESCRIBE_OP[r.kind], deploy.identity(r))
         for op, params in deploy.update_requests(r, SERVICE):
             _validate(op, params)
             calls += 1
@@ -89,7 +88,8 @@ def test_rules_data_set_is_attached_to_every_client_scoped_data_set_and_to_no_ot
     physical = rules.request["PhysicalTableMap"]["rpt_quicksight_rls_rules"]["RelationalTable"]
     assert physical["InputColumns"] == [{"Name": "username", "Type": "STRING"}, {"Name": "groupname", "Type": "STRING"},
                                         {"Name": "client_key", "Type": "STRING"}]
-    renames = [t["RenameColumnOperation"] for t in rules.request["LogicalTableMap"]["rpt_quicksight_rls_rules"]["DataTransforms"]]
+    logical = rules.request["LogicalTableMap"]["rpt_quicksight_rls_rules"]
+    renames = [t["RenameColumnOperation"] for t in logical["DataTransforms"]]
     assert {r["ColumnName"]: r["NewColumnName"] for r in renames} == RULES_RENAMES == {"username": "UserName",
                                                                                        "groupname": "GroupName"}
 
@@ -107,8 +107,10 @@ def test_dashboards_are_the_spec_with_viewer_permissions_for_their_audience(conf
         viewers = {p["Principal"].rsplit("/", 1)[1] for p in r.request["Permissions"]
                    if p["Actions"] == VIEWER_DASHBOARD_ACTIONS}
         assert viewers == {config.groups[role] for role in d.audience}
-        scoped = {g["FilterGroupId"]: set(g["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"][0]["VisualIds"])
-                  for g in definition["FilterGroups"]}
+        scoped = {}
+        for g in definition["FilterGroups"]:
+            [scope] = g["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"]
+            scoped[g["FilterGroupId"]] = set(scope["VisualIds"])
         for f in d.filters.values():
             assert scoped[f"{d.id}.{f.id}"] == {v.id for v in d.visuals if f.id in v.filters}
         for calc in definition["CalculatedFields"]:

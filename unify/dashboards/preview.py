@@ -103,7 +103,8 @@ def query_dashboards(settings: Settings, person: str, spec: Spec | None = None,
                                      + "; ".join(f"{d.name}: {', '.join(d.audience)}" for d in spec.dashboards) + ")")
             page = RenderedPage(person, teams, _clients(cur, schema))
             for dashboard in mine:
-                page.dashboards[dashboard.id] = [_run(cur, spec, dashboard, v, schema, pinned) for v in dashboard.visuals]
+                page.dashboards[dashboard.id] = [_run(cur, spec, dashboard, v, schema, pinned)
+                                                 for v in dashboard.visuals]
     finally:
         conn.close()
     return page
@@ -200,7 +201,8 @@ def render_page(spec: Spec, page: RenderedPage) -> str:
             fig = figure(spec, dashboard, r, _total(results, r.visual))
             div_id = f"{dashboard.id}--{r.visual.id}"
             charts.append(f'<div class="visual" data-visual="{div_id}" data-rows="{len(r.rows)}">'
-                          + fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, default_width="100%",
+                          + fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                                        default_width="100%",
                                         config={"displaylogo": False, "responsive": True})
                           + "</div>")
         filters = ", ".join(f.label for f in dashboard.filters.values())
@@ -225,7 +227,8 @@ header {{ border-bottom: 1px solid #ccc; margin-bottom: 1rem; }}
 <header><h1>GLC dashboards: local preview</h1>
 <p id="viewer">Signed in to the warehouse as <b>{html.escape(page.person)}</b>
 (role: {html.escape(', '.join(page.roles))}); row-level security shows
-<b id="client-count">{len(page.clients)}</b> client(s): <span id="clients">{html.escape(', '.join(page.clients))}</span>.</p>
+<b id="client-count">{len(page.clients)}</b> client(s):
+<span id="clients">{html.escape(', '.join(page.clients))}</span>.</p>
 {note}<p class="about">Rendered {stamp} from the reporting tables; the same visuals as QuickSight
 (unify/dashboards/spec.yml).</p></header>
 {''.join(parts)}

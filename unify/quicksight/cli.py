@@ -63,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "plan":
             client = None if offline else deploy.client_for(config)
             if offline:
+                example = (" (an example: set UNIFY_QUICKSIGHT_ACCOUNT_ID)"
+                           if config.account_id == EXAMPLE_ACCOUNT else "")
                 print(f"offline (no AWS session{' used' if getattr(args, 'offline', False) else ''}): every "
-                      f"resource is listed as a create; account {config.account_id}"
-                      + (" (an example: set UNIFY_QUICKSIGHT_ACCOUNT_ID)" if config.account_id == EXAMPLE_ACCOUNT else ""))
+                      f"resource is listed as a create; account {config.account_id}{example}")
             changes = deploy.plan(config, client)
             if args.json:
                 print(json.dumps([{"action": c.action, "kind": c.resource.kind, "id": c.resource.id,

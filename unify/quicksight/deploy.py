@@ -24,10 +24,9 @@ from unify.quicksight.resources import SPEC_HASH_TAG, Config, Resource, build_re
 
 log = logging.getLogger(__name__)
 
-DESCRIBE = {"group": ("describe_group", lambda r: {k: r.request[k] for k in ("AwsAccountId", "Namespace", "GroupName")}),
-            "data_source": ("describe_data_source", lambda r: {k: r.request[k] for k in ("AwsAccountId", "DataSourceId")}),
-            "data_set": ("describe_data_set", lambda r: {k: r.request[k] for k in ("AwsAccountId", "DataSetId")}),
-            "dashboard": ("describe_dashboard", lambda r: {k: r.request[k] for k in ("AwsAccountId", "DashboardId")})}
+ID_KEY = {"group": "GroupName", "data_source": "DataSourceId", "data_set": "DataSetId", "dashboard": "DashboardId"}
+DESCRIBE_OP = {"group": "describe_group", "data_source": "describe_data_source", "data_set": "describe_data_set",
+               "dashboard": "describe_dashboard"}
 UPDATE_OP = {"data_source": "update_data_source", "data_set": "update_data_set", "dashboard": "update_dashboard"}
 PERMISSIONS_OP = {"data_source": ("describe_data_source_permissions", "update_data_source_permissions"),
                   "data_set": ("describe_data_set_permissions", "update_data_set_permissions"),
@@ -66,6 +65,13 @@ def _call(client, op: str, params: dict, resource: Resource | None = None) -> di
     return reply
 
 
+def identity(resource: Resource) -> dict:
+    """The parameters that name the resource (what describe_* and the *_permissions calls take)."""
+    keys = ("AwsAccountId", "Namespace", "GroupName") if resource.kind == "group" else ("AwsAccountId",
+                                                                                        ID_KEY[resource.kind])
+    return {k: resource.request[k] for k in keys}
+
+
 def _not_found(err) -> bool:
     """QuickSight's ResourceNotFoundException is HTTP 404; a bare 404 means the same."""
     error = err.response.get("Error", {})
@@ -77,9 +83,9 @@ def current_state(client, resource: Resource) -> tuple[str, str]:
     """(action, reason) for one resource, from what QuickSight holds now."""
     from botocore.exceptions import ClientError
 
-    op, params = DESCRIBE[resource.kind]
+    op = DESCRIBE_OP[resource.kind]
     try:
-        _call(client, op, params(resource), resource)
+        _call(client, op, identity(resource), resource)
     except ClientError as err:
         if _not_found(err):
             return "create", "not in QuickSight"
@@ -112,18 +118,14 @@ def update_requests(resource: Resource, service_model) -> list[tuple[str, dict]]
     members = service_model.operation_model(_camel(op)).input_shape.members
     calls = [(op, {k: v for k, v in resource.request.items() if k in members})]
     _describe, update_permissions = PERMISSIONS_OP[resource.kind]
-    key = {"data_source": "DataSourceId", "data_set": "DataSetId", "dashboard": "DashboardId"}[resource.kind]
-    calls.append((update_permissions, {"AwsAccountId": resource.request["AwsAccountId"], key: resource.request[key],
-                                       "GrantPermissions": resource.request["Permissions"]}))
+    calls.append((update_permissions, {**identity(resource), "GrantPermissions": resource.request["Permissions"]}))
     calls.append(("tag_resource", {"ResourceArn": resource.arn, "Tags": resource.request["Tags"]}))
     return calls
 
 
 def _revocations(client, resource: Resource) -> list[dict]:
     describe, _update = PERMISSIONS_OP[resource.kind]
-    key = {"data_source": "DataSourceId", "data_set": "DataSetId", "dashboard": "DashboardId"}[resource.kind]
-    reply = _call(client, describe, {"AwsAccountId": resource.request["AwsAccountId"], key: resource.request[key]},
-                  resource)
+    reply = _call(client, describe, identity(resource), resource)
     wanted = {p["Principal"] for p in resource.request["Permissions"]}
     return [p for p in reply.get("Permissions", []) if p["Principal"] not in wanted]
 

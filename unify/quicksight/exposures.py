@@ -26,7 +26,8 @@ def exposure_text(config: Config, dashboard: Dashboard) -> str:
     description = textwrap.fill(
         f"QuickSight dashboard ({config.dashboard_id(dashboard)}). {dashboard.description} Its visuals' queries: "
         f"analyses/{dashboard.prefix}__*.sql. Client-scoped data sets carry QuickSight's row-level security "
-        "(the rules data set, on client_key).", width=100, initial_indent="      ", subsequent_indent="      ", break_on_hyphens=False)
+        "(the rules data set, on client_key).", width=100, initial_indent="      ", subsequent_indent="      ",
+        break_on_hyphens=False)
     depends = "".join(f"      - ref('{t}')\n" for t in tables)
     return (f"{HEADER}version: 2\n\nexposures:\n  - name: {dashboard.exposure}\n    label: {dashboard.name}\n"
             f"    type: dashboard\n    maturity: high\n    url: {config.dashboard_url(dashboard)}\n"

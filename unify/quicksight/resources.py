@@ -90,7 +90,8 @@ def load_config(account_id: str | None = None, spec: Spec | None = None, env: di
               for key in ("id", "name", "host", "port", "database", "cluster_id", "secret_arn", "vpc_connection_arn")}
     groups = {role: str(quicksight_setting(spec, f"groups.{role}", env))
               for role in ("admin", "analyst", "finance", "account_manager", "executive")}
-    return Config(spec=spec, account_id=account, region=region, namespace=str(quicksight_setting(spec, "namespace", env)),
+    return Config(spec=spec, account_id=account, region=region,
+                  namespace=str(quicksight_setting(spec, "namespace", env)),
                   schema=str(quicksight_setting(spec, "schema", env)),
                   prefix=str(quicksight_setting(spec, "resource_prefix", env)), groups=groups, data_source=source,
                   console_url=str(quicksight_setting(spec, "console_url", env)))
@@ -267,8 +268,9 @@ def visual_definition(visual: Visual, dataset: Dataset) -> dict:
     config = {"FieldWells": {"BarChartAggregatedFieldWells": wells}, "Orientation": "VERTICAL",
               "BarsArrangement": "STACKED" if visual.stacked else "CLUSTERED"}
     if visual.sort_measure:
+        direction = "DESC" if visual.sort_descending else "ASC"
         config["SortConfiguration"] = {"CategorySort": [{"FieldSort": {
-            "FieldId": f"{visual.id}.{visual.sort_measure}", "Direction": "DESC" if visual.sort_descending else "ASC"}}]}
+            "FieldId": f"{visual.id}.{visual.sort_measure}", "Direction": direction}}]}
     return {"BarChartVisual": {"VisualId": visual.id, "Title": _title(visual.title), "ChartConfiguration": config}}
 
 
@@ -296,7 +298,8 @@ def filter_groups(dashboard: Dashboard, sheet_id: str) -> list[dict]:
         visuals = [v for v in dashboard.visuals if f.id in v.filters]
         if not visuals:
             continue
-        groups.append({"FilterGroupId": f"{dashboard.id}.{f.id}", "Filters": [_filter(dashboard, f.id, visuals[0].dataset)],
+        groups.append({"FilterGroupId": f"{dashboard.id}.{f.id}",
+                       "Filters": [_filter(dashboard, f.id, visuals[0].dataset)],
                        "ScopeConfiguration": {"SelectedSheets": {"SheetVisualScopingConfigurations": [{
                            "SheetId": sheet_id, "Scope": "SELECTED_VISUALS", "VisualIds": [v.id for v in visuals]}]}},
                        "CrossDataset": "ALL_DATASETS", "Status": "ENABLED"})
@@ -329,7 +332,8 @@ def dashboard_resource(config: Config, dashboard: Dashboard, data_set_arns: dict
              "FilterControls": controls,
              "Layouts": [{"Configuration": {"GridLayout": {"Elements": elements}}}]}
     definition = {
-        "DataSetIdentifierDeclarations": [{"Identifier": t, "DataSetArn": data_set_arns[t]} for t in dashboard.datasets()],
+        "DataSetIdentifierDeclarations": [{"Identifier": t, "DataSetArn": data_set_arns[t]}
+                                          for t in dashboard.datasets()],
         "Sheets": [sheet], "CalculatedFields": calculated_fields(dashboard, spec),
         "FilterGroups": filter_groups(dashboard, sheet_id)}
     permissions = [{"Principal": config.group_arn("admin"), "Actions": ADMIN_DASHBOARD_ACTIONS}]
@@ -342,7 +346,8 @@ def dashboard_resource(config: Config, dashboard: Dashboard, data_set_arns: dict
                                            "ExportToCSVOption": {"AvailabilityStatus": "ENABLED"}},
                "ValidationStrategy": {"Mode": "STRICT"}}
     notes = [f"viewers: {', '.join(config.groups[r] for r in dashboard.audience)}", config.dashboard_url(dashboard)]
-    return Resource("dashboard", dashboard_id, "create_dashboard", request, config.arn("dashboard", dashboard_id), notes)
+    return Resource("dashboard", dashboard_id, "create_dashboard", request, config.arn("dashboard", dashboard_id),
+                    notes)
 
 
 def build_resources(config: Config) -> list[Resource]:
