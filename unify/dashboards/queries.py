@@ -54,6 +54,12 @@ def measure_sql(m: Measure) -> str:
     return f"{m.aggregation}({m.columns[0]}) as {m.name}"
 
 
+def _between(f: Filter, first: date | None, last: date | None, params: dict) -> str:
+    params[f"{f.id}_from"] = first or date.min
+    params[f"{f.id}_to"] = last or date.max
+    return f"{f.column} between %({f.id}_from)s and %({f.id}_to)s"
+
+
 def _condition(f: Filter, cte: str, pinned: FilterValues, params: dict) -> str | None:
     if f.kind == "values":
         chosen = pinned.values.get(f.id)
@@ -63,15 +69,11 @@ def _condition(f: Filter, cte: str, pinned: FilterValues, params: dict) -> str |
         return f"{f.column} in %({f.id})s"
     if f.kind == "last_days":
         if pinned.date_from or pinned.date_to:
-            params[f"{f.id}_from"] = pinned.date_from or date.min
-            params[f"{f.id}_to"] = pinned.date_to or date.max
-            return f"{f.column} between %({f.id}_from)s and %({f.id}_to)s"
+            return _between(f, pinned.date_from, pinned.date_to, params)
         return f"{f.column} > (select max(newest.{f.column}) from {cte} as newest) - {f.days}"
     if f.kind == "last_months":
         if pinned.month_from or pinned.month_to:
-            params[f"{f.id}_from"] = pinned.month_from or date.min
-            params[f"{f.id}_to"] = pinned.month_to or date.max
-            return f"{f.column} between %({f.id}_from)s and %({f.id}_to)s"
+            return _between(f, pinned.month_from, pinned.month_to, params)
         return (f"{f.column} > cast(\n{INDENT * 3}(select max(newest.{f.column}) from {cte} as newest) "
                 f"- interval '{f.months} months'\n{INDENT * 3}as date\n{INDENT * 2})")
     if f.kind == "last_complete_month":

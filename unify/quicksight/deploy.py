@@ -191,3 +191,14 @@ def account_from_sts(region: str) -> str:
     import boto3
 
     return boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+
+
+def refresh(account_id: str | None = None, endpoint_url: str | None = None) -> list[tuple[str, str, str]]:
+    """What the operations cycle calls after the frequent load cycle: one SPICE ingestion per data set,
+    with the configuration of the spec (account from UNIFY_QUICKSIGHT_ACCOUNT_ID, the spec, or STS)."""
+    from unify.quicksight.resources import EXAMPLE_ACCOUNT, load_config
+
+    config = load_config(account_id)
+    if config.account_id == EXAMPLE_ACCOUNT:
+        config = load_config(account_from_sts(config.region))
+    return refresh_data_sets(config, client_for(config, endpoint_url))
