@@ -45,6 +45,9 @@ def test_every_request_passes_botocore_validation(config):
     for r in resources:
         _validate(r.create_op, r.request)
         _validate(deploy.DESCRIBE_OP[r.kind], deploy.identity(r))
+        if r.kind != "group":
+            _validate("list_tags_for_resource", {"ResourceArn": r.arn})
+            _validate(deploy.PERMISSIONS_OP[r.kind][0], deploy.identity(r))
         for op, params in deploy.update_requests(r, SERVICE):
             _validate(op, params)
             calls += 1
