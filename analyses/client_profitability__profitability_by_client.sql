@@ -9,6 +9,13 @@ client_profitability_monthly as (
 
 ),
 
+newest_month_start_date as (
+
+    select max(month_start_date) as newest_date
+    from {{ ref('rpt_client_profitability_monthly') }}
+
+),
+
 final as (
 
     select
@@ -21,7 +28,7 @@ final as (
     from client_profitability_monthly
     where
         month_start_date > cast(
-            (select max(newest.month_start_date) from client_profitability_monthly as newest) - interval '12 months'
+            (select newest.newest_date from newest_month_start_date as newest) - interval '12 months'
             as date
         )
     group by client_code, client_name

@@ -9,6 +9,13 @@ carrier_on_time_daily as (
 
 ),
 
+newest_activity_date as (
+
+    select max(activity_date) as newest_date
+    from {{ ref('rpt_carrier_on_time_daily') }}
+
+),
+
 final as (
 
     select
@@ -16,7 +23,7 @@ final as (
         round(100.0 * sum(on_time_shipments) / nullif(sum(due_shipments), 0), 2) as on_time_pct
     from carrier_on_time_daily
     where
-        activity_date > (select max(newest.activity_date) from carrier_on_time_daily as newest) - 28
+        activity_date > (select newest.newest_date from newest_activity_date as newest) - 28
     group by carrier_name
 
 )

@@ -9,6 +9,13 @@ operations_health_daily as (
 
 ),
 
+newest_activity_date as (
+
+    select max(activity_date) as newest_date
+    from {{ ref('rpt_operations_health_daily') }}
+
+),
+
 final as (
 
     select
@@ -17,7 +24,7 @@ final as (
         round(1.0 * sum(fulfilment_hours_total) / nullif(sum(orders_shipped), 0), 2) as mean_fulfilment_hours
     from operations_health_daily
     where
-        activity_date > (select max(newest.activity_date) from operations_health_daily as newest) - 28
+        activity_date > (select newest.newest_date from newest_activity_date as newest) - 28
     group by activity_date, warehouse_code
 
 )

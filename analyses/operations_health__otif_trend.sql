@@ -8,6 +8,13 @@ operations_health_daily as (
 
 ),
 
+newest_activity_date as (
+
+    select max(activity_date) as newest_date
+    from {{ ref('rpt_operations_health_daily') }}
+
+),
+
 final as (
 
     select
@@ -16,7 +23,7 @@ final as (
         round(100.0 * sum(otif_target_orders) / nullif(sum(due_orders_with_target), 0), 2) as otif_target_pct
     from operations_health_daily
     where
-        activity_date > (select max(newest.activity_date) from operations_health_daily as newest) - 28
+        activity_date > (select newest.newest_date from newest_activity_date as newest) - 28
     group by activity_date
 
 )

@@ -61,7 +61,7 @@ def test_a_ratio_is_a_ratio_of_sums_and_pinned_filters_are_bound_parameters():
     assert sql.rstrip().endswith("order by warehouse_code")
     # defaults: relative to the newest day in the table, no parameters
     sql, params = visual_sql(ops, visual, spec.datasets[visual.dataset], lambda t: f"s.{t}")
-    assert params == {} and "activity_date > (select max(newest.activity_date)" in sql and ") - 28" in sql
+    assert params == {} and "activity_date > (select newest.newest_date from newest_activity_date as newest) - 28" in sql
 
 
 def test_the_at_risk_list_returns_the_top_20_in_deadline_order_not_every_order():

@@ -54,13 +54,26 @@ def measure_sql(m: Measure) -> str:
     return f"{m.aggregation}({m.columns[0]}) as {m.name}"
 
 
+def newest_cte(f: Filter) -> str:
+    return f"newest_{f.column}"
+
+
 def _between(f: Filter, first: date | None, last: date | None, params: dict) -> str:
     params[f"{f.id}_from"] = first or date.min
     params[f"{f.id}_to"] = last or date.max
     return f"{f.column} between %({f.id}_from)s and %({f.id}_to)s"
 
 
-def _condition(f: Filter, cte: str, pinned: FilterValues, params: dict) -> str | None:
+def _relative_default(f: Filter, pinned: FilterValues) -> bool:
+    """A relative date filter left at its default: it needs the table's newest day (month)."""
+    if f.kind == "last_days":
+        return not (pinned.date_from or pinned.date_to)
+    if f.kind == "last_months":
+        return not (pinned.month_from or pinned.month_to)
+    return False
+
+
+def _condition(f: Filter, pinned: FilterValues, params: dict) -> str | None:
     if f.kind == "values":
         chosen = pinned.values.get(f.id)
         if not chosen:
@@ -68,13 +81,13 @@ def _condition(f: Filter, cte: str, pinned: FilterValues, params: dict) -> str |
         params[f.id] = tuple(chosen)
         return f"{f.column} in %({f.id})s"
     if f.kind == "last_days":
-        if pinned.date_from or pinned.date_to:
+        if not _relative_default(f, pinned):
             return _between(f, pinned.date_from, pinned.date_to, params)
-        return f"{f.column} > (select max(newest.{f.column}) from {cte} as newest) - {f.days}"
+        return f"{f.column} > (select newest.newest_date from {newest_cte(f)} as newest) - {f.days}"
     if f.kind == "last_months":
-        if pinned.month_from or pinned.month_to:
+        if not _relative_default(f, pinned):
             return _between(f, pinned.month_from, pinned.month_to, params)
-        return (f"{f.column} > cast(\n{INDENT * 3}(select max(newest.{f.column}) from {cte} as newest) "
+        return (f"{f.column} > cast(\n{INDENT * 3}(select newest.newest_date from {newest_cte(f)} as newest) "
                 f"- interval '{f.months} months'\n{INDENT * 3}as date\n{INDENT * 2})")
     if f.kind == "last_complete_month":
         if pinned.report_month:
@@ -90,15 +103,22 @@ def visual_sql(dashboard: Dashboard, visual: Visual, dataset: Dataset, relation:
     pinned = pinned or FilterValues()
     cte = cte_name(dataset.table)
     params: dict = {}
-    conditions = [c for c in (_condition(dashboard.filters[fid], cte, pinned, params) for fid in visual.filters) if c]
+    filters = [dashboard.filters[fid] for fid in visual.filters]
+    conditions = [c for c in (_condition(f, pinned, params) for f in filters) if c]
+    relative = [f for f in filters if _relative_default(f, pinned)]
     if visual.columns:
         selected = list(visual.columns)
         grouped: list[str] = []
     else:
         grouped = list(visual.dimensions)
         selected = grouped + [measure_sql(dataset.measures[m]) for m in visual.measures]
-    lines = ["with", "", f"{cte} as (", "", f"{INDENT}select * from {relation(dataset.table)}", "", "),", "",
-             "final as (", "", f"{INDENT}select"]
+    lines = ["with", "", f"{cte} as (", "", f"{INDENT}select * from {relation(dataset.table)}", "", "),", ""]
+    # The newest day (month) of a relative filter reads the table itself, not the import CTE: a CTE read
+    # twice is materialised by PostgreSQL, which scans the whole table instead of using its index.
+    for f in relative:
+        lines += [f"{newest_cte(f)} as (", "", f"{INDENT}select max({f.column}) as newest_date",
+                  f"{INDENT}from {relation(dataset.table)}", "", "),", ""]
+    lines += ["final as (", "", f"{INDENT}select"]
     lines += [f"{INDENT * 2}{s}," for s in selected[:-1]] + [f"{INDENT * 2}{selected[-1]}"]
     lines.append(f"{INDENT}from {cte}")
     if conditions:
