@@ -1,41 +1,30 @@
-{#- OTIF by client for the last complete month before the as-of date (the main job's summary line;
-    unify/summary.py runs the same query). Optional client filter like the dashboard's. -#}
-{%- set client_ids = var('dashboard_client_ids', []) -%}
-{%- set client_filter = "client_id in (" ~ client_ids | join(", ") ~ ")" if client_ids else "true" -%}
-
+{#- Client Profitability dashboard, visual 'otif_by_client_last_month': OTIF % by client, last complete month,
+    against the contract target. generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`:
+    edit the spec, not this file. -#}
 with
 
-monthly as (
+client_profitability_monthly as (
 
     select * from {{ ref('rpt_client_profitability_monthly') }}
 
 ),
 
-last_month as (
+final as (
 
     select
-        client_id,
         client_code,
         client_name,
         month_start_date,
-        due_orders,
-        otif_orders,
-        otif_pct,
-        otif_target_pct
-    from monthly
+        sum(due_orders) as due_orders,
+        sum(otif_orders) as otif_orders,
+        round(100.0 * sum(otif_orders) / nullif(sum(due_orders), 0), 2) as otif_pct,
+        max(otif_target_pct) as otif_target_pct
+    from client_profitability_monthly
     where
-        month_start_date = cast({{ dbt.dateadd('month', -1, dbt.date_trunc('month', 'as_of_date')) }} as date)
-        and {{ client_filter }}
+        month_start_date = cast(date_trunc('month', as_of_date) - interval '1 month' as date)
+    group by client_code, client_name, month_start_date
 
 )
 
-select
-    client_code,
-    client_name,
-    month_start_date,
-    due_orders,
-    otif_orders,
-    otif_pct,
-    otif_target_pct
-from last_month
-order by client_code
+select * from final
+order by client_code, client_name, month_start_date

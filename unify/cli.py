@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     ("alert", "unify.alerting"),
     ("access", "unify.access"),
     ("docs", "unify.catalog.cli"),
+    ("dashboards", "unify.dashboards.cli"),
+    ("quicksight", "unify.quicksight.cli"),
     ("bench", "unify.bench.cli"),
 ]
 

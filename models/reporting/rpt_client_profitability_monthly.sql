@@ -80,11 +80,25 @@ current_clients as (
 
 ),
 
+previous_months as (
+
+    -- the client's month before, for "margin % against the previous month" (a ratio of sums, so the
+    -- previous month's revenue and margin are carried, not its percentage)
+    select
+        client_id,
+        cast({{ dbt.dateadd('month', 1, 'ship_month') }} as date) as month_start_date,
+        revenue_usd,
+        gross_margin_usd
+    from profitability
+
+),
+
 final as (
 
     select
         cast(client_months.client_id as integer) as client_id,
         cast(client_months.month_start_date as date) as month_start_date,
+        cast(cast(client_months.client_id as integer) as varchar(11)) as client_key,
         cast(current_clients.client_code as varchar(80)) as client_code,
         cast(current_clients.client_name as varchar(800)) as client_name,
         cast(current_clients.tier as varchar(255)) as tier,
@@ -102,6 +116,8 @@ final as (
         cast(coalesce(profitability.warehouse_handling_cost_usd, 0) as numeric(18, 2)) as warehouse_handling_cost_usd,
         cast(coalesce(profitability.gross_margin_usd, 0) as numeric(18, 2)) as gross_margin_usd,
         cast(profitability.margin_pct as numeric(9, 2)) as margin_pct,
+        cast(previous_months.revenue_usd as numeric(18, 2)) as previous_month_revenue_usd,
+        cast(previous_months.gross_margin_usd as numeric(18, 2)) as previous_month_gross_margin_usd,
         cast(coalesce(otif.due_orders, 0) as integer) as due_orders,
         cast(coalesce(otif.on_time_orders, 0) as integer) as on_time_orders,
         cast(coalesce(otif.in_full_orders, 0) as integer) as in_full_orders,
@@ -122,6 +138,10 @@ final as (
         on
             client_months.client_id = otif.client_id
             and client_months.month_start_date = otif.month_start_date
+    left join previous_months
+        on
+            client_months.client_id = previous_months.client_id
+            and client_months.month_start_date = previous_months.month_start_date
     left join current_clients
         on client_months.client_id = current_clients.client_id
 

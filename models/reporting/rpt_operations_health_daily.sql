@@ -1,11 +1,24 @@
-{{ config(dist='even', sort=['activity_date', 'warehouse_id']) }}
-{#- Operations Health dashboard: one row per warehouse per day from the first order's day to the
-    as-of day. Backlog is cumulative created minus cumulative shipped (cancelled orders excluded). -#}
+{{ config(dist='even', sort=['activity_date', 'client_id']) }}
+{{ unify.postgres_indexes([{'columns': ['activity_date', 'client_id']}]) }}
+{#- Operations Health dashboard: one row per client per warehouse per day, from the pair's first order
+    day to the as-of day. Client-scoped (row-level security on client_id; QuickSight's rules on the text
+    client_key), so an account manager sees only their clients' figures. Every measure is a count or a
+    sum, so any set of clients, warehouses and days adds up exactly: percentages and averages are
+    ratios of sums, computed by the dashboard query (OTIF % = otif_orders / due_orders). Backlog is
+    cumulative created minus cumulative shipped (cancelled orders excluded). The OTIF target is the
+    client's contract target for the month (fct_client_profitability_monthly), carried as "orders the
+    target calls for" so the target of any selection is a ratio of sums too. -#}
 with
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
+
+),
+
+clients as (
+
+    select * from {{ ref('dim_client') }}
 
 ),
 
@@ -18,6 +31,12 @@ warehouses as (
 dates as (
 
     select * from {{ ref('dim_date') }}
+
+),
+
+monthly_targets as (
+
+    select * from {{ ref('fct_client_profitability_monthly') }}
 
 ),
 
@@ -35,56 +54,78 @@ live_orders as (
 
 ),
 
+client_warehouses as (
+
+    select
+        client_id,
+        warehouse_id,
+        min(created_date) as first_date
+    from orders
+    group by client_id, warehouse_id
+
+),
+
 spine as (
 
     select
-        warehouses.warehouse_id,
+        client_warehouses.client_id,
+        client_warehouses.warehouse_id,
         dates.date_day as activity_date
-    from warehouses
-    cross join dates
-    where
-        dates.date_day >= (select min(created_date) from orders)
-        and dates.date_day <= (select cast(as_of_at as date) from as_of)
+    from client_warehouses
+    cross join as_of
+    inner join dates
+        on
+            client_warehouses.first_date <= dates.date_day
+            and cast(as_of.as_of_at as date) >= dates.date_day
 
 ),
 
 created as (
 
     select
+        client_id,
         warehouse_id,
         created_date as activity_date,
         count(*) as orders_created
     from orders
-    group by warehouse_id, created_date
+    group by client_id, warehouse_id, created_date
 
 ),
 
 shipped as (
 
     select
+        client_id,
         warehouse_id,
         shipped_date as activity_date,
         count(*) as orders_shipped,
         sum(units_shipped) as units_shipped,
         sum(case when is_shipped_on_time then 1 else 0 end) as orders_shipped_on_time,
-        percentile_cont(0.5) within group (order by fulfilment_cycle_hours) as fulfilment_hours_p50,
-        percentile_cont(0.9) within group (order by fulfilment_cycle_hours) as fulfilment_hours_p90
+        sum(fulfilment_cycle_hours) as fulfilment_hours_total
     from live_orders
     where shipped_date is not null
-    group by warehouse_id, shipped_date
+    group by client_id, warehouse_id, shipped_date
 
 ),
 
 due as (
 
     select
-        warehouse_id,
-        promised_delivery_date as activity_date,
+        live_orders.client_id,
+        live_orders.warehouse_id,
+        live_orders.promised_delivery_date as activity_date,
         count(*) as due_orders,
-        sum(case when is_otif then 1 else 0 end) as otif_orders
+        sum(case when live_orders.is_otif then 1 else 0 end) as otif_orders,
+        sum(case when monthly_targets.otif_target_pct is not null then 1 else 0 end) as due_orders_with_target,
+        sum(monthly_targets.otif_target_pct / 100.0) as otif_target_orders
     from live_orders
-    where promised_delivery_date <= (select cast(as_of_at as date) from as_of)
-    group by warehouse_id, promised_delivery_date
+    cross join as_of
+    left join monthly_targets
+        on
+            live_orders.client_id = monthly_targets.client_id
+            and live_orders.promised_month = monthly_targets.ship_month
+    where live_orders.promised_delivery_date <= cast(as_of.as_of_at as date)
+    group by live_orders.client_id, live_orders.warehouse_id, live_orders.promised_delivery_date
 
 ),
 
@@ -92,6 +133,7 @@ breaches as (
 
     -- orders whose ship-by deadline fell on the day and that shipped late or are still open past it
     select
+        live_orders.client_id,
         live_orders.warehouse_id,
         cast(live_orders.required_ship_by_at as date) as activity_date,
         count(*) as sla_breaches
@@ -100,13 +142,14 @@ breaches as (
     where
         live_orders.shipped_at > live_orders.required_ship_by_at
         or (live_orders.shipped_at is null and live_orders.required_ship_by_at < as_of.as_of_at)
-    group by live_orders.warehouse_id, cast(live_orders.required_ship_by_at as date)
+    group by live_orders.client_id, live_orders.warehouse_id, cast(live_orders.required_ship_by_at as date)
 
 ),
 
 live_flow as (
 
     select
+        client_id,
         warehouse_id,
         created_date as activity_date,
         1 as opened,
@@ -116,6 +159,7 @@ live_flow as (
     union all
 
     select
+        client_id,
         warehouse_id,
         shipped_date as activity_date,
         0 as opened,
@@ -128,56 +172,85 @@ live_flow as (
 daily_flow as (
 
     select
+        client_id,
         warehouse_id,
         activity_date,
         sum(opened) as opened,
         sum(closed) as closed
     from live_flow
-    group by warehouse_id, activity_date
+    group by client_id, warehouse_id, activity_date
 
 ),
 
 combined as (
 
     select
+        spine.client_id,
         spine.warehouse_id,
         spine.activity_date,
         coalesce(created.orders_created, 0) as orders_created,
         coalesce(shipped.orders_shipped, 0) as orders_shipped,
         coalesce(shipped.units_shipped, 0) as units_shipped,
         coalesce(shipped.orders_shipped_on_time, 0) as orders_shipped_on_time,
-        shipped.fulfilment_hours_p50,
-        shipped.fulfilment_hours_p90,
+        coalesce(shipped.fulfilment_hours_total, 0) as fulfilment_hours_total,
         coalesce(due.due_orders, 0) as due_orders,
         coalesce(due.otif_orders, 0) as otif_orders,
+        coalesce(due.due_orders_with_target, 0) as due_orders_with_target,
+        coalesce(due.otif_target_orders, 0) as otif_target_orders,
         coalesce(breaches.sla_breaches, 0) as sla_breaches,
         sum(coalesce(daily_flow.opened, 0) - coalesce(daily_flow.closed, 0)) over (
-            partition by spine.warehouse_id
+            partition by spine.client_id, spine.warehouse_id
             order by spine.activity_date
             rows between unbounded preceding and current row
         ) as backlog_orders
     from spine
     left join created
-        on spine.warehouse_id = created.warehouse_id and spine.activity_date = created.activity_date
+        on
+            spine.client_id = created.client_id
+            and spine.warehouse_id = created.warehouse_id
+            and spine.activity_date = created.activity_date
     left join shipped
-        on spine.warehouse_id = shipped.warehouse_id and spine.activity_date = shipped.activity_date
+        on
+            spine.client_id = shipped.client_id
+            and spine.warehouse_id = shipped.warehouse_id
+            and spine.activity_date = shipped.activity_date
     left join due
-        on spine.warehouse_id = due.warehouse_id and spine.activity_date = due.activity_date
+        on
+            spine.client_id = due.client_id
+            and spine.warehouse_id = due.warehouse_id
+            and spine.activity_date = due.activity_date
     left join breaches
-        on spine.warehouse_id = breaches.warehouse_id and spine.activity_date = breaches.activity_date
+        on
+            spine.client_id = breaches.client_id
+            and spine.warehouse_id = breaches.warehouse_id
+            and spine.activity_date = breaches.activity_date
     left join daily_flow
-        on spine.warehouse_id = daily_flow.warehouse_id and spine.activity_date = daily_flow.activity_date
+        on
+            spine.client_id = daily_flow.client_id
+            and spine.warehouse_id = daily_flow.warehouse_id
+            and spine.activity_date = daily_flow.activity_date
+
+),
+
+current_clients as (
+
+    select *
+    from clients
+    where is_current
 
 ),
 
 final as (
 
     select
+        cast(combined.client_id as integer) as client_id,
         cast(combined.warehouse_id as integer) as warehouse_id,
         cast(combined.activity_date as date) as activity_date,
+        cast(cast(combined.client_id as integer) as varchar(11)) as client_key,
+        cast(current_clients.client_code as varchar(80)) as client_code,
+        cast(current_clients.client_name as varchar(800)) as client_name,
         cast(warehouses.warehouse_code as varchar(64)) as warehouse_code,
         cast(warehouses.warehouse_name as varchar(400)) as warehouse_name,
-        cast(warehouses.country_code as char(2)) as country_code,
         cast(warehouses.region as varchar(32)) as region,
         cast(combined.orders_created as integer) as orders_created,
         cast(combined.orders_shipped as integer) as orders_shipped,
@@ -185,23 +258,16 @@ final as (
         cast(combined.backlog_orders as integer) as backlog_orders,
         cast(combined.due_orders as integer) as due_orders,
         cast(combined.otif_orders as integer) as otif_orders,
-        cast(
-            case when combined.due_orders > 0 then round(100.0 * combined.otif_orders / combined.due_orders, 2) end
-            as numeric(7, 2)
-        ) as otif_pct,
+        cast(combined.due_orders_with_target as integer) as due_orders_with_target,
+        cast(combined.otif_target_orders as numeric(18, 4)) as otif_target_orders,
         cast(combined.orders_shipped_on_time as integer) as orders_shipped_on_time,
-        cast(
-            case
-                when combined.orders_shipped > 0
-                    then round(100.0 * combined.orders_shipped_on_time / combined.orders_shipped, 2)
-            end as numeric(7, 2)
-        ) as shipped_on_time_pct,
         cast(combined.sla_breaches as integer) as sla_breaches,
-        cast(combined.fulfilment_hours_p50 as numeric(12, 4)) as fulfilment_hours_p50,
-        cast(combined.fulfilment_hours_p90 as numeric(12, 4)) as fulfilment_hours_p90
+        cast(combined.fulfilment_hours_total as numeric(18, 4)) as fulfilment_hours_total
     from combined
     inner join warehouses
         on combined.warehouse_id = warehouses.warehouse_id
+    left join current_clients
+        on combined.client_id = current_clients.client_id
 
 )
 

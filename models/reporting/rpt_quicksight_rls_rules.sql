@@ -5,7 +5,10 @@
 {#- QuickSight's row-level security rules dataset, from the same mapping as the warehouse's policies
     (access_client_grants, by login_name: QuickSight user names carry no warehouse prefix), in
     QuickSight's permission format: UserName, GroupName and the dashboards' client key column,
-    client_id; an empty (null) client_id means every client. Service accounts are not dashboard viewers
+    client_key (text: QuickSight matches rules on string fields only; the client id as text, the same
+    value every client-scoped reporting table carries); an empty (null) client_key means every client.
+    client_id, the integer the warehouse's own policies use, stays for SQL checks; QuickSight's rules
+    dataset does not import it. Service accounts are not dashboard viewers
     and get no rule; a viewer without a rule sees nothing. Read by the QuickSight service only (grants
     above): it tells who sees which client. -#}
 with
@@ -63,6 +66,7 @@ final as (
     select
         login_name as "UserName",
         cast(null as varchar(256)) as "GroupName",
+        cast(client_id as varchar(11)) as client_key,
         client_id
     from rules
 

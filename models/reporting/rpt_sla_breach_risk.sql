@@ -1,7 +1,10 @@
 {{ config(dist='even', sort=['required_ship_by_at']) }}
+{{ unify.postgres_indexes([{'columns': ['required_ship_by_at', 'order_id']}]) }}
 {#- One row per open order breached or due to ship within 4 hours of "now" (the build time). A table,
-    rebuilt by every load cycle (WMS: every 15 minutes), so the dashboard reads it in milliseconds;
-    evaluated_at tells how fresh "now" is. -#}
+    rebuilt by every load cycle (WMS: every 15 minutes); evaluated_at tells how fresh "now" is. The
+    dashboard lists only the most urgent (ordered by the deadline: the index, or the sort key on
+    Redshift, gives them without a sort of the whole list) and counts the rest from
+    rpt_sla_breach_risk_summary. -#}
 with
 
 orders as (
@@ -48,6 +51,8 @@ final as (
         cast(open_orders.order_id as bigint) as order_id,
         cast(open_orders.order_number as varchar(128)) as order_number,
         cast(open_orders.client_id as integer) as client_id,
+        cast(cast(open_orders.client_id as integer) as varchar(11)) as client_key,
+        cast(clients.client_code as varchar(80)) as client_code,
         cast(clients.client_name as varchar(800)) as client_name,
         cast(open_orders.warehouse_id as integer) as warehouse_id,
         cast(warehouses.warehouse_code as varchar(64)) as warehouse_code,

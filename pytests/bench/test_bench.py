@@ -94,11 +94,14 @@ def test_quick_bench_ran_the_dashboards_as_different_people_under_row_level_secu
         assert level["queries"] >= n
         assert 0 < level["p50_s"] <= level["p95_s"] <= level["max_s"]
         assert sum(level["roles"].values()) == n
+        # each dashboard query's own p95 (the slow one is named), every visual's query among them
+        assert set(level["per_query_p95_s"]) == set(scale["rows_seen"]), level["per_query_p95_s"]
+        assert max(level["per_query_p95_s"].values()) <= level["max_s"]
     assert levels[10]["users"] > 1 and len(levels[10]["roles"]) >= 3
     assert {"unify_account_manager", "unify_analyst", "unify_finance"} <= set(levels[100]["roles"])
     # the policies filter: an account manager sees fewer rows of the client-scoped dashboard than exist,
     # while finance sees them all
-    seen = scale["rows_seen"]["client_profitability__monthly"]
+    seen = scale["rows_seen"]["client_profitability__profitability_by_client"]
     assert seen["all_rows"] > 0
     assert seen["unify_account_manager"][1] < seen["all_rows"]
     assert seen["unify_finance"] == [seen["all_rows"], seen["all_rows"]]

@@ -32,7 +32,8 @@ COMPARED_RELATIONS = [
     ("analytics_marts", "dim_warehouse", "warehouse_id"),
     ("analytics_marts", "dim_product", "product_id"),
     ("analytics_marts", "dim_carrier", "carrier_id"),
-    ("analytics_reporting", "rpt_operations_health_daily", "warehouse_id, activity_date"),
+    ("analytics_reporting", "rpt_operations_health_daily", "client_id, warehouse_id, activity_date"),
+    ("analytics_reporting", "rpt_carrier_on_time_daily", "client_id, warehouse_id, carrier_id, activity_date"),
     ("analytics_reporting", "rpt_client_profitability_monthly", "client_id, month_start_date"),
     ("analytics_reporting", "rpt_sla_breach_risk", "order_id"),
 ]

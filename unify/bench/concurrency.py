@@ -1,7 +1,8 @@
 """The dashboards' queries under row-level security, at 1, 10 and 100 concurrent sessions.
 
-The queries are the dashboards' own: every file in analyses/, compiled by dbt for the benchmark's
-database (`dbt compile -s path:analyses`); a dashboard is the files sharing a prefix
+The queries are the dashboards' own: every file in analyses/ (one per visual, generated from the
+dashboards' spec, unify/dashboards/spec.yml: each returns what its visual shows), compiled by dbt for the
+benchmark's database (`dbt compile -s path:analyses`); a dashboard is the files sharing a prefix
 (`operations_health__*`, `client_profitability__*`). Each session is a connection of its own, logged
 in as a person of the project's row-level security mapping (access_client_grants: the account managers
 who own clients, and the finance, analyst and executive people of seeds/access_team_grants.csv), as a
@@ -12,8 +13,9 @@ few people, and the policies' cost does not depend on who is asking).
 
 All sessions connect first, then start together (a barrier) and each runs `rounds` dashboard views:
 every query of one dashboard after the other, the dashboards alternating. Every query's latency is
-recorded (p50, p95, max over all of them), and so is each dashboard view's (its queries' sum: a
-conservative stand-in for QuickSight, which runs a dashboard's visuals in parallel). A query that fails
+recorded (p50, p95, max over all of them, and each query's own p95, so the slow one is named), and so is
+each dashboard view's (its queries' sum: a conservative stand-in for QuickSight, which runs a
+dashboard's visuals in parallel). Percentiles are statistics.quantiles' (inclusive method). A query that fails
 is counted and its first error kept. The client is Python threads (psycopg2 releases the GIL while a
 query runs) on the same machine as the server.
 """
@@ -21,6 +23,7 @@ query runs) on the same machine as the server.
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -101,11 +104,23 @@ def granted_queries(settings: Settings, users: list[SessionUser],
     return out
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
+def percentile(values: list[float], p: int) -> float:
+    """The p-th percentile (p in 1..99) of a non-empty list: statistics.quantiles' inclusive method
+    (interpolating between the closest ranks, like PostgreSQL's percentile_cont); a single value is its
+    own percentile."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def per_query_p95(timings: list["_Timing"]) -> dict[str, float]:
+    """Each dashboard query's own p95 (seconds, 4 decimals), so the slow one is named, slowest first."""
+    by_query: dict[str, list[float]] = {}
+    for t in timings:
+        if t.query is not None:
+            by_query.setdefault(t.query, []).append(t.seconds)
+    p95 = {name: round(percentile(values, 95), 4) for name, values in by_query.items()}
+    return dict(sorted(p95.items(), key=lambda item: (-item[1], item[0])))
 
 
 def interleave(users: list[SessionUser]) -> list[SessionUser]:
@@ -202,7 +217,7 @@ def run_level(settings: Settings, users: list[SessionUser], granted: dict[str, l
         errors=len(errors), p50_s=round(percentile(per_query, 50), 4), p95_s=round(percentile(per_query, 95), 4),
         max_s=round(max(per_query), 4),
         dashboard_p95_s=round(percentile(per_view, 95), 4) if per_view else 0.0, seconds=round(seconds, 2),
-        first_error=errors[0] if errors else None)
+        first_error=errors[0] if errors else None, per_query_p95_s=per_query_p95(timings))
 
 
 def run(settings: Settings, target: Path, options, env: dict[str, str],
@@ -220,8 +235,10 @@ def run(settings: Settings, target: Path, options, env: dict[str, str],
     min_views = MIN_VIEWS_PER_LEVEL if options.rounds > 1 else 10
     for n in options.sessions:
         level = run_level(settings, users, granted, n, max(options.rounds, math.ceil(min_views / n)))
+        slowest = ", ".join(f"{name} {p95:.3f} s" for name, p95 in list(level.per_query_p95_s.items())[:3])
         say(f"{settings.pg_database}: {n} session(s): p50 {level.p50_s:.3f} s, p95 {level.p95_s:.3f} s, "
-            f"max {level.max_s:.3f} s, {level.errors} errors")
+            f"max {level.max_s:.3f} s, dashboard view p95 {level.dashboard_p95_s:.3f} s, {level.errors} errors; "
+            f"slowest p95: {slowest}")
         levels.append(level)
     return rls, seen, levels
 

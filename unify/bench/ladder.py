@@ -489,8 +489,9 @@ class _Poller:
         import psycopg2
 
         fct = f"select count(*) from {self.schema}_marts.fct_orders where order_id = any(%s)"
-        rpt = (f"select warehouse_id, cast(activity_date as varchar), orders_created "
-               f"from {self.schema}_reporting.rpt_operations_health_daily where warehouse_id = any(%s)")
+        rpt = (f"select warehouse_id, cast(activity_date as varchar), sum(orders_created) "
+               f"from {self.schema}_reporting.rpt_operations_health_daily where warehouse_id = any(%s) "
+               "group by warehouse_id, activity_date")
         warehouses = sorted({w for w, _ in self.expected})
         try:
             while not self._stop.is_set():

@@ -1,15 +1,19 @@
-"""A static HTTP server for the catalog: the dbt docs site and the lineage page in the target folder.
+"""A static HTTP server for the catalog: the dbt docs site and the lineage page in the target folder,
+and beside them, at /dashboards/, the dashboards' local preview (unify/dashboards/preview.py's pages).
 
 The stdlib's ThreadingHTTPServer with SimpleHTTPRequestHandler rooted at the folder (what
-`dbt docs serve` does too, without changing the working directory or opening a browser). It binds
-127.0.0.1 unless told otherwise: the catalog describes every table and column of the warehouse, so
-it is not published to the network by accident.
+`dbt docs serve` does too, without changing the working directory or opening a browser); paths under
+/dashboards/ are served from the preview's folder (<UNIFY_HOME>/dashboards unless told otherwise). It
+binds 127.0.0.1 unless told otherwise: the catalog describes every table and column of the warehouse,
+and the preview pages hold a person's figures, so neither is published to the network by accident.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import posixpath
+import urllib.parse
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +23,7 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8080
 REQUIRED = ("index.html", "manifest.json")
+DASHBOARDS_PREFIX = "/dashboards/"
 
 
 class CatalogServerError(Exception):
@@ -27,6 +32,19 @@ class CatalogServerError(Exception):
 
 class _QuietHandler(SimpleHTTPRequestHandler):
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".json": "application/json"}
+
+    def __init__(self, *args, dashboards: Path | None = None, **kwargs) -> None:
+        self.dashboards = dashboards
+        super().__init__(*args, **kwargs)
+
+    def translate_path(self, path: str) -> str:
+        """/dashboards/... comes from the preview's folder; everything else from the catalog's."""
+        clean = urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0])
+        if self.dashboards is not None and (clean + "/").startswith(DASHBOARDS_PREFIX):
+            parts = [p for p in posixpath.normpath(clean[len(DASHBOARDS_PREFIX):]).split("/")
+                     if p and p not in (".", "..")]
+            return str(self.dashboards.joinpath(*parts))
+        return super().translate_path(path)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
         log.debug("%s %s", self.address_string(), format % args)
@@ -43,6 +61,7 @@ class CatalogServer:
 
     httpd: ThreadingHTTPServer
     folder: Path
+    dashboards: Path | None = None
 
     @property
     def host(self) -> str:
@@ -76,14 +95,31 @@ def check_folder(folder: Path) -> list[str]:
     return warnings
 
 
-def open_server(folder: Path, host: str = LOOPBACK, port: int = DEFAULT_PORT) -> CatalogServer:
-    """Bind the server (port 0 = any free port); it serves once `serve_forever` runs."""
+def default_dashboards_folder() -> Path:
+    """Where `unify dashboards` writes its pages: <UNIFY_HOME>/dashboards."""
+    from loaders.config import load_settings
+    from unify.dashboards.preview import default_out_dir
+
+    return default_out_dir(load_settings())
+
+
+def open_server(folder: Path, host: str = LOOPBACK, port: int = DEFAULT_PORT,
+                dashboards: Path | None = None) -> CatalogServer:
+    """Bind the server (port 0 = any free port); it serves once `serve_forever` runs. The dashboards'
+    preview is served at /dashboards/ from `dashboards` (default: where `unify dashboards` writes)."""
     folder = Path(folder).resolve()
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+    dashboards = Path(dashboards or default_dashboards_folder()).resolve()
+    handler = functools.partial(_QuietHandler, directory=str(folder), dashboards=dashboards)
     try:
         httpd = ThreadingHTTPServer((host, port), handler)
     except OSError as err:
         raise CatalogServerError(f"cannot listen on {host}:{port}: {err.strerror or err}"
                                  + ("; choose another with --port" if port else "")) from None
     httpd.daemon_threads = True
-    return CatalogServer(httpd, folder)
+    server = CatalogServer(httpd, folder, dashboards)
+    if (dashboards / "index.html").is_file():
+        log.info("dashboards' preview: %sdashboards/ (from %s)", server.url, dashboards)
+    else:
+        log.info("no dashboards' preview in %s yet: `unify dashboards --as <person>` renders one, then it is "
+                 "served at %sdashboards/", dashboards, server.url)
+    return server

@@ -1,0 +1,37 @@
+{#- Client Profitability dashboard, visual 'profitability_by_month': Revenue, cost and gross margin by month
+    (USD). generated from unify/dashboards/spec.yml by `unify dashboards --write-sql`: edit the spec, not this
+    file. -#}
+with
+
+client_profitability_monthly as (
+
+    select * from {{ ref('rpt_client_profitability_monthly') }}
+
+),
+
+newest_month_start_date as (
+
+    select max(month_start_date) as newest_date
+    from {{ ref('rpt_client_profitability_monthly') }}
+
+),
+
+final as (
+
+    select
+        month_start_date,
+        sum(revenue_usd) as revenue_usd,
+        sum(cost_usd) as cost_usd,
+        sum(gross_margin_usd) as gross_margin_usd
+    from client_profitability_monthly
+    where
+        month_start_date > cast(
+            (select newest.newest_date from newest_month_start_date as newest) - interval '12 months'
+            as date
+        )
+    group by month_start_date
+
+)
+
+select * from final
+order by month_start_date
