@@ -204,3 +204,44 @@ def test_topic_defaults_to_the_environment(alert_project, topic_and_queue, monke
     monkeypatch.setenv("UNIFY_ALERT_TOPIC_ARN", topic_arn)
     assert _alert(target, None) == 1
     assert len(received()) == 1
+
+
+def test_results_of_docs_generate_are_refused_not_read_as_all_clear(alert_project, tmp_path, capsys):
+    """#13.7: `dbt docs generate` writes its own run_results.json (every node "success": compiled, not run)
+    over the build's. Alerting
+    on it would report a failed build as clean; `unify alert` names the command that wrote it and exits 2."""
+    from unify.dbt_runner import run_dbt
+
+    project, settings = alert_project
+    target = tmp_path / "target"
+    shutil.copytree(project / "target", target, ignore=shutil.ignore_patterns("logs"))
+    build = json.loads((target / "run_results.json").read_text())
+    assert build["args"]["which"] == "build"
+    run_dbt(["docs", "generate"], settings, target_path=target, capture=True)
+    docs = json.loads((target / "run_results.json").read_text())
+    assert docs["metadata"]["invocation_id"] != build["metadata"]["invocation_id"]  # overwritten for real
+    assert docs["args"]["which"] == "generate"
+    # it lists the tests as compiled ("success"), never as passed or failed
+    assert {r["status"] for r in docs["results"]} == {"success"}
+    assert {r["status"] for r in build["results"]} >= {"pass", "fail", "error"}
+
+    assert _alert(target, "arn:aws:sns:us-east-1:123456789012:unused") == 2
+    err = capsys.readouterr().err
+    assert "written by `dbt docs generate`" in err and docs["metadata"]["invocation_id"] in err
+
+
+@pytest.mark.parametrize("which, accepted", [("test", True), ("retry", True), ("compile", False),
+                                             ("list", False), ("run-operation", False), (None, False)])
+def test_only_build_and_test_results_are_read(alert_project, tmp_path, capsys, which, accepted):
+    target = _derived_target(alert_project, tmp_path, lambda s: True)
+    run_results = json.loads((target / "run_results.json").read_text())
+    if which is None:
+        del run_results["args"]["which"]
+    else:
+        run_results["args"]["which"] = which
+    (target / "run_results.json").write_text(json.dumps(run_results))
+    code = _alert(target, None, "--dry-run")
+    if accepted:
+        assert code == 1 and "[FAIL]" in capsys.readouterr().out  # read: the fixture's failures are reported
+    else:
+        assert code == 2 and "not by a build or test" in capsys.readouterr().err
