@@ -96,6 +96,7 @@ class AlertReport:
     items: list[AlertItem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)        # status -> count over all results
     skipped: list[str] = field(default_factory=list)            # nodes dbt skipped (upstream failed)
+    title: str | None = None     # what ran, for the subject (default "dbt <command>"; `unify cycle` sets its own)
 
     @property
     def errors(self) -> list[AlertItem]:
@@ -379,7 +380,7 @@ def render_subject(report: AlertReport) -> str:
     errors, warnings = len(report.errors), len(report.warnings)
     stale = sum(1 for i in report.errors if i.kind == "source freshness")
     where = f" on {report.target}" if report.target else ""
-    subject = f"[{report.project}] dbt {report.command}{where}: {errors} error(s), {warnings} warning(s)"
+    subject = f"[{report.project}] {report.title or 'dbt ' + report.command}{where}: {errors} error(s), {warnings} warning(s)"
     if stale:
         subject += f", {stale} stale source(s)"
     subject = _ascii_line(subject)
@@ -409,6 +410,8 @@ def render_message(report: AlertReport, max_bytes: int = MESSAGE_MAX_BYTES - ATT
     header = [
         f"{report.project}: data-quality alert ({len(report.errors)} error(s), {len(report.warnings)} warning(s))",
     ]
+    if report.title:
+        header.append(f"what ran: {report.title}" + (f" on {report.target}" if report.target else ""))
     for artifact, invocation in report.invocations.items():
         header.append(f"{artifact}: dbt invocation {invocation}, generated {report.generated_at.get(artifact)}")
     header.append(f"all results: {counts}")
