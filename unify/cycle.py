@@ -14,8 +14,10 @@ one transaction, an incremental model's delete+insert is one transaction, and a 
 failed is skipped. The next cycle catches up: loads are exactly once (ledger) and incremental models
 pick up every key loaded since their high-water mark (minus the lookback).
 
-Each dbt command writes its artifacts to a target path of its own (<target>/cycles/<cycle>/build and
-.../freshness), so alerting reads the build's run_results.json, never one that `dbt docs generate` wrote.
+Each cycle writes dbt's artifacts to a target path of its own (<target>/cycles/<cycle>), where nothing
+else runs: the build writes run_results.json, the freshness check sources.json (never run_results.json),
+so alerting reads the build's results, never ones that `dbt docs generate` wrote. Sharing the path
+between the two commands lets the second reuse the first's partial parse.
 
 Metrics (namespace Unify/Cycles, dimensions Environment and Cycle), in the summary line itself so
 CloudWatch Logs extracts them from the container's log (EMF; no agent, no PutMetricData call):
@@ -295,8 +297,7 @@ def run_cycle(settings: Settings, options: CycleOptions, *, lock=None) -> CycleR
 
 def _steps(settings: Settings, options: CycleOptions, spec: CycleSpec, result: CycleResult, base: Path,
            schema: str, lock) -> None:
-    build_path = _fresh_target(base / "build", "run_results.json")
-    fresh_path = _fresh_target(base / "freshness", "sources.json")
+    build_path = fresh_path = _fresh_target(base, "run_results.json", "sources.json")
     load_report: dict[str, Any] = {}
 
     def load_step(step: Step) -> None:
@@ -335,7 +336,9 @@ def _steps(settings: Settings, options: CycleOptions, spec: CycleSpec, result: C
                 step.error += "\n" + _tail(proc)
 
     def freshness_step(step: Step) -> None:
-        proc = _dbt(["source", "freshness"], settings, options, fresh_path, {})
+        # the build's environment, so that dbt sees the same env vars and reuses the build's partial parse
+        proc = _dbt(["source", "freshness"], settings, options, fresh_path,
+                    {"UNIFY_TEST_WINDOW_HOURS": spec.test_window_hours})
         sources = _read(fresh_path / "sources.json")
         if sources is None:
             step.status = "failed"

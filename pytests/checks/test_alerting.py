@@ -7,11 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import uuid
 from pathlib import Path
 
-import boto3
 import pytest
+from support import sns_topic_with_queue
 
 from unify.alerting import MESSAGE_MAX_BYTES, SUBJECT_MAX
 from unify.cli import main
@@ -23,25 +22,7 @@ DOCS = "https://docs.unify.glc.example"
 @pytest.fixture
 def topic_and_queue(s3_endpoint):
     """A fresh SNS topic with an SQS queue subscribed to it: (topic ARN, function reading the queue)."""
-    sns = boto3.client("sns", endpoint_url=s3_endpoint, region_name="us-east-1")
-    sqs = boto3.client("sqs", endpoint_url=s3_endpoint, region_name="us-east-1")
-    name = f"unify-alerts-{uuid.uuid4().hex[:8]}"
-    topic_arn = sns.create_topic(Name=name)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-
-    def received() -> list[dict]:
-        messages = []
-        while True:
-            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            if not batch.get("Messages"):
-                return messages
-            for message in batch["Messages"]:
-                messages.append(json.loads(message["Body"]))  # the SNS envelope
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    return topic_arn, received
+    return sns_topic_with_queue(s3_endpoint)
 
 
 def _alert(target: Path, topic_arn: str | None, *extra: str) -> int:
