@@ -70,7 +70,7 @@ def layer_code() -> lambda_.Code:
 
 def function_code() -> lambda_.Code:
     """The loaders package from the checkout: everything else under the repository root is excluded."""
-    return lambda_.Code.from_asset(str(ROOT), exclude=["*", "!loaders", "!loaders/**", "**/__pycache__",
+    return lambda_.Code.from_asset(str(ROOT), exclude=["*", ".*", "!loaders", "!loaders/**", "**/__pycache__",
                                                        "**/*.pyc"])
 
 

@@ -180,7 +180,8 @@ class UnifyPlatformStack(Stack):
         self.dlq = sqs.Queue(self, "LoadDlq", queue_name=env.resource("load-dlq"), retention_period=Duration.days(14),
                              encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key, enforce_ssl=True)
         self.queue = sqs.Queue(
-            self, "LoadQueue", queue_name=env.resource("load"), encryption=sqs.QueueEncryption.KMS,
+            self, "LoadQueue", queue_name=env.resource("load"), retention_period=Duration.days(4),
+            encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.key, enforce_ssl=True,
             visibility_timeout=Duration.seconds(LOADER_TIMEOUT.to_seconds() * 6),  # AWS: >= 6x the function timeout
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=5))
