@@ -87,7 +87,7 @@ class UnifyPlatformStack(Stack):
             ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
             ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22)])
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)  # COPY with enhanced VPC routing
-        flow_logs = logs.LogGroup(self, "VpcFlowLogs", retention=self._retention(), encryption_key=self.key)
+        flow_logs = self._log_group("VpcFlowLogs")
         self.vpc.add_flow_log("FlowLogs", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
         self.task_sg = ec2.SecurityGroup(self, "CycleTaskSg", vpc=self.vpc, allow_all_outbound=True,
                                          description="unify cycle tasks: HTTPS to AWS APIs, 5439 to Redshift")
@@ -133,6 +133,11 @@ class UnifyPlatformStack(Stack):
         self._loader(env)
         self._cycles(env)
         self._alarms(env)
+
+    def _log_group(self, construct_id: str, name: str | None = None) -> logs.LogGroup:
+        """A log group kept for the environment's retention, encrypted with the stack's key, retained on delete."""
+        return logs.LogGroup(self, construct_id, log_group_name=name, retention=self._retention(),
+                             encryption_key=self.key, removal_policy=RemovalPolicy.RETAIN)
 
     def _retention(self) -> logs.RetentionDays:
         return {14: logs.RetentionDays.TWO_WEEKS, 90: logs.RetentionDays.THREE_MONTHS,
@@ -189,9 +194,7 @@ class UnifyPlatformStack(Stack):
             self.raw.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue),
                                             s3.NotificationKeyFilter(prefix=prefix))
 
-        log_group = logs.LogGroup(self, "LoaderLogs", log_group_name=f"/aws/lambda/{env.resource('loader')}",
-                                  retention=self._retention(), encryption_key=self.key,
-                                  removal_policy=RemovalPolicy.RETAIN)
+        log_group = self._log_group("LoaderLogs", f"/aws/lambda/{env.resource('loader')}")
         self.loader_role = iam.Role(self, "LoaderRole", role_name=env.resource("loader"),
                                     assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                     description="The loader Lambda: raw prefixes, manifests, Data API on one workgroup")
@@ -216,9 +219,7 @@ class UnifyPlatformStack(Stack):
     def _cycles(self, env: Environment) -> None:
         self.cluster = ecs.Cluster(self, "Cluster", cluster_name=env.resource("cycles"), vpc=self.vpc,
                                    container_insights_v2=ecs.ContainerInsights.ENABLED)
-        log_group = logs.LogGroup(self, "CycleLogs", log_group_name=f"/unify/{env.name}/cycles",
-                                  retention=self._retention(), encryption_key=self.key,
-                                  removal_policy=RemovalPolicy.RETAIN)
+        log_group = self._log_group("CycleLogs", f"/unify/{env.name}/cycles")
         self.task_role = iam.Role(self, "CycleTaskRole", role_name=env.resource("cycle-task"),
                                   assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
                                   description="`unify cycle`: load step, dbt on Redshift (IAM), SNS, the cycle lock")
@@ -294,9 +295,7 @@ class UnifyPlatformStack(Stack):
             sfn.Succeed(self, f"{cycle.title()}Done", comment="succeeded, or refused: another cycle was running"),
         ).otherwise(sfn.Fail(self, f"{cycle.title()}Failed", error="CycleFailed",
                              cause="unify cycle exited non-zero: see the cycle's JSON summary in the log group"))
-        log_group = logs.LogGroup(self, f"{cycle.title()}StateMachineLogs", retention=self._retention(),
-                                  log_group_name=f"/unify/{env.name}/states/{cycle}", encryption_key=self.key,
-                                  removal_policy=RemovalPolicy.RETAIN)
+        log_group = self._log_group(f"{cycle.title()}StateMachineLogs", f"/unify/{env.name}/states/{cycle}")
         return sfn.StateMachine(
             self, f"{cycle.title()}Cycle", state_machine_name=env.resource(f"{cycle}-cycle"),
             definition_body=sfn.DefinitionBody.from_chainable(run.next(outcome)),
