@@ -251,6 +251,7 @@ class UnifyPlatformStack(Stack):
                 "UNIFY_CYCLE_LOCK": f"s3://{self.artifacts.bucket_name}/{LOCK_PREFIX}{env.name}/lock.json",
                 "UNIFY_LOG_FORMAT": "json",
                 "UNIFY_LOADER_DB_USER": "unify_loader",  # the loader's database user (access control)
+                "REDSHIFT_DB_USER": f"IAMR:{env.resource('cycle-task')}",  # the task role's database user
             },
             secrets={"UNIFY_PII_HASH_KEY": ecs.Secret.from_secrets_manager(self.pii_key_secret)})
 
