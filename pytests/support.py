@@ -84,3 +84,32 @@ class pinned_env:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def sns_topic_with_queue(endpoint: str):
+    """A fresh SNS topic on moto's server with an SQS queue subscribed to it: (topic ARN, a function that
+    returns the SNS envelopes received since the last call)."""
+    import json
+    import uuid
+
+    import boto3
+
+    sns = boto3.client("sns", endpoint_url=endpoint, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+    name = f"unify-alerts-{uuid.uuid4().hex[:8]}"
+    topic_arn = sns.create_topic(Name=name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    def received() -> list[dict]:
+        messages = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            if not batch.get("Messages"):
+                return messages
+            for message in batch["Messages"]:
+                messages.append(json.loads(message["Body"]))  # the SNS envelope
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    return topic_arn, received

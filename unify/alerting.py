@@ -19,6 +19,11 @@ characters and, when the whole would not fit, the last items are replaced by a c
 left out. Message attributes (severity, invocation_id, errors, warnings, project) let subscriptions
 filter, e.g. page only on severity = error. FIFO topics (.fifo) get a group and deduplication id.
 
+Only a build's results count: `dbt docs generate` (and compile, list, show) write a run_results.json
+too, over the build's, listing every node as compiled ("success"). `unify alert` reads `args.which` in run_results.json and
+refuses (exit 2, naming the command that wrote it) anything but build, test, run, seed, snapshot or
+retry; `unify cycle` keeps each command's artifacts in a target path of its own.
+
 Exit codes: 0 nothing failed (warnings, if any, were published); 1 errors present (published);
 2 bad input (no artifacts, no topic); 3 publishing failed.
 """
@@ -43,6 +48,10 @@ ATTRIBUTE_ALLOWANCE = 2 * 1024    # what the message attributes may take of that
 ITEM_MESSAGE_MAX = 600            # characters of dbt's message per item
 DEFAULT_OWNER = "data-platform"
 ERROR_STATUSES = {"error", "fail", "runtime error"}
+# dbt commands whose run_results.json holds data-quality results (`args.which`); `dbt docs generate`
+# ("generate"), compile, list, show and run-operation write one too, without any test result.
+BUILD_COMMANDS = {"build", "test", "run", "seed", "snapshot", "retry"}
+DBT_COMMAND_NAMES = {"generate": "docs generate", "serve": "docs serve"}
 WARNING_STATUSES = {"warn"}
 
 
@@ -87,6 +96,7 @@ class AlertReport:
     items: list[AlertItem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)        # status -> count over all results
     skipped: list[str] = field(default_factory=list)            # nodes dbt skipped (upstream failed)
+    title: str | None = None     # what ran, for the subject (default "dbt <command>"; `unify cycle` sets its own)
 
     @property
     def errors(self) -> list[AlertItem]:
@@ -227,6 +237,27 @@ def _docs_url(base: str | None, resource_type: str, unique_id: str) -> str | Non
     return f"{base.rstrip('/')}/#!/{resource_type}/{unique_id}" if base else None
 
 
+def build_command(run_results: dict) -> str | None:
+    """The dbt command that wrote a run_results.json (`args.which`: build, test, generate, ...)."""
+    return ((run_results.get("args") or {}).get("which")) or None
+
+
+def check_build_results(run_results: dict, path: Path) -> None:
+    """Refuse a run_results.json that no build wrote: `dbt docs generate` (and compile, list, show, ...)
+    write one too, over the build's, where every node is "success" (compiled, not run), so alerting on
+    it would say "all clear" after a failed build."""
+    which = build_command(run_results)
+    if which not in BUILD_COMMANDS:
+        invocation = (run_results.get("metadata") or {}).get("invocation_id", "?")
+        wrote = f"`dbt {DBT_COMMAND_NAMES.get(which, which)}`" if which else "a dbt command that records no `args.which`"
+        raise AlertInputError(
+            f"{path}: written by {wrote} (invocation {invocation}), not by a build or test: its results "
+            f"say nothing about data quality. Alert on the artifacts of `dbt build`/`dbt test` (give that "
+            f"command its own --target-path, as `unify cycle` does, or run `unify alert` before `dbt docs "
+            f"generate` overwrites them)"
+        )
+
+
 def collect_alerts(
     target_path: Path,
     *,
@@ -234,16 +265,34 @@ def collect_alerts(
     default_owner: str = DEFAULT_OWNER,
 ) -> AlertReport:
     """What needs attention in target_path's run_results.json and sources.json, with owners."""
-    run_results = _read_json(target_path / "run_results.json")
-    sources = _read_json(target_path / "sources.json")
+    return collect_alert_artifacts(
+        target_path / "run_results.json", target_path / "sources.json", target_path / "manifest.json",
+        docs_url=docs_url, default_owner=default_owner, where=target_path)
+
+
+def collect_alert_artifacts(
+    run_results_path: Path | None,
+    sources_path: Path | None,
+    manifest_path: Path | None,
+    *,
+    docs_url: str | None = None,
+    default_owner: str = DEFAULT_OWNER,
+    where: Path | str | None = None,
+) -> AlertReport:
+    """What needs attention in a build's run_results.json and a freshness check's sources.json (each may
+    live in its own target path, as `unify cycle` keeps them), with owners from manifest.json."""
+    run_results = _read_json(run_results_path) if run_results_path else None
+    sources = _read_json(sources_path) if sources_path else None
     if run_results is None and sources is None:
         raise AlertInputError(
-            f"{target_path}: neither run_results.json nor sources.json found "
+            f"{where or run_results_path or sources_path}: neither run_results.json nor sources.json found "
             "(run `dbt build` / `dbt source freshness` with this target path first)"
         )
-    manifest = _read_json(target_path / "manifest.json")
+    if run_results is not None:
+        check_build_results(run_results, run_results_path)
+    manifest = _read_json(manifest_path) if manifest_path else None
     if manifest is None:
-        log.warning("%s: no manifest.json; owners fall back to %r", target_path, default_owner)
+        log.warning("%s: no manifest.json; owners fall back to %r", manifest_path, default_owner)
     owners = Owners(manifest, default_owner)
     args = (run_results or {}).get("args") or {}
     report = AlertReport(
@@ -331,7 +380,7 @@ def render_subject(report: AlertReport) -> str:
     errors, warnings = len(report.errors), len(report.warnings)
     stale = sum(1 for i in report.errors if i.kind == "source freshness")
     where = f" on {report.target}" if report.target else ""
-    subject = f"[{report.project}] dbt {report.command}{where}: {errors} error(s), {warnings} warning(s)"
+    subject = f"[{report.project}] {report.title or 'dbt ' + report.command}{where}: {errors} error(s), {warnings} warning(s)"
     if stale:
         subject += f", {stale} stale source(s)"
     subject = _ascii_line(subject)
@@ -361,6 +410,8 @@ def render_message(report: AlertReport, max_bytes: int = MESSAGE_MAX_BYTES - ATT
     header = [
         f"{report.project}: data-quality alert ({len(report.errors)} error(s), {len(report.warnings)} warning(s))",
     ]
+    if report.title:
+        header.append(f"what ran: {report.title}" + (f" on {report.target}" if report.target else ""))
     for artifact, invocation in report.invocations.items():
         header.append(f"{artifact}: dbt invocation {invocation}, generated {report.generated_at.get(artifact)}")
     header.append(f"all results: {counts}")

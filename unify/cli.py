@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     ("demo", "unify.demo"),
     ("check", "unify.checks.cli"),
     ("alert", "unify.alerting"),
+    ("cycle", "unify.cycle"),
+    ("ci", "unify.slim_ci"),
     ("access", "unify.access"),
     ("docs", "unify.catalog.cli"),
     ("dashboards", "unify.dashboards.cli"),

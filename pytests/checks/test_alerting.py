@@ -7,11 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import uuid
 from pathlib import Path
 
-import boto3
 import pytest
+from support import sns_topic_with_queue
 
 from unify.alerting import MESSAGE_MAX_BYTES, SUBJECT_MAX
 from unify.cli import main
@@ -23,25 +22,7 @@ DOCS = "https://docs.unify.glc.example"
 @pytest.fixture
 def topic_and_queue(s3_endpoint):
     """A fresh SNS topic with an SQS queue subscribed to it: (topic ARN, function reading the queue)."""
-    sns = boto3.client("sns", endpoint_url=s3_endpoint, region_name="us-east-1")
-    sqs = boto3.client("sqs", endpoint_url=s3_endpoint, region_name="us-east-1")
-    name = f"unify-alerts-{uuid.uuid4().hex[:8]}"
-    topic_arn = sns.create_topic(Name=name)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-
-    def received() -> list[dict]:
-        messages = []
-        while True:
-            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            if not batch.get("Messages"):
-                return messages
-            for message in batch["Messages"]:
-                messages.append(json.loads(message["Body"]))  # the SNS envelope
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    return topic_arn, received
+    return sns_topic_with_queue(s3_endpoint)
 
 
 def _alert(target: Path, topic_arn: str | None, *extra: str) -> int:
@@ -204,3 +185,44 @@ def test_topic_defaults_to_the_environment(alert_project, topic_and_queue, monke
     monkeypatch.setenv("UNIFY_ALERT_TOPIC_ARN", topic_arn)
     assert _alert(target, None) == 1
     assert len(received()) == 1
+
+
+def test_results_of_docs_generate_are_refused_not_read_as_all_clear(alert_project, tmp_path, capsys):
+    """#13.7: `dbt docs generate` writes its own run_results.json (every node "success": compiled, not run)
+    over the build's. Alerting
+    on it would report a failed build as clean; `unify alert` names the command that wrote it and exits 2."""
+    from unify.dbt_runner import run_dbt
+
+    project, settings = alert_project
+    target = tmp_path / "target"
+    shutil.copytree(project / "target", target, ignore=shutil.ignore_patterns("logs"))
+    build = json.loads((target / "run_results.json").read_text())
+    assert build["args"]["which"] == "build"
+    run_dbt(["docs", "generate"], settings, target_path=target, capture=True)
+    docs = json.loads((target / "run_results.json").read_text())
+    assert docs["metadata"]["invocation_id"] != build["metadata"]["invocation_id"]  # overwritten for real
+    assert docs["args"]["which"] == "generate"
+    # it lists the tests as compiled ("success"), never as passed or failed
+    assert {r["status"] for r in docs["results"]} == {"success"}
+    assert {r["status"] for r in build["results"]} >= {"pass", "fail", "error"}
+
+    assert _alert(target, "arn:aws:sns:us-east-1:123456789012:unused") == 2
+    err = capsys.readouterr().err
+    assert "written by `dbt docs generate`" in err and docs["metadata"]["invocation_id"] in err
+
+
+@pytest.mark.parametrize("which, accepted", [("test", True), ("retry", True), ("compile", False),
+                                             ("list", False), ("run-operation", False), (None, False)])
+def test_only_build_and_test_results_are_read(alert_project, tmp_path, capsys, which, accepted):
+    target = _derived_target(alert_project, tmp_path, lambda s: True)
+    run_results = json.loads((target / "run_results.json").read_text())
+    if which is None:
+        del run_results["args"]["which"]
+    else:
+        run_results["args"]["which"] = which
+    (target / "run_results.json").write_text(json.dumps(run_results))
+    code = _alert(target, None, "--dry-run")
+    if accepted:
+        assert code == 1 and "[FAIL]" in capsys.readouterr().out  # read: the fixture's failures are reported
+    else:
+        assert code == 2 and "not by a build or test" in capsys.readouterr().err
