@@ -80,6 +80,7 @@ class MainJobReport:
     mart_rows: dict[str, int] = field(default_factory=dict)
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     logins: list[tuple[str, str]] = field(default_factory=list)  # (user, role) created for the local demo
+    dashboards: list[tuple[str, str, Path]] = field(default_factory=list)  # (user, role, page) rendered as them
 
 
 def _say(message: str) -> None:
@@ -174,8 +175,34 @@ def run_main_job(
             report.logins = create_local_logins(settings, dbt_schema())
         except AccessQueryError as err:
             say(f"local logins not created: {err}")
+        report.dashboards = _render_dashboards(settings, report.logins, say)
     report.seconds = time.monotonic() - started
     return report
+
+
+# Whose dashboards the demo renders: one person who sees some clients, one who sees them all.
+DASHBOARD_VIEWERS = ("unify_account_manager", "unify_finance")
+
+
+def _render_dashboards(settings: Settings, logins: list[tuple[str, str]],
+                       say: Callable[[str], None]) -> list[tuple[str, str, Path]]:
+    """Both dashboards as the first account manager and the first finance person of the mapping see
+    them (logged in as them, so row-level security applies): (user, role, page) per person rendered."""
+    from unify.dashboards.preview import DashboardError, render_dashboards
+
+    logging.getLogger("unify.dashboards").setLevel(logging.WARNING)  # the stage line says it; -v in `unify dashboards`
+    pages = []
+    for role in DASHBOARD_VIEWERS:
+        user = next((u for u, r in logins if r == role), None)
+        if user is None:
+            continue
+        try:
+            pages.append((user, role, render_dashboards(settings, user)))
+        except DashboardError as err:
+            say(f"dashboards as {user} not rendered: {err}")
+    if pages:
+        say(f"dashboards: rendered as {', '.join(user for user, _, _ in pages)}")
+    return pages
 
 
 def _test_counts(run_results: Path) -> dict[str, int]:
@@ -263,6 +290,9 @@ def print_summary(settings: Settings, report: MainJobReport) -> None:
     if report.docs_path and report.lineage_path:
         print(f"Docs:       {report.docs_path} and {report.lineage_path.name} (column lineage); serve them: "
               "`unify docs serve`, then http://127.0.0.1:8080/")
+    for user, role, page in report.dashboards:
+        print(f"Dashboards: {page}  (as {user}, {role.removeprefix('unify_').replace('_', ' ')}; "
+              "`unify dashboards --as <person>`)")
     print("Next:       source .venv/bin/activate && dbt build -s fct_orders   (README: 'Working with dbt')")
     managers = [user for user, role in report.logins if role == "unify_account_manager"]
     if managers:
