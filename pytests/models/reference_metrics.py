@@ -192,7 +192,7 @@ def compute(landing: Path, seeds: Path, as_of: date) -> tuple[dict, dict, Landed
     lines = [r for r in _latest(t["orderlines"], lambda r: int(r["orderlineid"]), _dms_order).values()
              if r["op"] != "D"]
     clients = {k: r for k, r in _latest(t["clients"], lambda r: int(r["clientid"]), _dms_order).items()}
-    shipments = list(_latest(t["shipments"], lambda r: int(r["shipment_id"]), _tms_order).values())
+    shipments = list(_latest(t["shipments"], lambda r: r["shipment_id"], _tms_order).values())  # TMS ids: strings
     accounts = _latest(t["account"], lambda r: r["id"], _sf_order)
     contracts_latest = _latest(t["contract"], lambda r: r["id"], _sf_order)
     # one version per (Id, LastModifiedDate): the newest delivery of it
