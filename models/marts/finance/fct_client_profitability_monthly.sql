@@ -1,7 +1,9 @@
 {#- Sums order-grain profitability per client and ship month; amounts round to the cent only here,
     so monthly totals are exact. Contract terms are as of each order's ship date (see
     int_orders_priced_with_contract_terms); the contract columns describe the version in force at the
-    month's last shipped order. -#}
+    month's last shipped order. A month with an order whose reference rate is missing has unknown
+    (null) money, never a partial sum, and counts those orders in orders_without_*_rate, which tests
+    require to be 0. -#}
 with
 
 priced_orders as (
@@ -19,6 +21,12 @@ monthly as (
         sum(units_shipped) as units_shipped,
         sum(shipment_count) as shipments,
         sum(case when has_contract then 0 else 1 end) as orders_without_contract,
+        sum(case when is_missing_fee_rate then 1 else 0 end) as orders_without_fee_rate,
+        sum(case when is_missing_freight_rate then 1 else 0 end) as orders_without_freight_rate,
+        sum(case when is_missing_warehouse_rate then 1 else 0 end) as orders_without_warehouse_rate,
+        sum(
+            case when is_missing_fee_rate or is_missing_freight_rate or is_missing_warehouse_rate then 1 else 0 end
+        ) as orders_without_reference_rate,
         count(distinct contract_version_key) as contract_versions_applied,
         sum(handling_fee_revenue_usd) as handling_fee_revenue_usd,
         sum(pick_fee_revenue_usd) as pick_fee_revenue_usd,
@@ -49,6 +57,11 @@ last_terms as (
 
 ),
 
+{%- set money = [
+    'handling_fee_revenue_usd', 'pick_fee_revenue_usd', 'freight_recharge_revenue_usd', 'revenue_usd',
+    'freight_cost_usd', 'warehouse_handling_cost_usd', 'cost_usd',
+] %}
+
 final as (
 
     select
@@ -58,22 +71,28 @@ final as (
         cast(monthly.units_shipped as bigint) as units_shipped,
         cast(monthly.shipments as integer) as shipments,
         cast(monthly.orders_without_contract as integer) as orders_without_contract,
+        cast(monthly.orders_without_fee_rate as integer) as orders_without_fee_rate,
+        cast(monthly.orders_without_freight_rate as integer) as orders_without_freight_rate,
+        cast(monthly.orders_without_warehouse_rate as integer) as orders_without_warehouse_rate,
         cast(monthly.contract_versions_applied as integer) as contract_versions_applied,
         cast(last_terms.contract_number as varchar(120)) as contract_number,
         cast(last_terms.contract_currency_code as varchar(3)) as contract_currency_code,
         cast(last_terms.freight_markup_pct as numeric(7, 2)) as freight_markup_pct,
         cast(last_terms.otif_target_pct as numeric(7, 2)) as otif_target_pct,
-        cast(round(monthly.handling_fee_revenue_usd, 2) as numeric(18, 2)) as handling_fee_revenue_usd,
-        cast(round(monthly.pick_fee_revenue_usd, 2) as numeric(18, 2)) as pick_fee_revenue_usd,
-        cast(round(monthly.freight_recharge_revenue_usd, 2) as numeric(18, 2)) as freight_recharge_revenue_usd,
-        cast(round(monthly.revenue_usd, 2) as numeric(18, 2)) as revenue_usd,
-        cast(round(monthly.freight_cost_usd, 2) as numeric(18, 2)) as freight_cost_usd,
-        cast(round(monthly.warehouse_handling_cost_usd, 2) as numeric(18, 2)) as warehouse_handling_cost_usd,
-        cast(round(monthly.cost_usd, 2) as numeric(18, 2)) as cost_usd,
-        cast(round(monthly.revenue_usd - monthly.cost_usd, 2) as numeric(18, 2)) as gross_margin_usd,
+        -- unknown (null) when any order of the month lacks a reference rate: never a partial sum
+        {% for column in money -%}
+        cast(
+            case when monthly.orders_without_reference_rate = 0 then round(monthly.{{ column }}, 2) end
+            as numeric(18, 2)
+        ) as {{ column }},
+        {% endfor -%}
+        cast(
+            case when monthly.orders_without_reference_rate = 0 then round(monthly.revenue_usd - monthly.cost_usd, 2) end
+            as numeric(18, 2)
+        ) as gross_margin_usd,
         cast(
             case
-                when monthly.revenue_usd <> 0
+                when monthly.orders_without_reference_rate = 0 and monthly.revenue_usd <> 0
                     then round(100 * (monthly.revenue_usd - monthly.cost_usd) / monthly.revenue_usd, 2)
             end as numeric(9, 2)
         ) as margin_pct
