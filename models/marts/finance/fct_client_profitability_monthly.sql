@@ -87,8 +87,10 @@ final as (
         ) as {{ column }},
         {% endfor -%}
         cast(
-            case when monthly.orders_without_reference_rate = 0 then round(monthly.revenue_usd - monthly.cost_usd, 2) end
-            as numeric(18, 2)
+            case
+                when monthly.orders_without_reference_rate = 0
+                    then round(monthly.revenue_usd - monthly.cost_usd, 2)
+            end as numeric(18, 2)
         ) as gross_margin_usd,
         cast(
             case
