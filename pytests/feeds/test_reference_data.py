@@ -1,6 +1,6 @@
 """Reference data by business codes: a warehouse, client or currency (or a month's rate) with no
-reference row fails a test in the build; the mart's money turns unknown (null) instead of being priced at
-zero or at another row's rate.
+reference row fails a test in the build; the amounts that need it turn unknown (null) instead of being
+priced at zero or at another row's rate.
 
 Each case breaks one reference in a database built from the hand-written landing zone, rebuilds the
 models with `dbt run` and runs the tests with `dbt test` (in `dbt build` a failing test skips the models
@@ -58,7 +58,8 @@ def test_a_missing_warehouse_rate_currency_rate_region_or_client_code_fails_its_
         "not_null_dim_warehouse_cost_per_unit_usd": 1,
         "profitability_every_order_has_a_warehouse_cost_rate": 1,  # client 501's November
     })
-    assert _money(settings) == [(501, None, None), (502, Decimal("76.50"), Decimal("71.40"))]
+    # the revenue is still known; the cost is not, nor the margin
+    assert _money(settings) == [(501, Decimal("70.16"), None), (502, Decimal("76.50"), Decimal("71.40"))]
 
     # 2. no GBP rate for 2026-11: client 501's fees (contract in GBP) and its GBP freight are unknown
     _dbt(settings, target, "seed")

@@ -1,9 +1,14 @@
-{#- Completeness across sources: a client-month of OTIF (orders due by "now", promised in that month,
-    cancelled excluded) with at least var completeness_min_due_orders (default 3) due orders has at
-    least one delivered order. Returns each client-month with due orders and zero delivered. Failing
-    means OTIF would print 0% because deliveries (TMS shipments) are missing, not because the client
-    was served late. -#}
+{#- Completeness across sources: a client-month of OTIF (due orders, cancelled excluded, by month of
+    promised date) with at least var completeness_min_due_orders (default 3) orders that should have
+    been delivered by now has at least one of them delivered. "Should have been": promised at least
+    var completeness_delivery_grace_days (default 2: a delivery on the promised day reaches the next
+    day's TMS extract) before "now", and no later than the newest day the TMS has delivered data for
+    (when all feeds stopped together, the days after it are freshness's to report; with no TMS data at
+    all, every due order counts). Returns each such client-month with no delivery at all. Failing means
+    OTIF would print 0% because deliveries (TMS shipments) are missing, not because the client was
+    served late. -#}
 {%- set min_due = var('completeness_min_due_orders', 3) | int %}
+{%- set grace_days = var('completeness_delivery_grace_days', 2) | int %}
 with
 
 orders as (
@@ -12,9 +17,28 @@ orders as (
 
 ),
 
-as_of as (
+shipments as (
 
-    select cast({{ as_of_timestamp() }} as date) as as_of_date
+    select * from {{ ref('stg_tms__shipments') }}
+
+),
+
+tms_data as (
+
+    select cast(max(updated_at) as date) as newest_tms_date
+    from shipments
+
+),
+
+cutoff as (
+
+    select
+        case
+            when tms_data.newest_tms_date < cast({{ dbt.dateadd('day', -1 * grace_days, as_of_timestamp()) }} as date)
+                then tms_data.newest_tms_date
+            else cast({{ dbt.dateadd('day', -1 * grace_days, as_of_timestamp()) }} as date)
+        end as last_promised_date
+    from tms_data
 
 ),
 
@@ -26,10 +50,10 @@ client_months as (
         count(*) as due_orders,
         sum(case when orders.is_delivered then 1 else 0 end) as delivered_orders
     from orders
-    cross join as_of
+    cross join cutoff
     where
         not orders.is_cancelled
-        and orders.promised_delivery_date <= as_of.as_of_date
+        and orders.promised_delivery_date <= cutoff.last_promised_date
     group by orders.client_id, orders.promised_month
 
 )

@@ -1,9 +1,9 @@
 {#- Sums order-grain profitability per client and ship month; amounts round to the cent only here,
     so monthly totals are exact. Contract terms are as of each order's ship date (see
     int_orders_priced_with_contract_terms); the contract columns describe the version in force at the
-    month's last shipped order. A month with an order whose reference rate is missing has unknown
-    (null) money, never a partial sum, and counts those orders in orders_without_*_rate, which tests
-    require to be 0. -#}
+    month's last shipped order. An amount is unknown (null) for a month in which any order's amount is
+    unknown (a missing reference rate, int_orders_priced_with_contract_terms): never a partial sum; the
+    orders_without_*_rate counts, which tests require to be 0, say which reference is missing. -#}
 with
 
 priced_orders as (
@@ -24,17 +24,29 @@ monthly as (
         sum(case when is_missing_fee_rate then 1 else 0 end) as orders_without_fee_rate,
         sum(case when is_missing_freight_rate then 1 else 0 end) as orders_without_freight_rate,
         sum(case when is_missing_warehouse_rate then 1 else 0 end) as orders_without_warehouse_rate,
-        sum(
-            case when is_missing_fee_rate or is_missing_freight_rate or is_missing_warehouse_rate then 1 else 0 end
-        ) as orders_without_reference_rate,
         count(distinct contract_version_key) as contract_versions_applied,
-        sum(handling_fee_revenue_usd) as handling_fee_revenue_usd,
-        sum(pick_fee_revenue_usd) as pick_fee_revenue_usd,
-        sum(freight_recharge_revenue_usd) as freight_recharge_revenue_usd,
-        sum(revenue_usd) as revenue_usd,
-        sum(freight_cost_usd) as freight_cost_usd,
-        sum(warehouse_handling_cost_usd) as warehouse_handling_cost_usd,
-        sum(cost_usd) as cost_usd
+        -- an amount unknown for one order is unknown for the month (count() skips nulls): no partial sums
+        case
+            when count(handling_fee_revenue_usd) = count(*) then sum(handling_fee_revenue_usd)
+        end as handling_fee_revenue_usd,
+        case
+            when count(pick_fee_revenue_usd) = count(*) then sum(pick_fee_revenue_usd)
+        end as pick_fee_revenue_usd,
+        case
+            when count(freight_recharge_revenue_usd) = count(*) then sum(freight_recharge_revenue_usd)
+        end as freight_recharge_revenue_usd,
+        case
+            when count(revenue_usd) = count(*) then sum(revenue_usd)
+        end as revenue_usd,
+        case
+            when count(freight_cost_usd) = count(*) then sum(freight_cost_usd)
+        end as freight_cost_usd,
+        case
+            when count(warehouse_handling_cost_usd) = count(*) then sum(warehouse_handling_cost_usd)
+        end as warehouse_handling_cost_usd,
+        case
+            when count(cost_usd) = count(*) then sum(cost_usd)
+        end as cost_usd
     from priced_orders
     group by client_id, ship_month
 
@@ -57,11 +69,6 @@ last_terms as (
 
 ),
 
-{%- set money = [
-    'handling_fee_revenue_usd', 'pick_fee_revenue_usd', 'freight_recharge_revenue_usd', 'revenue_usd',
-    'freight_cost_usd', 'warehouse_handling_cost_usd', 'cost_usd',
-] %}
-
 final as (
 
     select
@@ -79,22 +86,17 @@ final as (
         cast(last_terms.contract_currency_code as varchar(3)) as contract_currency_code,
         cast(last_terms.freight_markup_pct as numeric(7, 2)) as freight_markup_pct,
         cast(last_terms.otif_target_pct as numeric(7, 2)) as otif_target_pct,
-        -- unknown (null) when any order of the month lacks a reference rate: never a partial sum
-        {% for column in money -%}
-        cast(
-            case when monthly.orders_without_reference_rate = 0 then round(monthly.{{ column }}, 2) end
-            as numeric(18, 2)
-        ) as {{ column }},
-        {% endfor -%}
-        cast(
-            case
-                when monthly.orders_without_reference_rate = 0
-                    then round(monthly.revenue_usd - monthly.cost_usd, 2)
-            end as numeric(18, 2)
-        ) as gross_margin_usd,
+        cast(round(monthly.handling_fee_revenue_usd, 2) as numeric(18, 2)) as handling_fee_revenue_usd,
+        cast(round(monthly.pick_fee_revenue_usd, 2) as numeric(18, 2)) as pick_fee_revenue_usd,
+        cast(round(monthly.freight_recharge_revenue_usd, 2) as numeric(18, 2)) as freight_recharge_revenue_usd,
+        cast(round(monthly.revenue_usd, 2) as numeric(18, 2)) as revenue_usd,
+        cast(round(monthly.freight_cost_usd, 2) as numeric(18, 2)) as freight_cost_usd,
+        cast(round(monthly.warehouse_handling_cost_usd, 2) as numeric(18, 2)) as warehouse_handling_cost_usd,
+        cast(round(monthly.cost_usd, 2) as numeric(18, 2)) as cost_usd,
+        cast(round(monthly.revenue_usd - monthly.cost_usd, 2) as numeric(18, 2)) as gross_margin_usd,
         cast(
             case
-                when monthly.orders_without_reference_rate = 0 and monthly.revenue_usd <> 0
+                when monthly.revenue_usd <> 0
                     then round(100 * (monthly.revenue_usd - monthly.cost_usd) / monthly.revenue_usd, 2)
             end as numeric(9, 2)
         ) as margin_pct
