@@ -261,11 +261,13 @@ SALESFORCE = (
     ),
 )
 
+# TMS identifiers (carrier_id, shipment_id, event_id) are the TMS's own opaque strings (C7, SHP-000123,
+# E00001; ../shared/DOMAIN.md): text end to end, never assumed numeric.
 TMS = (
     SourceTable(
         "tms", "carriers", "carriers", ("carrier_id",),
         (
-            _c("carrier_id", "integer", "integer", False),
+            _c("carrier_id", "text", "varchar(64)", False),
             _c("carrier_name", "text", "varchar(256)", False),
             _c("scac", "text", "varchar(4)"),
             _c("mode", "text", "varchar(16)", False),
@@ -277,10 +279,10 @@ TMS = (
     SourceTable(
         "tms", "shipments", "shipments", ("shipment_id",),
         (
-            _c("shipment_id", "bigint", "bigint", False),
+            _c("shipment_id", "text", "varchar(64)", False),
             _c("order_number", "text", "varchar(128)", False),
             _c("warehouse_code", "text", "varchar(64)", False),
-            _c("carrier_id", "integer", "integer", False),
+            _c("carrier_id", "text", "varchar(64)", False),
             _c("service_level", "text", "varchar(64)"),
             _c("tracking_number", "text", "varchar(128)"),
             _c("shipped_at", "timestamp", "timestamp", False),
@@ -298,8 +300,8 @@ TMS = (
     SourceTable(
         "tms", "tracking_events", "tracking_events", ("event_id",),
         (
-            _c("event_id", "bigint", "bigint", False),
-            _c("shipment_id", "bigint", "bigint", False),
+            _c("event_id", "text", "varchar(64)", False),
+            _c("shipment_id", "text", "varchar(64)", False),
             _c("event_time", "timestamp", "timestamp", False),
             _c("event_code", "text", "varchar(32)", False),
             _c("location_city", "text", "varchar(256)"),

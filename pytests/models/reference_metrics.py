@@ -192,7 +192,7 @@ def compute(landing: Path, seeds: Path, as_of: date) -> tuple[dict, dict, Landed
     lines = [r for r in _latest(t["orderlines"], lambda r: int(r["orderlineid"]), _dms_order).values()
              if r["op"] != "D"]
     clients = {k: r for k, r in _latest(t["clients"], lambda r: int(r["clientid"]), _dms_order).items()}
-    shipments = list(_latest(t["shipments"], lambda r: int(r["shipment_id"]), _tms_order).values())
+    shipments = list(_latest(t["shipments"], lambda r: r["shipment_id"], _tms_order).values())  # TMS ids: strings
     accounts = _latest(t["account"], lambda r: r["id"], _sf_order)
     contracts_latest = _latest(t["contract"], lambda r: r["id"], _sf_order)
     # one version per (Id, LastModifiedDate): the newest delivery of it
@@ -232,8 +232,11 @@ def compute(landing: Path, seeds: Path, as_of: date) -> tuple[dict, dict, Landed
     # --- profitability by client and ship month
     rates = {(date.fromisoformat(r["month_start_date"]), r["currency_code"]): Decimal(r["usd_per_unit"])
              for r in _read_seed(seeds / "currency_rates_monthly.csv")}
-    wh_costs = {int(r["warehouse_id"]): (Decimal(r["cost_per_order_usd"]), Decimal(r["cost_per_unit_usd"]))
-                for r in _read_seed(seeds / "warehouse_cost_rates.csv")}
+    # the seed is keyed by WarehouseCode (a business code), the WMS's orders by WarehouseId
+    code_costs = {r["warehouse_code"]: (Decimal(r["cost_per_order_usd"]), Decimal(r["cost_per_unit_usd"]))
+                  for r in _read_seed(seeds / "warehouse_cost_rates.csv")}
+    warehouses = _latest(t["warehouses"], lambda r: int(r["warehouseid"]), _dms_order)
+    wh_costs = {wid: code_costs[w["warehousecode"]] for wid, w in warehouses.items()}
     client_of_code = {r["clientcode"]: cid for cid, r in clients.items()}
     account_client = {aid: client_of_code[a["wms_client_code__c"]] for aid, a in accounts.items()
                       if not a["isdeleted"] and a.get("wms_client_code__c") in client_of_code}

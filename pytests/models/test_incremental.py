@@ -60,12 +60,13 @@ def _line(line_id: int, order_id: int, qty_shipped: int, changed: datetime, load
             f"dms/azureware/dbo/OrderLines/{loaded:%Y%m%d-%H%M%S}.csv", line_id, f"b-{loaded:%H%M%S}", loaded)
 
 
-def _shipment(shipment_id: int, order_id: int, delivered: datetime | None, updated: datetime,
+def _shipment(shipment_id: str, order_id: int, delivered: datetime | None, updated: datetime,
               loaded: datetime) -> tuple:
-    return (shipment_id, f"SO-{order_id}", "LHR1", 1, "NEXT_DAY", f"TRK{shipment_id}", datetime(2026, 3, 1, 15),
+    # TMS identifiers are opaque strings (SHP-501, carrier C1), as the TMS writes them
+    return (shipment_id, f"SO-{order_id}", "LHR1", "C1", "NEXT_DAY", f"TRK{shipment_id}", datetime(2026, 3, 1, 15),
             datetime(2026, 3, 3, 12), delivered, "DELIVERED" if delivered else "IN_TRANSIT", 1.5,
             "12.34", "GBP", updated, f"tms/shipments/dt={loaded:%Y-%m-%d}/shipments-{loaded:%Y%m%d}.csv",
-            shipment_id, f"b-{loaded:%H%M%S}", loaded)
+            next(_seq), f"b-{loaded:%H%M%S}", loaded)
 
 
 def _insert(settings, table: str, columns: tuple, rows: list[tuple]) -> None:
@@ -106,14 +107,14 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_changes
         _line(71, 7, 2, day1, T0),  # its order arrives only in the second cycle
     ])
     _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
-        _shipment(501, 5, None, datetime(2026, 3, 1, 15), T0),
-        _shipment(901, 9, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), T0),  # order 9 never arrives
+        _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), T0),
+        _shipment("SHP-901", 9, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), T0),  # order 9 never arrives
     ])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True)
     first = _facts(settings)
     assert [r[0] for r in first["fct_orders"]] == [1, 2, 3, 4, 5]
     assert 71 not in [r[0] for r in first["fct_order_lines"]], "a line without its order must wait"
-    assert [r[0] for r in first["fct_shipments"]] == [501], "a shipment without its order counts nowhere"
+    assert [r[0] for r in first["fct_shipments"]] == ["SHP-501"], "a shipment without its order counts nowhere"
 
     # ---- second cycle: late and out-of-order changes
     t1 = T0 + timedelta(hours=2)
@@ -139,9 +140,9 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_changes
     ])
     _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
         # order 5's shipment is delivered; an older version of it is re-delivered in the same cycle
-        _shipment(501, 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t1),
-        _shipment(501, 5, None, datetime(2026, 3, 1, 15), t1),
-        _shipment(201, 2, None, day2, t1),
+        _shipment("SHP-501", 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t1),
+        _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), t1),
+        _shipment("SHP-201", 2, None, day2, t1),
     ])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True)
     incremental = _facts(settings)
@@ -161,4 +162,4 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_changes
     assert lines_inc == [r for r in full["fct_order_lines"] if r[1] != 3]
     assert incremental["fct_shipments"] == full["fct_shipments"]
     assert [r[0] for r in full["fct_order_lines"]] == [11, 21, 31, 51, 71]
-    assert [r[0] for r in full["fct_shipments"]] == [201, 501]
+    assert [r[0] for r in full["fct_shipments"]] == ["SHP-201", "SHP-501"]

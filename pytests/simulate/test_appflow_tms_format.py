@@ -124,7 +124,14 @@ def test_tms_paths_headers_and_values(tiny_csv):
                 [c.name for c in get_table("tms", extract).columns]
     tms = read_tms(tiny_csv.root)
     first = report.first_day.isoformat()
-    assert [int(r["carrier_id"]) for r in tms["carriers"][first]] == [c.carrier_id for c in CARRIERS]
+    assert [r["carrier_id"] for r in tms["carriers"][first]] == [c.carrier_id for c in CARRIERS]
+    # TMS identifiers are the TMS's opaque strings (DOMAIN.md), written as the TMS writes them: never a
+    # bare number that a loader or model could get away with treating as an integer
+    ids = {"carrier_id": r"C\d+", "shipment_id": r"SHP-\d+", "event_id": r"E\d+"}
+    for extract, rows in tms.items():
+        for row in (r for day_rows in rows.values() for r in day_rows):
+            for column in set(ids) & set(row):
+                assert re.fullmatch(ids[column], row[column]), (extract, column, row[column])
     assert {r["carrier_name"] for r in tms["carriers"][first]} >= {"Smith, Jones & Co Haulage"}  # quoted comma
     assert any(r["scac"] is None for r in tms["carriers"][first]), "empty field = NULL"
     later = [r for day, rows in tms["carriers"].items() if day != first for r in rows]

@@ -170,7 +170,7 @@ class Runner:
         for _ in range(max(1, len(products) // 500)):
             w.schedule(t0 + rng.randrange(US_PER_DAY), E_PRODUCT_UPDATE, products[rng.randrange(len(products))])
         if w.day_index == 3:
-            w.schedule(t0 + 10 * US_PER_HOUR, E_CARRIER_CHANGE, 13)
+            w.schedule(t0 + 10 * US_PER_HOUR, E_CARRIER_CHANGE, ref.tms_carrier_id(13))
         crm.schedule_day(w, rng, faults, t0, day, w.day_index)
 
     def _process_until(self, t_end: int, rng: random.Random, faults: wms.Faults, events) -> None:

@@ -151,11 +151,11 @@ def uuid_text(rng: random.Random) -> str:
     return f"{h[0:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
 
 
-def tracking_number(rng: random.Random, carrier_id: int, scac: str | None) -> str:
+def tracking_number(rng: random.Random, carrier_number: int, scac: str | None) -> str:
     if scac == "UPSN":
         return "1Z" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(16))
     if scac in ("RMPF", "CPCL", "PNLX"):
         return f"{rng.choice(_ALNUM)}{rng.choice(_ALNUM)}{rng.randrange(10**8, 10**9)}{'GB' if scac == 'RMPF' else 'CA' if scac == 'CPCL' else 'NL'}"
     if scac == "MAEU":
         return f"MAEU{rng.randrange(10**8, 10**9)}"
-    return f"{carrier_id:02d}{rng.randrange(10**10, 10**11)}"
+    return f"{carrier_number:02d}{rng.randrange(10**10, 10**11)}"

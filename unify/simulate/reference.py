@@ -68,12 +68,31 @@ COUNTRY_NAMES = {
 
 @dataclass(frozen=True)
 class Carrier:
-    carrier_id: int
+    number: int  # the TMS's internal sequence; its carrier_id is an opaque string made from it
     name: str
     scac: str | None
     mode: str
     countries: tuple[str, ...]  # origin countries it collects from
     on_time_rate: float  # share of shipments delivered by the planned day (before exceptions)
+
+    @property
+    def carrier_id(self) -> str:
+        """The TMS's identifier, an opaque string like `C7` (DOMAIN.md: never promised numeric)."""
+        return tms_carrier_id(self.number)
+
+
+def tms_carrier_id(number: int) -> str:
+    return f"C{number}"
+
+
+def tms_shipment_id(number: int) -> str:
+    """TMS shipment ids are strings such as SHP-700000123 (the simulator keeps the number inside)."""
+    return f"SHP-{number}"
+
+
+def tms_event_id(number: int) -> str:
+    """TMS tracking event ids are strings such as E9000000123."""
+    return f"E{number}"
 
 
 CARRIERS: tuple[Carrier, ...] = (

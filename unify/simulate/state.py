@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass
 from typing import Iterator
 
 from unify.simulate.params import Params, SimulationError
+from unify.simulate.reference import tms_shipment_id
 
 STATE_KEY = "_simulator/state.json.gz"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: TMS carrier ids are strings (C7)
 
 # Event kinds in the heap: (time_us, tiebreak, kind, a, b)
 E_CREATE_ORDER, E_ORDER_STEP, E_SHIPMENT_STEP, E_RECEIPT, E_SALESFORCE, E_APPFLOW = 1, 2, 3, 4, 5, 6
@@ -89,7 +90,7 @@ class Shipment:
             setattr(self, name, value)
 
     def row(self) -> tuple:
-        return (self.sid, self.order_number, self.wh_code, self.carrier_id, self.service, self.tracking,
+        return (tms_shipment_id(self.sid), self.order_number, self.wh_code, self.carrier_id, self.service, self.tracking,
                 self.shipped_at, self.eta, self.delivered_at, self.status, self.weight_g, self.freight_cents,
                 self.currency, self.updated)
 

@@ -71,7 +71,7 @@ def ship_order(world: World, rng: random.Random, faults, t: int, order: Order) -
         sid = world.next_id("shipment")
         eta = (t // US_PER_DAY + order.transit_days) * US_PER_DAY + 21 * US_PER_HOUR  # end of the delivery day
         shipment = Shipment(sid, order.number, wh.code, carrier.carrier_id, service,
-                            tracking_number(rng, carrier.carrier_id, carrier.scac), t, eta, None, "IN_TRANSIT",
+                            tracking_number(rng, carrier.number, carrier.scac), t, eta, None, "IN_TRANSIT",
                             int(kg * 1000), cents, wh.currency, t, [], 0, [])
         shipment.steps = _journey(rng, t, order, wh, carrier.on_time_rate - client.carrier_penalty)
         if faults.pick("late_shipments", 0.01):
@@ -169,7 +169,8 @@ class TrackingEventsFile:
     def __call__(self, world: World, sid: int, event: list, recorded: int) -> None:
         when, code, city, country = event
         eid = world.next_id("tracking_event")
-        self.writer.writerow([eid, sid, ts_iso(when), code, city, country, ts_iso(recorded)])
+        self.writer.writerow([ref.tms_event_id(eid), ref.tms_shipment_id(sid), ts_iso(when), code, city, country,
+                              ts_iso(recorded)])
         self.rows += 1
         world.count("tracking_events")
 
@@ -200,7 +201,7 @@ def carriers_extract(world: World, day_start: int, first_day: bool) -> tuple[byt
     return CARRIERS.csv(rows), len(rows)
 
 
-def change_carrier(world: World, t: int, carrier_id: int) -> None:
+def change_carrier(world: World, t: int, carrier_id: str) -> None:
     """A carrier's master data changes (a rename after an acquisition): SCD2 material."""
     for row in world.carriers:
         if row[0] == carrier_id and not row[1].endswith(" Ltd"):

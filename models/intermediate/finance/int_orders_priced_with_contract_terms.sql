@@ -1,6 +1,9 @@
 {#- Client profitability at order grain (see the revenue_usd / cost_usd docs): every shipped,
     non-cancelled, non-deleted order, priced with the contract version in force at its ShippedAt and
-    converted at the rate of its ship month. fct_client_profitability_monthly sums it. -#}
+    converted at the rate of its ship month. fct_client_profitability_monthly sums it. A missing
+    reference row (no rate for the contract's or a shipment's currency in the ship month, no cost rate
+    for the warehouse) leaves the amounts it feeds null and sets an is_missing_* flag: an order is never
+    priced at zero or at another row's rate, and the mart's tests fail on the flags. -#}
 with
 
 orders as (
@@ -45,10 +48,14 @@ shipped_orders as (
 
 order_freight as (
 
+    -- freight in USD, unknown (null) when a shipment with a freight cost has no rate for its currency
     select
         order_id,
         count(*) as shipment_count,
-        sum(freight_cost_usd) as freight_cost_usd
+        case
+            when sum(case when freight_cost is not null and freight_cost_usd is null then 1 else 0 end) = 0
+                then coalesce(sum(freight_cost_usd), 0)
+        end as freight_cost_usd
     from shipments
     group by order_id
 
@@ -110,15 +117,18 @@ priced as (
         contract_in_force.contract_number,
         contract_in_force.currency_code as contract_currency_code,
         contract_in_force.otif_target_pct,
+        contract_in_force.handling_fee_per_order,
+        contract_in_force.pick_fee_per_unit,
         contract_in_force.freight_markup_pct,
         contract_in_force.contract_id is not null as has_contract,
-        coalesce(contract_in_force.handling_fee_per_order, 0) * coalesce(fee_rates.usd_per_unit, 0)
-            as handling_fee_revenue_usd,
-        coalesce(contract_in_force.pick_fee_per_unit, 0) * shipped_orders.units_shipped
-        * coalesce(fee_rates.usd_per_unit, 0) as pick_fee_revenue_usd,
-        coalesce(order_freight.freight_cost_usd, 0) * (1 + coalesce(contract_in_force.freight_markup_pct, 0) / 100)
-            as freight_recharge_revenue_usd,
-        coalesce(order_freight.freight_cost_usd, 0) as freight_cost_usd,
+        -- no contract in force: no fees (rate 0); a contract whose currency has no rate for the ship
+        -- month: the fees are unknown (null), never zero
+        case when contract_in_force.contract_id is null then 0 else fee_rates.usd_per_unit end
+            as fee_usd_per_unit,
+        case
+            when order_freight.order_id is null then 0
+            else order_freight.freight_cost_usd
+        end as freight_cost_usd,
         warehouses.cost_per_order_usd + warehouses.cost_per_unit_usd * shipped_orders.units_shipped
             as warehouse_handling_cost_usd
     from shipped_orders
@@ -132,6 +142,17 @@ priced as (
             and shipped_orders.ship_month = fee_rates.month_start_date
     left join warehouses
         on shipped_orders.warehouse_id = warehouses.warehouse_id
+
+),
+
+amounts as (
+
+    select
+        *,
+        coalesce(handling_fee_per_order, 0) * fee_usd_per_unit as handling_fee_revenue_usd,
+        coalesce(pick_fee_per_unit, 0) * units_shipped * fee_usd_per_unit as pick_fee_revenue_usd,
+        freight_cost_usd * (1 + coalesce(freight_markup_pct, 0) / 100) as freight_recharge_revenue_usd
+    from priced
 
 ),
 
@@ -153,6 +174,10 @@ final as (
         otif_target_pct,
         freight_markup_pct,
         has_contract,
+        cast(fee_usd_per_unit as numeric(12, 6)) as fee_usd_per_unit,
+        fee_usd_per_unit is null as is_missing_fee_rate,
+        freight_cost_usd is null as is_missing_freight_rate,
+        warehouse_handling_cost_usd is null as is_missing_warehouse_rate,
         cast(handling_fee_revenue_usd as numeric(28, 12)) as handling_fee_revenue_usd,
         cast(pick_fee_revenue_usd as numeric(28, 12)) as pick_fee_revenue_usd,
         cast(freight_recharge_revenue_usd as numeric(28, 12)) as freight_recharge_revenue_usd,
@@ -161,7 +186,7 @@ final as (
         cast(handling_fee_revenue_usd + pick_fee_revenue_usd + freight_recharge_revenue_usd as numeric(28, 12))
             as revenue_usd,
         cast(freight_cost_usd + warehouse_handling_cost_usd as numeric(28, 12)) as cost_usd
-    from priced
+    from amounts
 
 )
 

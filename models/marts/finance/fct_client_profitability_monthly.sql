@@ -1,7 +1,9 @@
 {#- Sums order-grain profitability per client and ship month; amounts round to the cent only here,
     so monthly totals are exact. Contract terms are as of each order's ship date (see
     int_orders_priced_with_contract_terms); the contract columns describe the version in force at the
-    month's last shipped order. -#}
+    month's last shipped order. An amount is unknown (null) for a month in which any order's amount is
+    unknown (a missing reference rate, int_orders_priced_with_contract_terms): never a partial sum; the
+    orders_without_*_rate counts, which tests require to be 0, say which reference is missing. -#}
 with
 
 priced_orders as (
@@ -19,14 +21,32 @@ monthly as (
         sum(units_shipped) as units_shipped,
         sum(shipment_count) as shipments,
         sum(case when has_contract then 0 else 1 end) as orders_without_contract,
+        sum(case when is_missing_fee_rate then 1 else 0 end) as orders_without_fee_rate,
+        sum(case when is_missing_freight_rate then 1 else 0 end) as orders_without_freight_rate,
+        sum(case when is_missing_warehouse_rate then 1 else 0 end) as orders_without_warehouse_rate,
         count(distinct contract_version_key) as contract_versions_applied,
-        sum(handling_fee_revenue_usd) as handling_fee_revenue_usd,
-        sum(pick_fee_revenue_usd) as pick_fee_revenue_usd,
-        sum(freight_recharge_revenue_usd) as freight_recharge_revenue_usd,
-        sum(revenue_usd) as revenue_usd,
-        sum(freight_cost_usd) as freight_cost_usd,
-        sum(warehouse_handling_cost_usd) as warehouse_handling_cost_usd,
-        sum(cost_usd) as cost_usd
+        -- an amount unknown for one order is unknown for the month (count() skips nulls): no partial sums
+        case
+            when count(handling_fee_revenue_usd) = count(*) then sum(handling_fee_revenue_usd)
+        end as handling_fee_revenue_usd,
+        case
+            when count(pick_fee_revenue_usd) = count(*) then sum(pick_fee_revenue_usd)
+        end as pick_fee_revenue_usd,
+        case
+            when count(freight_recharge_revenue_usd) = count(*) then sum(freight_recharge_revenue_usd)
+        end as freight_recharge_revenue_usd,
+        case
+            when count(revenue_usd) = count(*) then sum(revenue_usd)
+        end as revenue_usd,
+        case
+            when count(freight_cost_usd) = count(*) then sum(freight_cost_usd)
+        end as freight_cost_usd,
+        case
+            when count(warehouse_handling_cost_usd) = count(*) then sum(warehouse_handling_cost_usd)
+        end as warehouse_handling_cost_usd,
+        case
+            when count(cost_usd) = count(*) then sum(cost_usd)
+        end as cost_usd
     from priced_orders
     group by client_id, ship_month
 
@@ -58,6 +78,9 @@ final as (
         cast(monthly.units_shipped as bigint) as units_shipped,
         cast(monthly.shipments as integer) as shipments,
         cast(monthly.orders_without_contract as integer) as orders_without_contract,
+        cast(monthly.orders_without_fee_rate as integer) as orders_without_fee_rate,
+        cast(monthly.orders_without_freight_rate as integer) as orders_without_freight_rate,
+        cast(monthly.orders_without_warehouse_rate as integer) as orders_without_warehouse_rate,
         cast(monthly.contract_versions_applied as integer) as contract_versions_applied,
         cast(last_terms.contract_number as varchar(120)) as contract_number,
         cast(last_terms.contract_currency_code as varchar(3)) as contract_currency_code,

@@ -37,8 +37,9 @@ final as (
     from warehouses
     left join country_regions
         on warehouses.country_code = country_regions.country_code
+    -- reference data joins on the business code, never on the WMS's surrogate id
     left join cost_rates
-        on warehouses.warehouse_id = cost_rates.warehouse_id
+        on warehouses.warehouse_code = cost_rates.warehouse_code
 
 )
 

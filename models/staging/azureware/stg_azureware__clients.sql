@@ -9,18 +9,7 @@ source as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by clientid
-            order by {{ cdc_version_order('azureware') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by clientid) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('azureware', 'clientid') }}
 
 final as (
 

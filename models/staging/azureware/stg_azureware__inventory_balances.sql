@@ -17,8 +17,9 @@
 {#- Incremental because InventoryBalances is the most updated CDC stream: a key collects a new version
     with every stock movement, without bound, so re-ranking all of a key's versions would re-read all of
     history. A run ranks the versions loaded since the high-water mark minus the lookback against each
-    key's current winner (kept here with the columns CDC ranks by); the winner of the union is the
-    winner of all versions, as in a full refresh. -#}
+    key's current winner (kept here with every column CDC ranks by, its own load time included, so a
+    tie on the change sequence goes to the later delivery exactly as in a full refresh); the winner of
+    the union is the winner of all versions. -#}
 
 with
 
@@ -36,7 +37,8 @@ source as (
         modifiedat,
         _source_key,
         _source_row,
-        _loaded_at
+        _loaded_at,
+        cast(null as timestamp) as key_last_loaded_at
     from {{ source('azureware', 'inventory_balances') }}
     {%- if is_incremental() %}
     -- the versions loaded since the cutoff: a range of the raw table's _loaded_at index
@@ -70,7 +72,8 @@ current_winners as (
         current_rows.modified_at as modifiedat,
         current_rows.source_file_key as _source_key,
         current_rows.source_file_row as _source_row,
-        current_rows.last_loaded_at as _loaded_at
+        current_rows.source_file_loaded_at as _loaded_at,
+        current_rows.last_loaded_at as key_last_loaded_at
     from {{ this }} as current_rows
     inner join loaded_keys
         on
@@ -93,18 +96,9 @@ versions as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by warehouseid, productid
-            order by {{ cdc_version_order('azureware') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by warehouseid, productid) as last_loaded_at
-    from versions
-
-),
+-- last_loaded_at: the newest load of any version of the key, the current winner's stored value included
+{{ cdc_ranked('azureware', 'warehouseid, productid', versions='versions',
+              loaded_at='coalesce(key_last_loaded_at, _loaded_at)') }}
 
 final as (
 
@@ -120,6 +114,7 @@ final as (
         dms_change_seq as source_change_seq,
         _source_key as source_file_key,
         _source_row as source_file_row,
+        _loaded_at as source_file_loaded_at,
         last_loaded_at
     from ranked
     where version_rank = 1

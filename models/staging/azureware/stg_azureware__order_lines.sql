@@ -23,18 +23,7 @@ with
 
 {{ cdc_key_versions(source('azureware', 'order_lines'), 'orderlineid') }}
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by orderlineid
-            order by {{ cdc_version_order('azureware') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by orderlineid) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('azureware', 'orderlineid') }}
 
 final as (
 

@@ -24,18 +24,7 @@ with
 
 {{ cdc_key_versions(source('azureware', 'orders'), 'orderid') }}
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by orderid
-            order by {{ cdc_version_order('azureware') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by orderid) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('azureware', 'orderid') }}
 
 final as (
 

@@ -6,18 +6,7 @@ source as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by productid
-            order by {{ cdc_version_order('azureware') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by productid) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('azureware', 'productid') }}
 
 final as (
 

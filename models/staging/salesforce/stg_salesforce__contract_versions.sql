@@ -9,18 +9,7 @@ source as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by id, lastmodifieddate
-            order by {{ cdc_version_order('salesforce') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by id, lastmodifieddate) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('salesforce', 'id, lastmodifieddate') }}
 
 final as (
 

@@ -6,18 +6,7 @@ source as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by id
-            order by {{ cdc_version_order('salesforce') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by id) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('salesforce', 'id') }}
 
 final as (
 

@@ -6,18 +6,7 @@ source as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by carrier_id
-            order by {{ cdc_version_order('tms') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by carrier_id) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('tms', 'carrier_id') }}
 
 final as (
 

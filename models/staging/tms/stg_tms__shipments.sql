@@ -22,18 +22,7 @@ with
 
 {{ cdc_key_versions(source('tms', 'shipments'), 'shipment_id') }}
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by shipment_id
-            order by {{ cdc_version_order('tms') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by shipment_id) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('tms', 'shipment_id') }}
 
 final as (
 

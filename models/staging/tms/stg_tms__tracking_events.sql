@@ -21,18 +21,7 @@ with
 
 {{ cdc_key_versions(source('tms', 'tracking_events'), 'event_id') }}
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by {{ cdc_version_order('tms') }}
-        ) as version_rank,
-        max(_loaded_at) over (partition by event_id) as last_loaded_at
-    from source
-
-),
+{{ cdc_ranked('tms', 'event_id') }}
 
 final as (
 
