@@ -479,14 +479,15 @@ def _chunks(files: list[SourceFile], max_files: int, max_bytes: int) -> list[lis
     return chunks
 
 
-def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str], plan: _Identities,
-             report: LoadReport) -> tuple[list[FileLoad], list[Quarantine]]:
+def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str], plan: _Identities | None = None,
+             report: LoadReport | None = None) -> tuple[list[FileLoad], list[Quarantine]]:
     loads: list[FileLoad] = []
     quarantines: list[Quarantine] = []
     plans: dict[tuple, SchemaPlan] = {}  # thousands of files share a few headers: check each header once
+    report = report or LoadReport(zone.url, "?")
     for sf in files:
         obj = sf.obj
-        known = plan.known(obj.key)
+        known = plan.known(obj.key) if plan is not None else frozenset()
         try:
             info = readers.inspect(zone, sf)
             if info.file_format.records_end_with_newline:

@@ -70,14 +70,20 @@ KIND_WORDS = {
 }
 
 
+# The same, when the warehouse does not say which column (an INSERT's error text on Redshift).
+_UNNAMED = {"invalid": "a value its column's type refuses", "range": "a number out of its column's range",
+            "length": "a value longer than its column allows"}
+
+
 def reason_for(kind: str, column: str | None = None, type_: str | None = None) -> str:
     """A quarantine reason: the kind of problem and, when known, the column and its type; no value."""
     words = KIND_WORDS.get(kind)
     if words is None:
         return f"rejected by the warehouse ({kind})" + (f" in column {column}" if column else "")
     if "{type}" in words:
-        words = words.format(type=type_ or "the column's type")
-        return f"column {column}: {words}" if column else words
+        if column is None or type_ is None:
+            return f"column {column}: {_UNNAMED[kind]}" if column else _UNNAMED[kind]
+        return f"column {column}: {words.format(type=type_)}"
     if kind == "null" and column:
         return f"column {column}: {words}"
     return words
