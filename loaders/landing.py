@@ -175,11 +175,12 @@ class LocalLanding:
                                                                    "not exist)")
                 continue  # gone since the walk
             modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
-            if link and not self._inside(path):
+            if link and os.path.isdir(path):
+                where = "" if self._inside(path) else " outside the landing zone"
+                yield LandedObject(key, "", 0, modified, problem=f"symbolic link to a folder{where}: not followed")
+            elif link and not self._inside(path):
                 yield LandedObject(key, "", stat.st_size, modified, refused=True,
                                    problem="symbolic link to a file outside the landing zone: refused")
-            elif link and os.path.isdir(path):
-                yield LandedObject(key, "", 0, modified, problem="symbolic link to a folder: not followed")
             else:
                 yield LandedObject(key, "", stat.st_size, modified)
 

@@ -60,6 +60,7 @@ BATCH_COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("committed_at", "timestamp", True),
     ("loader", "varchar(256)", True),  # host, pid, target
 )
+WIDENED_SEPARATOR = "; "  # between the changes in columns_widened ("weight_kg numeric(12,3)->numeric(15,3)")
 LEDGER_INSERT_COLUMNS = tuple(name for name, _, _ in LEDGER_COLUMNS)
 
 

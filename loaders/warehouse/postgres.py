@@ -709,7 +709,7 @@ class PostgresWarehouse(Warehouse):
         rows = [
             (o.key, o.etag or o.checksum, o.size, o.status, o.raw_table, o.rows if o.status == LOADED else None,
              o.batch_id, ledger.limit_text(o.reason), o.line, ",".join(o.added_columns) or None, recorded_at,
-             o.checksum or None, ledger.limit_text(",".join(o.widened)) or None)
+             o.checksum or None, ledger.limit_text(ledger.WIDENED_SEPARATOR.join(o.widened)) or None)
             for o in outcomes if o.status in (LOADED, QUARANTINED, *DONE)
         ]
         if not rows:

@@ -631,7 +631,7 @@ class RedshiftWarehouse(Warehouse):
                                         line=int(line) if line is not None else None,
                                         added_columns=tuple(a for a in (added or "").split(",") if a),
                                         checksum=checksum or "",
-                                        widened=tuple(w for w in (widened or "").split(",") if w)))
+                                        widened=tuple(w for w in (widened or "").split(ledger.WIDENED_SEPARATOR) if w)))
         return outcomes
 
 

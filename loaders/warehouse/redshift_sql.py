@@ -268,7 +268,7 @@ def ledger_values(key: str, etag: str, size: int, status: str, raw_table: str | 
     return [literal(key), literal(etag or checksum), number(size), literal(status), literal(raw_table), rows,
             literal(batch_id), literal(ledger.limit_text(reason)), number(line),
             literal(",".join(added)) if added else "NULL", _clock(), literal(checksum or None),
-            literal(ledger.limit_text(",".join(widened))) if widened else "NULL"]
+            literal(ledger.limit_text(ledger.WIDENED_SEPARATOR.join(widened))) if widened else "NULL"]
 
 
 def insert_ledger_loaded_sql(table: SourceTable, stage: str | None, file: FileLoad, batch_id: str,
