@@ -293,7 +293,7 @@ class RedshiftWarehouse(Warehouse):
 
     def setup(self, tables: Sequence[SourceTable]) -> None:
         existing = self._all_columns([ledger.SCHEMA, *{t.raw_schema for t in tables}])
-        statements: list[str] = []
+        statements: list[str | list[str]] = []  # a list: statements that must share one transaction
         if (ledger.SCHEMA, ledger.LEDGER) not in existing or (ledger.SCHEMA, ledger.BATCHES) not in existing:
             self._run_ddl(ledger_ddl(), "unify-load setup ledger")
         else:
@@ -319,11 +319,18 @@ class RedshiftWarehouse(Warehouse):
             if widen and all(is_varchar_growth(columns[n], t) for n, t in widen.items()):
                 varchar += [alter_varchar_sql(table, n, t) for n, t in widen.items()]
             elif widen:
-                statements += deep_copy_sql(table, columns, widen)
+                statements.append(deep_copy_sql(table, columns, widen))
         for statement in varchar:  # not in a transaction block: each on its own
             self._run_one(statement, "unify-load setup widen")
+        chunk: list[str] = []
+        for group in [g if isinstance(g, list) else [g] for g in statements]:
+            if len(chunk) + len(group) > MAX_STATEMENTS - 1:  # each transaction starts with the LOCK
+                self._run_ddl([lock_sql(), *chunk], "unify-load setup raw tables")
+                chunk = []
+            chunk += group
+        if chunk:
+            self._run_ddl([lock_sql(), *chunk], "unify-load setup raw tables")
         if statements:
-            self._run_ddl([lock_sql(), *statements], "unify-load setup raw tables")
             log_event(log, "warehouse_setup", target=self.target, statements=len(statements))
         self._columns = {}
         self._ensure_keys([t for t in tables if (t.raw_schema, t.raw_table) in existing])
