@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from loaders import evolution, ledger
 from loaders.errors import LoadFailure, LockTimeout
-from loaders.landing import LandingError
+from loaders.landing import LandingError, LandingNotFound
 from loaders.logs import log_event
 from loaders.manifest import ManifestEntry, manifest_url, split_s3_url, write_manifest
 from loaders.records import (DEFERRED, LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry)
@@ -401,11 +401,19 @@ class RedshiftWarehouse(Warehouse):
 
     # ------------------------------------------------------------------ loading
     def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:
-        files = [f if f.checksum or f.resolve_checksum is None else dataclasses.replace(f, checksum=f.resolve_checksum())
-                 for f in batch.files]  # the ledger and the guards need every file's content identity
+        raw_table = batch.table.qualified_raw_name if batch.table else None
+        files: list[FileLoad] = []
+        outcomes: list[FileOutcome] = []
+        for f in batch.files:  # the ledger and the guards need every file's content identity
+            try:
+                files.append(f if f.checksum or f.resolve_checksum is None else
+                             dataclasses.replace(f, checksum=f.resolve_checksum()))
+            except LandingNotFound:
+                outcomes.append(FileOutcome(f.key, f.etag, f.size, raw_table, DEFERRED, batch.batch_id,
+                                            reason="disappeared before it could be loaded"))
         decisions = [Decision(q.key, q.etag, q.size, q.status, q.reason, q.line, q.checksum, q.known_batches)
                      for q in batch.quarantines]
-        outcomes: list[FileOutcome] = []
+        deferred, outcomes = outcomes, []
         loaded_files = [f for f in files if f.columns]
         if batch.table is not None and 0 < self.config.bulk_files <= len(loaded_files) \
                 and redshift_bulk.same_shape(loaded_files) and len(loaded_files) == len(files):
@@ -421,6 +429,7 @@ class RedshiftWarehouse(Warehouse):
                 group = files[start:start + per_transaction]
                 batch_id = batch.batch_id if n == 0 else f"{batch.batch_id}-{n + 1}"
                 outcomes += self._direct(batch.table, batch_id, group, decisions if n == 0 else [], checkpoint)
+        outcomes += deferred
         for outcome in outcomes:
             on_file(outcome)
         return outcomes
