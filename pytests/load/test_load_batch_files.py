@@ -29,10 +29,9 @@ def test_bad_files_in_a_batch_are_quarantined_with_their_own_line_and_the_rest_l
                                                                                    tmp_path):
     # a middle file's last record loses its last field (the line still ends: a record short of fields);
     # the last file ends inside a quoted value, after a line break (cut inside a multi-line address)
-    short, last = 2, None
+    short = 2
 
     def mutate(i, data):
-        nonlocal last
         if i == short:
             return data[:data.rstrip(b"\n").rfind(b",")] + b"\n"
         return data

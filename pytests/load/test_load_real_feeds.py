@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from _load_helpers import execute, ledger, query, unify_load
 
 from loaders.load import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, LoaderConfig, load

@@ -17,7 +17,7 @@ from sqlglot import exp
 from loaders.landing import open_landing
 from loaders.load import _prepare, load, new_batch_id
 from loaders.errors import LoadFailure, LockTimeout
-from loaders.records import Batch, Quarantine
+from loaders.records import Batch
 from loaders.manifest import read_manifest
 from loaders.source_tables import ALL_TABLES
 from loaders.sources import Layout, identify
