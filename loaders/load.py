@@ -483,7 +483,7 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
              report: LoadReport | None = None) -> tuple[list[FileLoad], list[Quarantine]]:
     loads: list[FileLoad] = []
     quarantines: list[Quarantine] = []
-    plans: dict[tuple, SchemaPlan] = {}  # thousands of files share a few headers: check each header once
+    plans: dict[tuple, tuple[SchemaPlan, frozenset[str]]] = {}  # thousands of files share a few headers
     report = report or LoadReport(zone.url, "?")
     for sf in files:
         obj = sf.obj
@@ -493,7 +493,10 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
             if info.file_format.records_end_with_newline:
                 check_last_line_break(zone, obj.key, obj.size)
             shape = (sf.table.qualified_raw_name, info.names, info.arrow_types, info.empty)
-            schema = plans.get(shape) or plans.setdefault(shape, check_schema(obj.key, sf.table, info, columns))
+            if shape not in plans:  # check each header once; which of its columns may widen, once
+                checked = check_schema(obj.key, sf.table, info, columns)
+                plans[shape] = (checked, evolution.widenable_columns(sf.table, [c.raw_name for c in checked.columns]))
+            schema, widenable = plans[shape]
         except QuarantineError as err:
             try:
                 checksum = obj.checksum or zone.checksum(obj.key)
@@ -517,9 +520,8 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
         unchanged = None if zone.atomic else functools.partial(_unchanged, zone, obj)
         loads.append(FileLoad(obj.key, obj.etag, obj.size, zone.uri(obj.key), schema.columns, info.file_format,
                               functools.partial(readers.record_batches, zone, sf, info), schema.added, open_raw,
-                              obj.checksum or "", functools.partial(zone.checksum, obj.key), diagnose,
-                              evolution.widenable_columns(sf.table, [c.raw_name for c in schema.columns]), known,
-                              unchanged))
+                              obj.checksum or "", functools.partial(zone.checksum, obj.key), diagnose, widenable,
+                              known, unchanged))
     return loads, quarantines
 
 

@@ -36,6 +36,7 @@ no batch loaded later (see docs/loaders.md: the lookback only has to cover clock
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import queue
@@ -145,6 +146,7 @@ class PostgresWarehouse(Warehouse):
         self.lock_wait_s = lock_wait_s
         self.loader_name = f"{socket.gethostname()} pid {os.getpid()} postgres"
         self.conn = self._connect(connect_attempts, statement_timeout_s)
+        self._release = ""  # the last file's savepoint, released with the next statement (one round trip less)
 
     # ------------------------------------------------------------------------------ connection
     def _connect(self, attempts: int, statement_timeout_s: float | None):
@@ -552,14 +554,19 @@ class PostgresWarehouse(Warehouse):
                                               reason=q.reason, line=q.line, checksum=q.checksum)
                     outcomes.append(outcome)
                     on_file(outcome)
+                if self._release:
+                    cur.execute(self._release)
+                    self._release = ""
                 self._record(cur, batch, outcomes, loaded_at)
                 checkpoint("after_copy")
             self.conn.commit()
         except psycopg2.Error as err:
+            self._release = ""
             self._rollback()
             raise LoadFailure(f"batch {batch.batch_id} ({raw_table or 'quarantines'}) failed and was rolled back: "
                               f"{str(err).strip()}") from None
         except BaseException:
+            self._release = ""
             self._rollback()
             raise
         checkpoint("after_commit")
@@ -582,11 +589,18 @@ class PostgresWarehouse(Warehouse):
         ident = sql.Identifier(table.raw_schema, table.raw_table)
         widenings: list[tuple[str, str, str]] = []
         for attempt in (1, 2):
-            cur.execute(f"savepoint unify_file; select set_config(%s, %s, true), setval('pg_temp.{ROW_SEQUENCE}', 1, "
-                        "false)", (CONTEXT_PREFIX + "source_key", f.key))
+            # the savepoint and the file's load context go in the same round trip as the COPY when nothing
+            # has to be altered in between
+            prefix = cur.mogrify(f"{self._release}savepoint unify_file; select set_config(%s, %s, true), "
+                                 f"setval('pg_temp.{ROW_SEQUENCE}', 1, false); ",
+                                 (CONTEXT_PREFIX + "source_key", f.key)).decode()
+            self._release = ""
             added: list[str] = []
-            stream: _CopyStream | None = None
+            stream: _CopyStream | _InlineStream | None = None
             try:
+                if not f.columns or widenings or any(name not in columns for name, _ in f.added_columns):
+                    cur.execute(prefix)
+                    prefix = ""
                 for name, type_ in f.added_columns:
                     if name not in columns:
                         cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
@@ -599,7 +613,7 @@ class PostgresWarehouse(Warehouse):
                     statement, stream = self._copy_statement(ident, f, [c.raw_name for c in f.columns],
                                                              hashed=not f.checksum, checkpoint=checkpoint)
                     try:
-                        cur.copy_expert(statement, stream, size=1 << 20)
+                        cur.copy_expert(prefix + statement.string, stream, size=1 << 20)
                     finally:
                         stream.close()
                     rows = cur.rowcount
@@ -611,7 +625,7 @@ class PostgresWarehouse(Warehouse):
                     f = _with_checksum(f, f.resolve_checksum())
                 if f.unchanged is not None and not f.unchanged():
                     return self._deferred(cur, batch, f, "changed while it was loaded (still being written?)")
-                cur.execute("release savepoint unify_file")
+                self._release = "release savepoint unify_file; "  # sent with the next statement
                 break
             except psycopg2.Error as err:
                 if stream is not None and stream.error is not None:
@@ -658,24 +672,23 @@ class PostgresWarehouse(Warehouse):
 
     @staticmethod
     def _copy_statement(ident, f: FileLoad, names: Sequence[str], hashed: bool,
-                        checkpoint: Checkpoint = _noop) -> tuple[sql.Composed, "_CopyStream"]:
+                        checkpoint: Checkpoint = _noop) -> tuple[sql.SQL, "_CopyStream | _InlineStream"]:
         """The COPY of a file into `ident` (its columns `names`) and the stream that feeds it: a landed CSV
         as it is (header skipped by COPY, `_source_row` from the row sequence), any other file as pyarrow's
         CSV with `_source_row` last."""
+        target = tuple(ident.strings)
         if _as_landed(f):
             fmt = f.file_format
-            options = [sql.SQL("format csv"), sql.SQL("header {}").format(sql.SQL("true" if fmt.header_rows else "false"))]
-            if fmt.null_marker is not None:
-                options.append(sql.SQL("null {}").format(sql.Literal(fmt.null_marker)))
+            statement = _copy_sql(target, tuple(names), bool(fmt.header_rows), fmt.null_marker)
             landed = _LandedCsv(f.key, f.open_raw, hashed)  # type: ignore[arg-type]
-            stream = _CopyStream(landed, lambda: checkpoint("during_copy"), landed=landed)
+            # a small file is read in the COPY's own thread: a producer thread would cost more than it saves
+            kind = _CopyStream if f.size > _LandedCsv.CHUNK_BYTES else _InlineStream
+            stream = kind(landed, lambda: checkpoint("during_copy"), landed=landed)
         else:
-            options = [sql.SQL("format csv")]
             names = list(names) if "_source_row" in names else [*names, "_source_row"]
+            statement = _copy_sql(target, tuple(names), None, None)
             arrow = _ArrowCsv(f.record_batches)
             stream = _CopyStream(arrow, lambda: checkpoint("during_copy"), arrow=arrow)
-        statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
-            ident, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(options))
         return statement, stream
 
     @staticmethod
@@ -773,6 +786,19 @@ class _View:
         for column, comment in self.column_comments:
             cur.execute(sql.SQL("comment on column {}.{} is {}").format(ident, sql.Identifier(column),
                                                                         sql.Literal(comment)))
+
+
+@functools.lru_cache(maxsize=256)
+def _copy_sql(target: tuple[str, ...], names: tuple[str, ...], header: bool | None, null: str | None) -> sql.SQL:
+    """The COPY statement, composed once per table, column list and CSV options (thousands of files share a
+    few). `header` None: pyarrow's CSV (no header, default NULL); else a landed file's options."""
+    options = "format csv"
+    if header is not None:
+        options += f", header {'true' if header else 'false'}"
+        if null is not None:
+            options += f", null {_literal(null)}"
+    return sql.SQL(f"copy {'.'.join(map(_quote, target))} ({', '.join(map(_quote, names))}) from stdin "
+                   f"with ({options})")
 
 
 def _has_op(table: SourceTable) -> bool:
@@ -887,6 +913,38 @@ class _CopyStream:
             except queue.Empty:
                 pass
             self._thread.join(timeout=0.05)
+
+
+class _InlineStream:
+    """The same file-like object as _CopyStream, without the thread: chunks are made when COPY asks."""
+
+    def __init__(self, chunks: Callable[[], Iterator[bytes]], on_first_chunk: Callable[[], None],
+                 landed: "_LandedCsv | None" = None, arrow: "_ArrowCsv | None" = None):
+        self._chunks = chunks
+        self._iter: Iterator[bytes] | None = None
+        self._first = True
+        self._on_first_chunk = on_first_chunk
+        self.landed = landed
+        self.arrow = arrow
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            if self._iter is None:
+                self._iter = iter(self._chunks())
+            chunk = next(self._iter, b"")
+            if chunk and self._first:
+                self._first = False
+                self._on_first_chunk()
+        except BaseException as err:  # noqa: BLE001 - kept, so the caller re-raises it as is
+            self.error = err
+            raise
+        return chunk
+
+    def close(self) -> None:
+        close = getattr(self._iter, "close", None)
+        if close is not None:
+            close()
 
 
 class _LandedCsv:
