@@ -179,7 +179,7 @@ class LocalLanding:
                 where = "" if self._inside(path) else " outside the landing zone"
                 yield LandedObject(key, "", 0, modified, problem=f"symbolic link to a folder{where}: not followed")
             elif link and not self._inside(path):
-                yield LandedObject(key, "", stat.st_size, modified, refused=True,
+                yield LandedObject(key, _link_tag(path), stat.st_size, modified, refused=True,
                                    problem="symbolic link to a file outside the landing zone: refused")
             else:
                 yield LandedObject(key, "", stat.st_size, modified)
@@ -194,7 +194,7 @@ class LocalLanding:
             raise LandingNotFound(f"{key}: not a file in {self.url}")
         modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
         if os.path.islink(path) and not self._inside(path):
-            return LandedObject(key, "", stat.st_size, modified, refused=True,
+            return LandedObject(key, _link_tag(path), stat.st_size, modified, refused=True,
                                 problem="symbolic link to a file outside the landing zone: refused")
         return LandedObject(key, "", stat.st_size, modified)
 
@@ -268,6 +268,11 @@ class LocalLanding:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _link_tag(path: str) -> str:
+    """A refused link's identity, never read through: where it points (a re-pointed link is a new object)."""
+    return "symlink:" + hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:32]
 
 
 def _md5_of_stream(handle: BinaryIO) -> str:

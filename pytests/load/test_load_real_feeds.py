@@ -306,6 +306,11 @@ def test_symbolic_links_out_of_the_zone_are_refused_and_dangling_ones_reported(d
     assert query(database, "select carrier_name from raw_tms.carriers order by _source_key") == \
         [("Carrier One",), ("Carrier One",)]
     assert "Outside" not in str(query(database, "select * from unify_loader.load_ledger"))
+    # the refusal is recorded once: the next run reports it as quarantined before, writes nothing
+    again = load(database, str(root), sources=["tms"])
+    assert again.new == 0 and [e.key for e in again.previously_quarantined] == [
+        "tms/carriers/dt=2026-11-02/carriers-20261102.csv"]
+    assert query(database, "select count(*) from unify_loader.load_ledger where status = 'quarantined'") == [(1,)]
 
 
 def test_a_file_that_vanishes_after_discovery_is_skipped_with_a_warning_and_the_run_goes_on(database, tmp_path):
