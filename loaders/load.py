@@ -1,11 +1,14 @@
 """The load core: discover -> plan -> load -> record. The CLI (`unify load`) and the Lambda handler call it.
 
-1. Discover: list the landing zone under each source's prefix (or stat the keys an S3 event names) and
-   identify each object's source table; read the ledger for those keys and keep the objects not yet
-   loaded (an object is key + ETag; quarantined ones wait for --retry-quarantined or a new ETag).
+1. Discover: check the landing zone exists, list it under each source's prefix (or stat the keys an S3
+   event names) and identify each object's source table; read the ledger for those keys and keep the
+   objects not yet loaded (an object is its key + content checksum: the same bytes uploaded again are a
+   `duplicate`; quarantined ones wait for --retry-quarantined or new content). On a local folder a file
+   modified in the last `quiet_s` seconds is loaded last, once it has been quiet that long and has not
+   changed; one that keeps changing, one that vanished, a dangling symbolic link wait for the next run.
 2. Plan: group new objects by raw table into batches (bounded in files and bytes); inspect each file
-   (CSV header, Parquet footer, JSON keys) and check it against its raw table: schema drift to add,
-   incompatibilities to quarantine.
+   (CSV header, its last line break, Parquet footer, JSON keys) and check it against its raw table:
+   schema drift to add, incompatibilities to quarantine.
 3. Load: the warehouse loads each batch in one transaction with its ledger rows, under the load lock.
 4. Record: a report (files, rows, rows/s, per table, quarantines, drift) and an exit code:
 
@@ -25,22 +28,22 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
-from loaders import ledger
+from loaders import evolution, ledger
 from loaders.config import Settings
 from loaders.crash import Checkpoints, CrashPlan
 from loaders.landing import LandedObject, LandingError, LandingNotFound, LandingZone, open_landing
 from loaders.errors import LoadError, LoadFailure, QuarantineError
-from loaders.records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry,
-                                  Quarantine)
+from loaders.records import (DEFERRED, DUPLICATE, LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome,
+                             LedgerEntry, Quarantine)
 from loaders.logs import log_event
-from loaders.source_tables import ALL_TABLES, SYSTEMS
+from loaders.source_tables import ALL_TABLES, SYSTEMS, SourceTable
 from loaders import sources as readers
 from loaders.sources import Layout, SourceFile
-from loaders.sources.base import csv_structure_problem
+from loaders.sources.base import check_last_line_break, csv_structure_problem
 from loaders.sources.schema import SchemaPlan, check_schema
 from loaders.warehouse.base import Warehouse, contract_types
 
@@ -62,6 +65,9 @@ class LoaderConfig:
     max_batch_bytes: int = 512 << 20  # UNIFY_LOAD_BATCH_MB
     lock_wait_s: float = 600.0  # UNIFY_LOAD_LOCK_WAIT_S
     connect_attempts: int = 5  # UNIFY_LOAD_CONNECT_ATTEMPTS: bounded retries of the warehouse connection
+    # UNIFY_LOAD_QUIET_S: a local file modified less than this long ago may still be being written; it is
+    # loaded last in the run, once it has been quiet that long and unchanged (0: no waiting)
+    quiet_s: float = 2.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -73,17 +79,18 @@ class LoaderConfig:
         if target not in TARGETS:
             raise LoadFailure(f"UNIFY_LOAD_TARGET must be one of {', '.join(TARGETS)} (or local), not {target!r}")
 
-        def number(name: str, default: float, kind=int):
+        def number(name: str, default: float, kind=int, zero: bool = False):
             text = env.get(name, "").strip()
             if not text:
                 return default
             try:
                 value = kind(text)
-                if value <= 0:
+                if value < 0 or (value == 0 and not zero):
                     raise ValueError
                 return value
             except ValueError:
-                raise LoadFailure(f"{name} must be a positive number, not {text!r}") from None
+                raise LoadFailure(f"{name} must be a {'non-negative' if zero else 'positive'} number, "
+                                  f"not {text!r}") from None
 
         return cls(
             layout=Layout.from_env(env),
@@ -92,6 +99,7 @@ class LoaderConfig:
             max_batch_bytes=number("UNIFY_LOAD_BATCH_MB", cls.max_batch_bytes >> 20) << 20,
             lock_wait_s=number("UNIFY_LOAD_LOCK_WAIT_S", cls.lock_wait_s, float),
             connect_attempts=number("UNIFY_LOAD_CONNECT_ATTEMPTS", cls.connect_attempts),
+            quiet_s=number("UNIFY_LOAD_QUIET_S", cls.quiet_s, float, zero=True),
             env=env,
         )
 
@@ -103,6 +111,7 @@ class TableSummary:
     rows: int = 0
     quarantined: int = 0
     added_columns: list[str] = field(default_factory=list)
+    widened_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -121,9 +130,11 @@ class LoadReport:
     tables: dict[str, TableSummary] = field(default_factory=dict)
     quarantined: list[FileOutcome] = field(default_factory=list)
     previously_quarantined: list[LedgerEntry] = field(default_factory=list)
-    skipped: int = 0  # loaded by another loader while this one waited
+    skipped: int = 0  # decided by another loader while this one waited
+    duplicates: list[FileOutcome] = field(default_factory=list)  # same bytes re-uploaded: recorded, not loaded
+    deferred: list[FileOutcome] = field(default_factory=list)  # left for the next run (written, gone, dangling)
     batches: list[str] = field(default_factory=list)
-    drift: list[dict] = field(default_factory=list)  # {table, column, type, key}
+    drift: list[dict] = field(default_factory=list)  # {change: added|widened, table, column, type, from, key}
     error: str | None = None
 
     @property
@@ -143,8 +154,11 @@ class LoadReport:
             "previously_quarantined": [{"key": e.key, "etag": e.etag, "reason": e.reason}
                                        for e in self.previously_quarantined],
             "skipped_loaded_by_another_loader": self.skipped,
+            "duplicates": [{"key": d.key, "etag": d.etag, "reason": d.reason} for d in self.duplicates],
+            "deferred": [{"key": d.key, "reason": d.reason} for d in self.deferred],
             "tables": {name: {"files": t.files, "rows": t.rows, "quarantined": t.quarantined,
-                              "added_columns": t.added_columns} for name, t in sorted(self.tables.items())},
+                              "added_columns": t.added_columns, "widened_columns": t.widened_columns}
+                       for name, t in sorted(self.tables.items())},
             "drift": self.drift, "batches": self.batches, "error": self.error,
         }
 
@@ -161,9 +175,18 @@ class LoadReport:
             for name, t in sorted(self.tables.items()):
                 lines.append(f"  {name:<36} {t.files:>7} {t.rows:>12,} {t.quarantined:>12}")
         for d in self.drift:
-            lines.append(f"  schema drift: {d['table']} gained column {d['column']} {d['type']} (first in {d['key']})")
+            if d["change"] == "widened":
+                lines.append(f"  schema drift: {d['table']} column {d['column']} widened {d['from']} -> {d['type']} "
+                             f"(first in {d['key']})")
+            else:
+                lines.append(f"  schema drift: {d['table']} gained column {d['column']} {d['type']} "
+                             f"(first in {d['key']})")
         for q in self.quarantined:
             lines.append(f"  QUARANTINED {q}")
+        for d in self.duplicates:
+            lines.append(f"  duplicate (same bytes as loaded before, not loaded again): {d.key}")
+        for d in self.deferred:
+            lines.append(f"  left for the next run: {d}")
         if self.previously_quarantined:
             lines.append(f"  {len(self.previously_quarantined)} object(s) quarantined by earlier runs were not retried "
                          "(fix them, then `unify load --retry-quarantined`):")
@@ -252,44 +275,58 @@ def load(
 def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems: Sequence[str], report: LoadReport,
          *, dry_run: bool, progress: bool, retry_quarantined: bool, keys: Sequence[str] | None,
          checkpoints: Checkpoints) -> None:
-    # 1. discover (local folders are listed without hashing: see below)
+    # 1. discover
+    zone.check()  # a mistyped folder, bucket or prefix is an error, never "nothing new"
     objects = _discover(zone, config.layout, systems, keys)
     report.seen = len(objects)
     identified: list[SourceFile] = []
     unknown: list[Quarantine] = []
     for obj in objects:
+        if obj.problem and not obj.refused:  # a dangling link, a link to a folder: reported, left alone
+            report.deferred.append(FileOutcome(obj.key, obj.etag, obj.size, None, DEFERRED, "", reason=obj.problem))
+            log_event(log, "object_ignored", logging.WARNING, key=obj.key, reason=obj.problem)
+            continue
         try:
             sf = readers.identify(obj, config.layout, systems)
         except QuarantineError as err:
             unknown.append(Quarantine(obj.key, obj.etag, obj.size, err.reason))
             continue
-        if sf is not None:
+        if sf is not None and obj.refused:  # a link out of the landing zone: never read
+            unknown.append(Quarantine(obj.key, obj.etag, obj.size, str(obj.problem)))
+        elif sf is not None:
             identified.append(sf)
     tables = [t for t in ALL_TABLES if t.system in systems]
     if not dry_run:
         warehouse.setup(ALL_TABLES)  # every raw table exists after any load: dbt's sources always resolve
     entries = warehouse.ledger_entries([o.key for o in objects])
-    # A local file's ETag (its MD5) is computed only when its key is in the ledger already (to tell a
-    # re-written file from the one loaded); a new file is hashed while it streams into the warehouse.
-    objects = [zone.stat(o.key) if not o.etag and o.key in entries else o for o in objects]
+    plan = _Identities(zone, entries, retry_quarantined, report)
+    new_files: list[SourceFile] = []
+    duplicates: list[tuple[SourceTable, Quarantine]] = []
+    for sf in identified:
+        verdict, obj, seen = plan.decide(sf.obj)
+        if verdict == "new":
+            new_files.append(SourceFile(obj, sf.source, sf.table, sf.fmt))
+        elif verdict == "duplicate":
+            duplicates.append((sf.table, Quarantine(obj.key, obj.etag, obj.size,
+                                                    f"the same bytes as loaded by batch {seen}",
+                                                    checksum=obj.checksum or "", status=DUPLICATE,
+                                                    known_batches=plan.known(obj.key))))
     by_key = {o.key: o for o in objects}
-    identified = [SourceFile(by_key[sf.key], sf.source, sf.table, sf.fmt) for sf in identified]
-
-    def is_new(obj: LandedObject) -> bool:
-        got = entries.get(obj.key, [])
-        if ledger.is_done(got, obj):
-            return False
-        before = ledger.quarantined_before(got, obj)
-        if before is not None and not retry_quarantined:
-            report.previously_quarantined.append(before)
-            return False
-        return True
-
-    new_files = [sf for sf in identified if is_new(sf.obj)]
-    new_unknown = [_with_etag(zone, q) for q in unknown if is_new(by_key[q.key])]
-    report.new = len(new_files) + len(new_unknown)
+    new_unknown = []
+    for q in unknown:
+        verdict, obj, _seen = plan.decide(by_key[q.key], read=not by_key[q.key].refused)  # never read via a link out
+        if verdict == "new":
+            new_unknown.append(Quarantine(q.key, obj.etag or (obj.checksum or ""), q.size, q.reason, q.line,
+                                          checksum=obj.checksum or "", known_batches=plan.known(q.key)))
+    report.new = len(new_files) + len(new_unknown) + len(duplicates)
     log_event(log, "discovered", objects=report.seen, new=report.new, unknown=len(new_unknown),
-              previously_quarantined=len(report.previously_quarantined) or None)
+              duplicates=len(duplicates) or None, previously_quarantined=len(report.previously_quarantined) or None)
+
+    # a local file modified in the last quiet_s seconds may still be being written: load it last
+    now = datetime.now(timezone.utc)
+    fresh = [] if zone.atomic or dry_run or not config.quiet_s else \
+        [sf for sf in new_files if (now - sf.obj.last_modified).total_seconds() < config.quiet_s]
+    ready = [sf for sf in new_files if sf not in fresh]
 
     # 2. plan, 3. load, 4. record
     from tqdm import tqdm
@@ -305,14 +342,106 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
         if new_unknown:
             _load_batch(warehouse, Batch(new_batch_id(), None, (), tuple(new_unknown)), report, dry_run,
                         checkpoints, on_file)
+        loading = _Loading(zone, warehouse, config, report, dry_run, checkpoints, on_file, plan)
+        loading.tables(tables, ready, duplicates)
+        if fresh:
+            settled = _settle(zone, fresh, config.quiet_s, report)
+            loading.tables(tables, settled, [])
+
+
+class _Identities:
+    """Which landed objects are new, by their content: the ledger rows of their keys, the ETag S3 listed,
+    and, when those do not settle it, the content checksum (S3's full-object CRC-64/NVME, or computed by
+    reading the object; for rows from before checksums, a local file's MD5)."""
+
+    def __init__(self, zone: LandingZone, entries: dict[str, list[LedgerEntry]], retry_quarantined: bool,
+                 report: LoadReport):
+        self.zone, self.entries, self.retry, self.report = zone, entries, retry_quarantined, report
+
+    def known(self, key: str) -> frozenset[str]:
+        return frozenset(e.batch_id for e in self.entries.get(key, []))
+
+    def decide(self, obj: LandedObject, read: bool = True) -> tuple[str, LandedObject, str | None]:
+        """("new" | "done" | "duplicate" | "quarantined before" | "gone", the object with its checksum when it
+        was needed, the batch that settled it)."""
+        got = self.entries.get(obj.key, [])
+        if not got:
+            return "new", obj, None
+        if obj.etag and ledger.decided(got, obj.etag, None) is not None:
+            return "done", obj, None  # the same S3 ETag: the same bytes
+        md5 = None
+        try:
+            if read or obj.checksum:
+                obj = replace(obj, checksum=obj.checksum or self.zone.checksum(obj.key))
+            if read and any(not e.checksum for e in got) and hasattr(self.zone, "md5"):
+                md5 = self.zone.md5(obj.key)  # rows from before checksums: a local file's ETag was its MD5
+        except LandingNotFound:
+            self.report.deferred.append(FileOutcome(obj.key, obj.etag, obj.size, None, DEFERRED, "",
+                                                    reason="disappeared before it could be loaded"))
+            log_event(log, "file_deferred", logging.WARNING, key=obj.key, reason="disappeared before it could be read")
+            return "gone", obj, None
+        done = ledger.decided(got, obj.etag, obj.checksum, md5)
+        if done is not None:
+            new_upload = bool(obj.etag) and done.etag != obj.etag and not ledger.decided(got, obj.etag, None)
+            return ("duplicate" if new_upload else "done"), obj, done.batch_id
+        before = ledger.quarantined_before(got, obj.etag, obj.checksum, md5)
+        if before is not None and not self.retry:
+            self.report.previously_quarantined.append(before)
+            return "quarantined before", obj, before.batch_id
+        return "new", obj, None
+
+
+def _settle(zone: LandingZone, fresh: list[SourceFile], quiet_s: float, report: LoadReport) -> list[SourceFile]:
+    """Wait until the freshest file has been quiet for `quiet_s`, then keep those whose size and modification
+    time have not changed since discovery; the others are still being written and wait for the next run."""
+    newest = max(sf.obj.last_modified for sf in fresh)
+    wait = quiet_s - (datetime.now(timezone.utc) - newest).total_seconds()
+    if wait > 0:
+        log_event(log, "quiet_period_wait", files=len(fresh), seconds=round(wait, 2))
+        time.sleep(wait)
+    settled = []
+    for sf in fresh:
+        try:
+            now = zone.stat(sf.key)
+        except LandingNotFound:
+            now = None
+        if now is not None and (now.size, now.last_modified) == (sf.obj.size, sf.obj.last_modified):
+            settled.append(sf)
+            continue
+        why = "disappeared before it could be loaded" if now is None else \
+            "still being written (its size or modification time changed since discovery)"
+        report.deferred.append(FileOutcome(sf.key, sf.obj.etag, sf.obj.size, sf.table.qualified_raw_name, DEFERRED,
+                                           "", reason=why))
+        log_event(log, "file_deferred", logging.WARNING, key=sf.key, reason=why)
+    return settled
+
+
+@dataclass
+class _Loading:
+    """Plans batches per raw table and hands them to the warehouse (one run may do it twice: the quiet
+    period's files come last)."""
+
+    zone: LandingZone
+    warehouse: Warehouse
+    config: LoaderConfig
+    report: LoadReport
+    dry_run: bool
+    checkpoints: Checkpoints
+    on_file: Callable[[FileOutcome], None]
+    plan: _Identities
+
+    def tables(self, tables: Sequence[SourceTable], files: list[SourceFile],
+               duplicates: list[tuple[SourceTable, Quarantine]]) -> None:
         for table in tables:
-            files = sorted((sf for sf in new_files if sf.table is table), key=lambda sf: sf.key)
-            for chunk in _chunks(files, config.max_batch_files, config.max_batch_bytes):
+            mine = sorted((sf for sf in files if sf.table is table), key=lambda sf: sf.key)
+            same = tuple(d for t, d in duplicates if t is table)
+            chunks = _chunks(mine, self.config.max_batch_files, self.config.max_batch_bytes) or ([[]] if same else [])
+            for i, chunk in enumerate(chunks):
                 batch_id = new_batch_id()
-                columns = dict(warehouse.table_columns(table)) or dict(contract_types(table))
-                loads, quarantines = _prepare(zone, chunk, columns, batch_id)
-                batch = Batch(batch_id, table, tuple(loads), tuple(quarantines))
-                _load_batch(warehouse, batch, report, dry_run, checkpoints, on_file)
+                columns = dict(self.warehouse.table_columns(table)) or dict(contract_types(table))
+                loads, quarantines = _prepare(self.zone, chunk, columns, self.plan, self.report)
+                batch = Batch(batch_id, table, tuple(loads), tuple(quarantines) + (same if i == 0 else ()))
+                _load_batch(self.warehouse, batch, self.report, self.dry_run, self.checkpoints, self.on_file)
 
 
 def _discover(zone: LandingZone, layout: Layout, systems: Sequence[str],
@@ -320,7 +449,7 @@ def _discover(zone: LandingZone, layout: Layout, systems: Sequence[str],
     if keys is None:
         found: list[LandedObject] = []
         for system in systems:
-            found.extend(zone.list(layout.prefix(system), etags=False))
+            found.extend(zone.list(layout.prefix(system)))
         return found
     found = []
     for key in dict.fromkeys(keys):
@@ -350,41 +479,58 @@ def _chunks(files: list[SourceFile], max_files: int, max_bytes: int) -> list[lis
     return chunks
 
 
-def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str],
-             batch_id: str) -> tuple[list[FileLoad], list[Quarantine]]:
+def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str], plan: _Identities | None = None,
+             report: LoadReport | None = None) -> tuple[list[FileLoad], list[Quarantine]]:
     loads: list[FileLoad] = []
     quarantines: list[Quarantine] = []
-    plans: dict[tuple, SchemaPlan] = {}  # thousands of files share a few headers: check each header once
+    plans: dict[tuple, tuple[SchemaPlan, frozenset[str]]] = {}  # thousands of files share a few headers
+    report = report or LoadReport(zone.url, "?")
     for sf in files:
         obj = sf.obj
+        known = plan.known(obj.key) if plan is not None else frozenset()
         try:
             info = readers.inspect(zone, sf)
+            if info.file_format.records_end_with_newline:
+                check_last_line_break(zone, obj.key, obj.size)
             shape = (sf.table.qualified_raw_name, info.names, info.arrow_types, info.empty)
-            plan = plans.get(shape) or plans.setdefault(shape, check_schema(obj.key, sf.table, info, columns))
+            if shape not in plans:  # check each header once; which of its columns may widen, once
+                checked = check_schema(obj.key, sf.table, info, columns)
+                plans[shape] = (checked, evolution.widenable_columns(sf.table, [c.raw_name for c in checked.columns]))
+            schema, widenable = plans[shape]
         except QuarantineError as err:
-            quarantines.append(_with_etag(zone, Quarantine(obj.key, obj.etag, obj.size, err.reason, err.line)))
+            try:
+                checksum = obj.checksum or zone.checksum(obj.key)
+            except LandingNotFound:
+                checksum = ""
+            quarantines.append(Quarantine(obj.key, obj.etag or checksum, obj.size, err.reason, err.line,
+                                          checksum=checksum, known_batches=known))
             continue
-        if plan.missing and not info.empty:
-            log_event(log, "columns_missing", logging.WARNING, batch_id=batch_id, key=obj.key,
-                      table=sf.table.qualified_raw_name, columns=",".join(plan.missing))
+        except LandingNotFound:  # gone between discovery and now: the run goes on without it
+            report.deferred.append(FileOutcome(obj.key, obj.etag, obj.size, sf.table.qualified_raw_name, DEFERRED,
+                                               "", reason="disappeared before it could be loaded"))
+            log_event(log, "file_deferred", logging.WARNING, key=obj.key, reason="disappeared before it could be read")
+            continue
+        if schema.missing and not info.empty:
+            log_event(log, "columns_missing", logging.WARNING, key=obj.key, table=sf.table.qualified_raw_name,
+                      columns=",".join(schema.missing))
         open_raw = diagnose = None
         if info.file_format.kind == "csv" and not info.empty:
-            open_raw = functools.partial(zone.open, obj.key)  # streamed as landed; hashed on the way if needed
+            open_raw = functools.partial(zone.open, obj.key)  # streamed as landed; checksummed on the way
             diagnose = functools.partial(csv_structure_problem, zone, obj.key, len(info.names))
-        elif not obj.etag:
-            obj = zone.stat(obj.key)
-        loads.append(FileLoad(obj.key, obj.etag, obj.size, zone.uri(obj.key), plan.columns, info.file_format,
-                              functools.partial(readers.record_batches, zone, sf, info), plan.added, open_raw,
-                              functools.partial(_etag_of, zone, obj.key), diagnose))
+        unchanged = None if zone.atomic else functools.partial(_unchanged, zone, obj)
+        loads.append(FileLoad(obj.key, obj.etag, obj.size, zone.uri(obj.key), schema.columns, info.file_format,
+                              functools.partial(readers.record_batches, zone, sf, info), schema.added, open_raw,
+                              obj.checksum or "", functools.partial(zone.checksum, obj.key), diagnose, widenable,
+                              known, unchanged))
     return loads, quarantines
 
 
-def _etag_of(zone: LandingZone, key: str) -> str:
-    return zone.stat(key).etag
-
-
-def _with_etag(zone: LandingZone, q: Quarantine) -> Quarantine:
-    return q if q.etag else Quarantine(q.key, zone.stat(q.key).etag, q.size, q.reason, q.line)
+def _unchanged(zone: LandingZone, obj: LandedObject) -> bool:
+    try:
+        now = zone.stat(obj.key)
+    except LandingNotFound:
+        return False
+    return (now.size, now.last_modified) == (obj.size, obj.last_modified)
 
 
 def _load_batch(warehouse: Warehouse, batch: Batch, report: LoadReport, dry_run: bool, checkpoints: Checkpoints,
@@ -399,6 +545,12 @@ def _load_batch(warehouse: Warehouse, batch: Batch, report: LoadReport, dry_run:
         if o.status == SKIPPED:
             report.skipped += 1
             continue
+        if o.status == DEFERRED:
+            report.deferred.append(o)
+            continue
+        if o.status == DUPLICATE:
+            report.duplicates.append(o)
+            continue
         summary = report.table(o.raw_table or "(no table)")
         if o.status == LOADED:
             summary.files += 1
@@ -410,7 +562,14 @@ def _load_batch(warehouse: Warehouse, batch: Batch, report: LoadReport, dry_run:
             for column in o.added_columns:
                 summary.added_columns.append(column)
                 added_type = dict(next(f.added_columns for f in batch.files if f.key == o.key)).get(column)
-                report.drift.append({"table": o.raw_table, "column": column, "type": added_type, "key": o.key})
+                report.drift.append({"change": "added", "table": o.raw_table, "column": column, "type": added_type,
+                                     "from": None, "key": o.key})
+            for change in o.widened:
+                column, _, types = change.partition(" ")
+                old, _, new = types.partition("->")
+                summary.widened_columns.append(column)
+                report.drift.append({"change": "widened", "table": o.raw_table, "column": column, "type": new,
+                                     "from": old, "key": o.key})
         elif o.status == QUARANTINED:
             summary.quarantined += 1
             report.quarantined.append(o)
@@ -419,7 +578,7 @@ def _load_batch(warehouse: Warehouse, batch: Batch, report: LoadReport, dry_run:
                 log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=o.key,
                           table=o.raw_table, reason=o.reason, line=o.line, dry_run=True)
     for q in batch.quarantines:
-        if not dry_run:
+        if not dry_run and q.status == QUARANTINED:
             log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=q.key, table=name,
                       reason=q.reason, line=q.line)
     log_event(log, "batch_dry_run" if dry_run else "batch_committed", batch_id=batch.batch_id, table=name,
@@ -442,7 +601,7 @@ def _dry_run(batch: Batch, on_file: Callable[[FileOutcome], None]) -> list[FileO
         outcomes.append(outcome)
         on_file(outcome)
     for q in batch.quarantines:
-        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, QUARANTINED, batch.batch_id, reason=q.reason,
+        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, q.status, batch.batch_id, reason=q.reason,
                               line=q.line)
         outcomes.append(outcome)
         on_file(outcome)

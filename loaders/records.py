@@ -15,7 +15,10 @@ from loaders.source_tables import SourceTable
 
 LOADED = "loaded"
 QUARANTINED = "quarantined"
-SKIPPED = "skipped"  # found loaded by another loader when this one got the lock
+DUPLICATE = "duplicate"  # the same bytes under the same key were loaded before (a re-upload): not loaded again
+DONE = (LOADED, DUPLICATE)  # ledger statuses that settle an object for good
+SKIPPED = "skipped"  # decided by another loader while this one waited for the lock; no ledger row
+DEFERRED = "deferred"  # gone, or still being written: left for the next run; no ledger row
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,9 @@ class FileFormat:
     header_rows: int = 0  # csv: lines before the first record
     null_marker: str | None = None  # csv: the unquoted text that means NULL ('NULL' for DMS, '' for TMS)
     empty_is_null: bool = False  # csv: an empty field is NULL even for text columns (TMS)
+    # csv: every record, the last one included, ends with a line break (DMS always; TMS pinned in
+    # SOURCE_FORMATS.md): a file without a final one was cut short and is quarantined as truncated
+    records_end_with_newline: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class FileLoad:
     """One landed object, checked and ready to load into its raw table."""
 
     key: str
-    etag: str  # "" for a new local file: hashed while it is loaded (see resolve_etag)
+    etag: str  # S3's ETag; a local file has none: its checksum stands in (see `checksum`)
     size: int
     uri: str  # s3://bucket/key (what a Redshift manifest lists) or the local path
     columns: tuple[FileColumn, ...]  # in the file's order; record batches hold them in this order
@@ -51,22 +57,40 @@ class FileLoad:
     added_columns: tuple[tuple[str, str], ...] = ()  # (raw name, raw type) the table lacks: schema drift
     # The object's bytes as landed, for a warehouse that parses `file_format` itself (CSV into PostgreSQL).
     open_raw: Callable[[], BinaryIO] | None = None
-    # Computes the ETag when `etag` is "" and it is needed before loading (another loader got there first).
-    resolve_etag: Callable[[], str] | None = None
+    # The content checksum (`crc64nvme:<base64>`, landing.py), "" when not known yet: a warehouse that
+    # streams the bytes computes it on the way, another one calls `resolve_checksum` before loading.
+    checksum: str = ""
+    resolve_checksum: Callable[[], str] | None = None
     # When the warehouse rejects the file: a structural reason and line if the file itself is malformed
     # (a truncated record makes a type error first; this names the truncation instead), else None.
     diagnose: Callable[[], tuple[str, int] | None] | None = None
+    # Raw columns of this file whose type may widen when a value does not fit (loaders/evolution.py).
+    widenable: frozenset[str] = frozenset()
+    # Ledger batches that had decided this key when the run read the ledger: a decision by any other
+    # batch was taken by another loader meanwhile, and this one then skips the object.
+    known_batches: frozenset[str] = frozenset()
+    # Whether the object is unchanged since discovery (size and modification time; None: cannot tell).
+    unchanged: Callable[[], bool] | None = None
+
+    @property
+    def identity(self) -> str:
+        """What identifies the object's content in the ledger: its checksum, else its ETag."""
+        return self.checksum or self.etag
 
 
 @dataclass(frozen=True)
 class Quarantine:
-    """An object found unusable before loading (unknown table, bad header, incompatible schema)."""
+    """An object decided before loading: unusable (unknown table, bad header, incompatible schema, cut
+    short), or, with status DUPLICATE, bytes already loaded under its key (a re-upload)."""
 
     key: str
     etag: str
     size: int
     reason: str
     line: int | None = None
+    checksum: str = ""
+    status: str = QUARANTINED
+    known_batches: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -93,9 +117,11 @@ class FileOutcome:
     reason: str | None = None
     line: int | None = None
     added_columns: tuple[str, ...] = field(default=())
+    checksum: str = ""
+    widened: tuple[str, ...] = field(default=())  # evolution.describe() of each column this file widened
 
     def __str__(self) -> str:
-        if self.status == QUARANTINED:
+        if self.status in (QUARANTINED, DEFERRED):
             where = f" (line {self.line})" if self.line is not None else ""
             return f"{self.key}: {self.reason}{where}"
         return f"{self.key}: {self.status}, {self.rows} rows"
@@ -110,3 +136,4 @@ class LedgerEntry:
     status: str
     batch_id: str
     reason: str | None = None
+    checksum: str | None = None  # NULL in rows written before the ledger had the column

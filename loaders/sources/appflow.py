@@ -22,8 +22,8 @@ import pyarrow.json as pajson
 from loaders.landing import LandedObject, LandingZone
 from loaders.records import FileFormat
 from loaders.source_tables import SALESFORCE, SourceTable
-from loaders.sources.base import (FileFormatError, FileInfo, SourceFile, UnknownObjectError, _arrow_reason,
-                                  _numbered, parquet_batches, parquet_info, sniff)
+from loaders.sources.base import (MAX_RECORD_BYTES, FileFormatError, FileInfo, SourceFile, UnknownObjectError,
+                                  _arrow_reason, _numbered, parquet_batches, parquet_info, sniff)
 from loaders.sources.schema import arrow_type_for_raw
 
 JSON_FORMAT = FileFormat("json")
@@ -66,7 +66,8 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
         table = pajson.read_json(io.BytesIO(data), read_options=pajson.ReadOptions(block_size=JSON_BLOCK_BYTES),
                                  parse_options=parse)
     except pa.ArrowException as err:
-        raise FileFormatError(sf.key, *_locate_json_problem(data, err)) from None
+        del data  # the diagnosis streams the object again, line by line
+        raise FileFormatError(sf.key, *_locate_json_problem(zone, sf.key, err)) from None
     # A known field no record mentions comes back all-null: harmless, except for the fields that
     # identify and order records, which count as missing (the schema check then quarantines the file).
     required = {c.lower() for c in (*sf.table.primary_key, *sf.table.version_order)}
@@ -75,19 +76,23 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
     return table.select(present)
 
 
-def _locate_json_problem(data: bytes, err: Exception) -> tuple[str, int | None]:
-    """The first line that is not one JSON object (1-based), and why, without quoting it (personal data)."""
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except UnicodeDecodeError:
-            return "malformed JSON Lines: a line is not valid UTF-8", number
-        except ValueError as exc:
-            return f"malformed JSON Lines: {exc.msg} (column {exc.colno})", number
-        if not isinstance(value, dict):
-            return f"malformed JSON Lines: a line holds a JSON {type(value).__name__}, not an object", number
+def _locate_json_problem(zone: LandingZone, key: str, err: Exception) -> tuple[str, int | None]:
+    """The first line that is not one JSON object (1-based), and why, without quoting it (personal data).
+    Streams the object: memory holds one line (at most MAX_RECORD_BYTES)."""
+    with zone.open(key) as handle:
+        for number, line in enumerate(iter(lambda: handle.readline(MAX_RECORD_BYTES + 1), b""), start=1):
+            if len(line) > MAX_RECORD_BYTES:
+                return f"record too large: over {MAX_RECORD_BYTES >> 20} MB", number
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except UnicodeDecodeError:
+                return "malformed JSON Lines: a line is not valid UTF-8", number
+            except ValueError as exc:
+                return f"malformed JSON Lines: {exc.msg} (column {exc.colno})", number
+            if not isinstance(value, dict):
+                return f"malformed JSON Lines: a line holds a JSON {type(value).__name__}, not an object", number
     return f"malformed JSON Lines: {_arrow_reason(err)}", None
 
 

@@ -10,7 +10,6 @@ reported by the warehouse with its line. Readers know nothing of the warehouse.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, Sequence
@@ -20,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from loaders.landing import LandedObject, LandingZone
-from loaders.errors import QuarantineError
+from loaders.errors import QuarantineError, clean_text
 from loaders.records import FileFormat
 from loaders.source_tables import SourceTable
 
@@ -28,6 +27,10 @@ SOURCE_ROW = "_source_row"
 CSV_BLOCK_BYTES = 4 << 20  # pyarrow parses blocks in parallel; 4 MB keeps the COPY stream flowing early
 PARQUET_BATCH_ROWS = 65_536
 HEADER_MAX_BYTES = 1 << 20
+# The largest record a file may hold: Redshift's COPY refuses rows over 4 MB ("Amazon Redshift COPY"
+# limits), so both targets quarantine a longer one as "record too large", whatever else is wrong with it.
+MAX_RECORD_BYTES = 4 << 20
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
 
 
 class UnknownObjectError(QuarantineError):
@@ -82,15 +85,15 @@ def read_csv_header(zone: LandingZone, key: str) -> list[str]:
         raise FileFormatError(key, "empty file: no header row")
     line = head.split(b"\n", 1)[0]
     if b"\n" not in head and len(head) >= HEADER_MAX_BYTES:
-        raise FileFormatError(key, f"no end of the header row in the first {HEADER_MAX_BYTES} bytes")
+        raise FileFormatError(key, f"header row too large: no line break in its first {HEADER_MAX_BYTES >> 20} MB", 1)
     try:
         text = line.decode("utf-8").removeprefix("\ufeff").rstrip("\r")
     except UnicodeDecodeError as err:
-        raise FileFormatError(key, f"header row is not UTF-8 ({err.reason} at byte {err.start})", 1) from None
+        raise FileFormatError(key, f"header row is not valid UTF-8 (byte {err.start})", 1) from None
     try:
         names = next(csv.reader([text], strict=True))
     except (csv.Error, StopIteration) as err:
-        raise FileFormatError(key, f"header row is not valid CSV: {err}", 1) from None
+        raise FileFormatError(key, f"header row is not valid CSV ({_csv_problem(err)})", 1) from None
     return [name.strip() for name in names]
 
 
@@ -127,23 +130,79 @@ _GOT_COLUMNS = re.compile(r"Expected (\d+) columns?, got (\d+)")
 
 
 def csv_structure_problem(zone: LandingZone, key: str, fields: int) -> tuple[str, int] | None:
-    """The first structural problem of a CSV file (not UTF-8, a record with the wrong number of fields,
-    an unterminated quote) and its line (1-based, the header is line 1), found with Python's csv module;
-    None when every record is well formed. It never quotes the record (it may hold personal data)."""
-    data = zone.read_bytes(key)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return "not valid UTF-8 (corrupt file)", data.count(b"\n", 0, err.start) + 1
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        for record in reader:
-            if len(record) != fields:
-                return (f"malformed CSV record: expected {fields} fields, found {len(record)} "
-                        "(truncated or corrupt file)", reader.line_num)
-    except csv.Error as problem:
-        return f"malformed CSV: {problem} (truncated or corrupt file)", reader.line_num
+    """The first structural problem of a CSV file (not UTF-8, a NUL byte, a record too large, a record with
+    the wrong number of fields, a quoted value never closed) and its line (1-based, the header is line 1),
+    found with Python's csv module; None when every record is well formed. It streams the file (memory:
+    one record, at most MAX_RECORD_BYTES) and never quotes the record (it may hold personal data)."""
+    lines = _CheckedLines()
+    with zone.open(key) as handle:
+        reader = csv.reader(lines(handle), strict=True)
+        try:
+            for record in reader:
+                if len(record) != fields:
+                    return (f"malformed CSV record: {len(record)} fields where the header has {fields} "
+                            "(truncated or corrupt file)", reader.line_num)
+        except _LineProblem as problem:
+            return problem.reason, problem.line
+        except csv.Error as err:
+            return f"malformed CSV: {_csv_problem(err)}", lines.number
     return None
+
+
+class _LineProblem(Exception):
+    def __init__(self, reason: str, line: int):
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
+class _CheckedLines:
+    """A binary file's lines as text for csv.reader, each checked: bounded in size, UTF-8, no NUL."""
+
+    def __init__(self) -> None:
+        self.number = 0
+
+    def __call__(self, handle: BinaryIO) -> Iterator[str]:
+        while True:
+            line = handle.readline(MAX_RECORD_BYTES + 1)
+            if not line:
+                return
+            self.number += 1
+            if len(line) > MAX_RECORD_BYTES:
+                raise _LineProblem(f"record too large: over {MAX_RECORD_BYTES >> 20} MB", self.number)
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _LineProblem("not valid UTF-8 (corrupt file)", self.number) from None
+            if "\x00" in text:
+                raise _LineProblem("a NUL byte (corrupt file)", self.number)
+            yield text.removeprefix("\ufeff") if self.number == 1 else text
+
+
+def _csv_problem(err: Exception) -> str:
+    """Python's csv error in words that never carry the record (its messages are fixed texts)."""
+    text = str(err)
+    if "unexpected end of data" in text or "EOF" in text:
+        return "a quoted value is never closed (truncated or corrupt file)"
+    if "field larger than field limit" in text:
+        return f"record too large: over {MAX_RECORD_BYTES >> 20} MB"
+    return clean_text(text, 120)
+
+
+def count_lines(zone: LandingZone, key: str) -> int:
+    """The number of lines of an object (line breaks + 1), counted while streaming it."""
+    breaks = 0
+    with zone.open(key) as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            breaks += chunk.count(b"\n")
+    return breaks + 1
+
+
+def check_last_line_break(zone: LandingZone, key: str, size: int) -> None:
+    """A format whose every record ends with a line break: a file whose last byte is not one was cut short
+    (its last record would load with a shortened last value). Raises FileFormatError with its last line."""
+    if size and zone.tail(key, 1) != b"\n":
+        raise FileFormatError(key, "truncated: the last record has no line break (the file was cut short)",
+                              count_lines(zone, key))
 
 
 def _locate_csv_problem(zone: LandingZone, key: str, names: Sequence[str], null_values: Sequence[str],
@@ -170,9 +229,16 @@ def _numbered(batches, key: str) -> Iterator[pa.RecordBatch]:
         yield pa.RecordBatch.from_arrays([*batch.columns, rows], names=[*batch.schema.names, SOURCE_ROW])
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_ROW_AFTER = re.compile(r"((?:got|columns?) \d+)\s*:.*$")
+
+
 def _arrow_reason(err: Exception) -> str:
-    text = str(err).strip().splitlines()
-    return " ".join(line.strip() for line in text[:3]) or type(err).__name__
+    """pyarrow's reason, first line only, without the row it sometimes appends ("Expected 11 columns, got 3:
+    <the row>") or any quoted text: a reason never carries a value."""
+    lines = str(err).strip().splitlines()
+    first = lines[0].strip() if lines else type(err).__name__
+    return clean_text(_QUOTED.sub("'...'", _ROW_AFTER.sub(r"\1", first)), 160)
 
 
 # --- Parquet --------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from loaders.source_tables import AZUREWARE, SourceTable
 from loaders.sources.base import (FileInfo, SourceFile, UnknownObjectError, csv_batches, parquet_batches,
                                   parquet_info, read_csv_header)
 
-CSV_FORMAT = FileFormat("csv", header_rows=1, null_marker="NULL")
+CSV_FORMAT = FileFormat("csv", header_rows=1, null_marker="NULL", records_end_with_newline=True)
 PARQUET_FORMAT = FileFormat("parquet")
 EXTENSIONS = {".csv": "csv", ".parquet": "parquet"}
 

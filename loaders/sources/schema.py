@@ -133,10 +133,11 @@ def check_schema(key: str, table: SourceTable, info: FileInfo, table_columns: Ma
     seen: dict[str, str] = {}
     columns: list[FileColumn] = []
     added: list[tuple[str, str]] = []
-    for name, arrow_type in zip(info.names, info.arrow_types):
-        if not SAFE_NAME.fullmatch(name):
-            raise SchemaError(key, f"column name {name!r} is not a plain identifier (letters, digits, _ and $, "
-                                   "at most 63 characters); refusing to load it")
+    for position, (name, arrow_type) in enumerate(zip(info.names, info.arrow_types), start=1):
+        if not SAFE_NAME.fullmatch(name):  # never quoted: a header cell can hold anything, of any length
+            raise SchemaError(key, f"column {position} of the header is not a plain identifier (letters, digits, "
+                                   f"_ and $, at most 63 characters; it has {len(name):,}); refusing to load it",
+                              1 if info.file_format.kind == "csv" else None)
         raw_name = name.lower()
         if raw_name in seen:
             raise SchemaError(key, f"columns {seen[raw_name]!r} and {name!r} are the same raw column {raw_name!r}")

@@ -16,7 +16,8 @@ from loaders.records import FileFormat
 from loaders.source_tables import TMS
 from loaders.sources.base import FileInfo, SourceFile, UnknownObjectError, csv_batches, read_csv_header
 
-CSV_FORMAT = FileFormat("csv", header_rows=1, null_marker="", empty_is_null=True)
+CSV_FORMAT = FileFormat("csv", header_rows=1, null_marker="", empty_is_null=True,
+                        records_end_with_newline=True)
 
 
 def identify(obj: LandedObject, rest: str) -> SourceFile:

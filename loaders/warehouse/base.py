@@ -7,8 +7,12 @@ its columns, a `FileFormat` (what a COPY needs), and a stream of Arrow record ba
 
 Crash-injection checkpoints (named steps, see loaders/crash.py) are called by both implementations:
 `before_copy` (lock held, ledger re-checked, nothing written), `during_copy` (local: after the first
-chunk of a COPY's stream reached it; a COPY carries one file or a run of same-shaped CSV files), `after_copy` (every COPY and ledger row written, not committed),
-`after_commit` (the batch is durable).
+chunk of a file's COPY stream reached it), `after_copy` (every COPY and ledger row written, not
+committed), `after_commit` (the batch is durable).
+
+Why a warehouse rejected a file is said in one vocabulary for both targets (`rejection_reason`): the line,
+the column and the kind of problem, never a value (PostgreSQL's messages and Redshift's load error
+details quote the record; neither is copied into a reason).
 """
 
 from __future__ import annotations
@@ -41,6 +45,70 @@ def prefer_diagnosis(f: FileLoad, reason: str, line: int | None,
 
 def _noop(*_args) -> None:
     return None
+
+
+def op_check_name(table: SourceTable) -> str:
+    """The check constraint (PostgreSQL) that refuses a DMS `Op` other than I, U or D."""
+    return "unify_op_is_i_u_d"
+
+
+OP_REASON = "column op: a DMS operation other than I, U or D"
+
+# Kinds of problem a warehouse reports about a value or a record, and how a reason says them.
+KIND_WORDS = {
+    "invalid": "not a valid {type}",
+    "range": "a number out of range for {type}",
+    "length": "a value longer than {type}",
+    "null": "no value where the source declares one (NOT NULL)",
+    "op": OP_REASON,
+    "missing_fields": "malformed CSV record: fields missing (truncated or corrupt file)",
+    "extra_fields": "malformed CSV record: more fields than the header (corrupt file)",
+    "open_quote": "malformed CSV: a quoted value is never closed (truncated or corrupt file)",
+    "malformed": "malformed record (corrupt file)",
+    "utf8": "not valid UTF-8 (corrupt file)",
+    "too_large": "record too large",
+}
+
+
+# The same, when the warehouse does not say which column (an INSERT's error text on Redshift).
+_UNNAMED = {"invalid": "a value its column's type refuses", "range": "a number out of its column's range",
+            "length": "a value longer than its column allows"}
+
+
+def reason_for(kind: str, column: str | None = None, type_: str | None = None) -> str:
+    """A quarantine reason: the kind of problem and, when known, the column and its type; no value."""
+    words = KIND_WORDS.get(kind)
+    if words is None:
+        return f"rejected by the warehouse ({kind})" + (f" in column {column}" if column else "")
+    if "{type}" in words:
+        if column is None or type_ is None:
+            return f"column {column}: {_UNNAMED[kind]}" if column else _UNNAMED[kind]
+        return f"column {column}: {words.format(type=type_)}"
+    if kind == "null" and column:
+        return f"column {column}: {words}"
+    return words
+
+
+_PG_KINDS = {"22P02": "invalid", "22007": "invalid", "22008": "invalid", "22003": "range", "22001": "length",
+             "23502": "null", "22021": "utf8", "54000": "too_large"}
+
+
+def rejection_reason(sqlstate: str, column: str | None, type_: str | None, message: str,
+                     constraint: str | None) -> str:
+    """PostgreSQL's rejection of a value or record (SQLSTATE, and its primary message only to tell the
+    three malformed-CSV cases apart: those messages never carry data) as a reason."""
+    if sqlstate == "23514" and constraint == "unify_op_is_i_u_d":
+        return reason_for("op")
+    if sqlstate == "22P04":
+        if message.startswith("missing data"):
+            return reason_for("missing_fields")
+        if message.startswith("extra data"):
+            return reason_for("extra_fields")
+        if "unterminated" in message:
+            return reason_for("open_quote")
+        return reason_for("malformed")
+    kind = _PG_KINDS.get(sqlstate)
+    return reason_for(kind, column, type_) if kind else reason_for(f"SQLSTATE {sqlstate}", column)
 
 
 class Warehouse(ABC):

@@ -4,33 +4,39 @@ One batch = one transaction:
 
     BEGIN
       pg_try_advisory_xact_lock(load lock)          -- waits, logging who holds it; gives up after lock_wait_s
-      re-read the ledger for the batch's objects     -- skip what another loader committed meanwhile
-      per file: SAVEPOINT; [ALTER TABLE ADD COLUMN for drift]; COPY raw (file columns, _source_row)
-                FROM STDIN (CSV); RELEASE            -- a rejected file rolls back to its savepoint
-      INSERT ledger rows (loaded / quarantined), INSERT the batch row
+      clock_timestamp() -> the batch's _loaded_at   -- read after the lock: commit order (see below)
+      re-read the ledger for the batch's objects     -- skip what another loader decided meanwhile
+      per file: SAVEPOINT; set the load context (key; the row sequence back to 1);
+                [ALTER TABLE ADD COLUMN / ALTER COLUMN TYPE for schema evolution];
+                COPY raw (file columns) FROM STDIN (CSV, as landed); RELEASE
+                                                     -- a rejected file rolls back to its savepoint
+      INSERT ledger rows (loaded / quarantined / duplicate), INSERT the batch row
     COMMIT
 
-What COPY reads (prepared in a second thread, so that it and PostgreSQL's COPY use two cores at once):
-- CSV files (DMS, TMS) go to COPY as landed (`FORMAT csv, HEADER, NULL '<marker>'`, the column list
-  from the header), each record prefixed with its number: PostgreSQL's own RFC 4180 parser reads them,
-  as Redshift's COPY reads the same files, and rejects a malformed record or a value its raw type
-  refuses with the file's own line. Re-encoding them with pyarrow first, and numbering rows with a
-  sequence default, were both measured slower (README "Loader benchmark"); pyarrow's CSV reader still
-  checks them in a dry run.
-- JSON Lines and Parquet (AppFlow, DMS Parquet) are read by pyarrow and written as CSV, with their
-  `_source_row`.
+One COPY per file, the file's bytes as landed: PostgreSQL's own RFC 4180 parser reads them (as Redshift's
+COPY reads the same files) and rejects a malformed record or a value its raw type refuses, with the line.
+The loader does no per-record work: a second thread reads the file in 1 MB chunks, computes the content
+checksum (CRC-64/NVME, C) and checks that no line exceeds MAX_RECORD_BYTES, while COPY parses.
+JSON Lines and Parquet (AppFlow, DMS Parquet) are read by pyarrow and written as CSV, with their
+`_source_row`.
 
-`_source_key`, `_batch_id` and `_loaded_at` are not in the data: their column defaults read the load
-context the loader sets with `set_config` before each COPY, through IMMUTABLE functions that PostgreSQL
-evaluates once when it plans the COPY (constant folding of defaults), not once per row. Outside a load
-the functions raise, so nothing but the loader can write raw rows without naming their origin.
+The metadata columns are not in the data. Their defaults read the load context set before each COPY:
+`_source_key`, `_batch_id` and `_loaded_at` through IMMUTABLE functions that PostgreSQL folds once when it
+plans the COPY (constant folding of defaults), `_source_row` as `nextval()` of a temporary sequence of the
+session, reset to 1 before each file: COPY evaluates defaults row by row in file order, so the warehouse
+numbers the records in file order (and `nextval` is the one volatile default COPY still batch-inserts).
+Outside a load the functions raise, so nothing but the loader can write raw rows without naming their origin.
+
+`_loaded_at` in commit order: it is read with clock_timestamp() right after the load lock is granted, and
+the lock is held until the batch commits, so a batch that commits after another carries a later
+`_loaded_at` (its lock was granted after the other's commit). A dbt model that has seen rows up to T misses
+no batch loaded later (see docs/loaders.md: the lookback only has to cover clock adjustments).
 """
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
-import hashlib
+import functools
 import logging
 import os
 import queue
@@ -38,7 +44,8 @@ import re
 import socket
 import threading
 import time
-from typing import BinaryIO, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 import psycopg2
 import psycopg2.errors
@@ -47,22 +54,27 @@ import pyarrow.csv as pacsv
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
-from loaders import ledger
+from loaders import evolution, ledger
 from loaders.config import Settings
 from loaders.errors import LoadFailure, LockTimeout, QuarantineError, clean_text
-from loaders.records import (LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry)
+from loaders.landing import ContentHash, LandingNotFound
 from loaders.logs import log_event
+from loaders.records import (DEFERRED, DONE, LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome,
+                             LedgerEntry)
 from loaders.source_tables import SourceTable
-from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, prefer_diagnosis, raw_columns,
-                                    raw_indexes)
+from loaders.sources.base import MAX_RECORD_BYTES
+from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, op_check_name, prefer_diagnosis,
+                                    raw_columns, raw_indexes, rejection_reason)
 
 log = logging.getLogger("loaders.warehouse.postgres")
 
 LOCK_KEY = 0x756E6966796C6F61  # "unifyloa": the advisory lock every loader takes per batch
-FUNCTIONS_VERSION = "unify-loader-functions v3"  # bump when _FUNCTIONS change: setup re-creates them
+FUNCTIONS_VERSION = "unify-loader-functions v4"  # bump when _FUNCTIONS change: setup re-creates them
 CONTEXT_PREFIX = "unify_load."
+ROW_SEQUENCE = "unify_source_row"  # a temporary sequence of the loader's session: _source_row
 _META_DEFAULTS = {
     "_source_key": "unify_loader.load_context('source_key'::text)",
+    "_source_row": "nextval(unify_loader.source_row_sequence())",
     "_batch_id": "unify_loader.load_context('batch_id'::text)",
     "_loaded_at": "unify_loader.load_context_ts()",
 }
@@ -99,11 +111,30 @@ begin
 end
 $fn$;
 comment on function unify_loader.load_context_ts() is
-    '{FUNCTIONS_VERSION}: the batch transaction''s start time (UTC), the raw rows'' _loaded_at; see load_context.';
+    '{FUNCTIONS_VERSION}: the time the batch got the load lock (UTC), the raw rows'' _loaded_at; see load_context.';
+create or replace function unify_loader.source_row_sequence() returns regclass
+    language plpgsql immutable
+as $fn$
+declare
+    found regclass := to_regclass('pg_temp.{ROW_SEQUENCE}');
+begin
+    if found is null then
+        raise exception 'raw tables are written by the unify loader only: no row sequence in this session'
+            using hint = 'load files with `unify load`; see loaders/warehouse/postgres.py';
+    end if;
+    return found;
+end
+$fn$;
+comment on function unify_loader.source_row_sequence() is
+    'The loader session''s temporary sequence that numbers a file''s records (_source_row), reset to 1 before '
+    'each COPY. IMMUTABLE on purpose: folded once per COPY, so the default is a plain nextval().';
 """
 # SQLSTATE classes that mean "this file's data is unacceptable" (quarantine), not "the run cannot go on".
-_DATA_ERROR_CLASSES = ("22", "23")
+_DATA_ERROR_CLASSES = ("22", "23", "54")
 _BAD_COPY_FILE_FORMAT = "22P04"  # missing or extra columns, an unterminated quoted field
+# A value the column's type refused: invalid text, out of range, too long. Datetimes never widen.
+_WIDENING_CODES = ("22P02", "22003", "22001")
+_OP_VALUES = ("I", "U", "D")
 
 
 class PostgresWarehouse(Warehouse):
@@ -115,6 +146,7 @@ class PostgresWarehouse(Warehouse):
         self.lock_wait_s = lock_wait_s
         self.loader_name = f"{socket.gethostname()} pid {os.getpid()} postgres"
         self.conn = self._connect(connect_attempts, statement_timeout_s)
+        self._release = ""  # the last file's savepoint, released with the next statement (one round trip less)
 
     # ------------------------------------------------------------------------------ connection
     def _connect(self, attempts: int, statement_timeout_s: float | None):
@@ -156,16 +188,20 @@ class PostgresWarehouse(Warehouse):
                 cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(ledger.SCHEMA)))
                 cur.execute(_FUNCTIONS)
                 for name, columns in ((ledger.LEDGER, ledger.LEDGER_COLUMNS), (ledger.BATCHES, ledger.BATCH_COLUMNS)):
-                    cur.execute(sql.SQL("create table if not exists {}.{} ({})").format(
-                        sql.Identifier(ledger.SCHEMA), sql.Identifier(name),
-                        sql.SQL(ledger.column_defs(columns, _quote))))
+                    table = sql.Identifier(ledger.SCHEMA, name)
+                    cur.execute(sql.SQL("create table if not exists {} ({})").format(
+                        table, sql.SQL(ledger.column_defs(columns, _quote))))
+                    for column, type_, _not_null in columns:  # a ledger from before a column existed
+                        cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
+                            table, sql.Identifier(column)))
                 cur.execute(sql.SQL("create index if not exists load_ledger_object_key on {}.{} (object_key)").format(
                     sql.Identifier(ledger.SCHEMA), sql.Identifier(ledger.LEDGER)))
                 schemas = {t.raw_schema for t in tables}
                 existing = self._existing_columns(cur, schemas)
                 indexes = self._existing_indexes(cur, schemas)
+                checks = self._existing_checks(cur, schemas)
                 for table in tables:
-                    self._ensure_table(cur, table, existing.get((table.raw_schema, table.raw_table)))
+                    self._ensure_table(cur, table, existing.get((table.raw_schema, table.raw_table)), checks)
                     self._ensure_indexes(cur, table, indexes)
             self.conn.commit()
         except psycopg2.Error as err:
@@ -185,17 +221,26 @@ class PostgresWarehouse(Warehouse):
             if not all(cur.fetchone()):
                 self.conn.rollback()
                 return True
-            existing = self._existing_columns(cur, {t.raw_schema for t in tables})
-            indexes = self._existing_indexes(cur, {t.raw_schema for t in tables})
+            schemas = {t.raw_schema for t in tables} | {ledger.SCHEMA}
+            existing = self._existing_columns(cur, schemas)
+            indexes = self._existing_indexes(cur, schemas)
+            checks = self._existing_checks(cur, schemas)
         self.conn.rollback()
+        for name, columns in ((ledger.LEDGER, ledger.LEDGER_COLUMNS), (ledger.BATCHES, ledger.BATCH_COLUMNS)):
+            if any(c not in existing.get((ledger.SCHEMA, name), {}) for c, _t, _n in columns):
+                return True
         for table in tables:
             columns = existing.get((table.raw_schema, table.raw_table))
             if columns is None:
                 return True
             if any((table.raw_schema, index.name) not in indexes for index in raw_indexes(table)):
                 return True
-            for name, _type, _nn in raw_columns(table):
+            if _has_op(table) and (table.raw_schema, table.raw_table, op_check_name(table)) not in checks:
+                return True
+            for name, type_, _nn in raw_columns(table):
                 if name not in columns or (name in _META_DEFAULTS and columns[name][1] is None):
+                    return True
+                if _contract_widens(columns[name][0], type_):
                     return True
         return False
 
@@ -225,6 +270,13 @@ class PostgresWarehouse(Warehouse):
         return set(cur.fetchall())
 
     @staticmethod
+    def _existing_checks(cur, schemas: set[str]) -> set[tuple[str, str, str]]:
+        cur.execute("select n.nspname, c.relname, k.conname from pg_constraint k join pg_class c on c.oid = k.conrelid "
+                    "join pg_namespace n on n.oid = c.relnamespace where k.contype = 'c' and n.nspname = any(%s)",
+                    (sorted(schemas),))
+        return set(cur.fetchall())
+
+    @staticmethod
     def _ensure_indexes(cur, table: SourceTable, existing: set[tuple[str, str]]) -> None:
         """The raw table's btree indexes (warehouse/base.py `raw_indexes`), on a new or an existing table."""
         for index in raw_indexes(table):
@@ -236,7 +288,8 @@ class PostgresWarehouse(Warehouse):
             log_event(log, "raw_index_created", table=table.qualified_raw_name, index=index.name,
                       columns=",".join(index.columns))
 
-    def _ensure_table(self, cur, table: SourceTable, columns: dict[str, tuple[str, str | None]] | None) -> None:
+    def _ensure_table(self, cur, table: SourceTable, columns: dict[str, tuple[str, str | None]] | None,
+                      checks: set[tuple[str, str, str]]) -> None:
         ident = sql.Identifier(table.raw_schema, table.raw_table)
         if columns is None:
             cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(table.raw_schema)))
@@ -244,6 +297,8 @@ class PostgresWarehouse(Warehouse):
             for name, type_, not_null in raw_columns(table):
                 default = f" default {_META_DEFAULTS[name]}" if name in _META_DEFAULTS else ""
                 defs.append(f"{_quote(name)} {type_}{' not null' if not_null else ''}{default}")
+            if _has_op(table):
+                defs.append(f"constraint {_quote(op_check_name(table))} check (op in ('I', 'U', 'D'))")
             cur.execute(sql.SQL("create table if not exists {} ({})").format(ident, sql.SQL(", ".join(defs))))
             cur.execute(sql.SQL("comment on table {} is {}").format(
                 ident, sql.Literal(f"{table.description}. Append-only raw deliveries of {table.system}.{table.name}, "
@@ -256,9 +311,120 @@ class PostgresWarehouse(Warehouse):
                     ident, sql.Identifier(name)))
                 log_event(log, "raw_column_added", table=table.qualified_raw_name, column=name, type=type_,
                           reason="contract")
+            elif _contract_widens(columns[name][0], type_):  # the contract widened it (TMS ids: text)
+                try:
+                    self._widen(cur, table, name, type_)
+                    log_event(log, "raw_column_widened", table=table.qualified_raw_name, column=name,
+                              change=evolution.describe(name, columns[name][0], type_), reason="contract")
+                except _WidenBlocked as blocked:
+                    log_event(log, "raw_column_not_widened", logging.WARNING, table=table.qualified_raw_name,
+                              column=name, reason=blocked.reason)
             if name in _META_DEFAULTS and (name not in columns or columns[name][1] is None):
                 cur.execute(sql.SQL("alter table {} alter column {} set default " + _META_DEFAULTS[name]).format(
                     ident, sql.Identifier(name)))
+        if _has_op(table) and (table.raw_schema, table.raw_table, op_check_name(table)) not in checks:
+            # NOT VALID: rows already loaded are not re-read; every new row is checked
+            cur.execute(sql.SQL("alter table {} add constraint {} check (op in ('I', 'U', 'D')) not valid").format(
+                ident, sql.Identifier(op_check_name(table))))
+
+    # ------------------------------------------------------------------------------ schema evolution
+    def _widen(self, cur, table: SourceTable, column: str, new_type: str) -> None:
+        """ALTER a raw column to a wider type, in the current transaction, under a savepoint of its own.
+        PostgreSQL refuses to change the type of a column a view reads (dbt's staging views read raw
+        tables), so the views that depend on the table, directly or through other views, are dropped and
+        recreated around the ALTER as they were: definition, options, owner, privileges, comments. When a
+        view cannot be recreated over the wider type (or is a materialized view), everything is rolled
+        back to the savepoint and _WidenBlocked says why."""
+        ident = sql.Identifier(table.raw_schema, table.raw_table)
+        views = self._dependent_views(cur, table)
+        for view in views:
+            if view.kind != "v":
+                raise _WidenBlocked(f"column {column} needs {new_type}, but materialized view {view.name} reads "
+                                    "the table (widen the column and refresh the view by hand)")
+        cur.execute("savepoint unify_widen; set local lock_timeout = '60s'")  # dbt may be reading: wait, then fail
+        view = None
+        try:
+            for view in reversed(views):
+                cur.execute(sql.SQL("drop view {}").format(sql.Identifier(view.schema, view.name)))
+            view = None
+            cur.execute(sql.SQL("alter table {} alter column {} type " + new_type + " using {}::" + new_type).format(
+                ident, sql.Identifier(column), sql.Identifier(column)))
+            for view in views:
+                view.create(cur)
+        except psycopg2.Error as err:
+            if err.pgcode == "55P03" or view is None:  # the lock was not granted, or the ALTER failed: the run
+                raise
+            self._undo(cur, "unify_widen")
+            raise _WidenBlocked(f"column {column} needs {new_type}, but view {view.schema}.{view.name} that reads it "
+                                "cannot be recreated over the wider type "
+                                f"({clean_text(err.diag.message_primary or '', 120)})") from None
+        cur.execute("release savepoint unify_widen; set local lock_timeout = 0")
+
+    @staticmethod
+    def _dependent_views(cur, table: SourceTable) -> list["_View"]:
+        """Views reading the table, directly or through other views, those read first first."""
+        cur.execute(
+            """
+            with recursive deps(oid, depth) as (
+                select r.ev_class, 1
+                from pg_depend d join pg_rewrite r on r.oid = d.objid
+                where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+                  and d.refobjid = %s::regclass and r.ev_class <> d.refobjid
+              union
+                select r.ev_class, deps.depth + 1
+                from deps join pg_depend d on d.refobjid = deps.oid join pg_rewrite r on r.oid = d.objid
+                where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+                  and r.ev_class <> deps.oid and deps.depth < 50
+            )
+            select n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid), c.reloptions,
+                   pg_get_userbyid(c.relowner), obj_description(c.oid, 'pg_class'),
+                   (select coalesce(array_agg(array[a.attname::text, col_description(c.oid, a.attnum)]), '{}')
+                    from pg_attribute a where a.attrelid = c.oid and a.attnum > 0
+                      and col_description(c.oid, a.attnum) is not null),
+                   (select coalesce(array_agg(array[case when x.grantee = 0 then 'public'
+                                                       else quote_ident(pg_get_userbyid(x.grantee)) end,
+                                                  x.privilege_type, x.is_grantable::text]), '{}')
+                    from aclexplode(c.relacl) x where x.grantee <> c.relowner),
+                   max(deps.depth)
+            from deps join pg_class c on c.oid = deps.oid join pg_namespace n on n.oid = c.relnamespace
+            group by c.oid, n.nspname, c.relname, c.relkind, c.reloptions, c.relowner, c.relacl
+            order by max(deps.depth), n.nspname, c.relname
+            """,
+            (f'"{table.raw_schema}"."{table.raw_table}"',))
+        return [_View(*row[:9]) for row in cur.fetchall()]
+
+    def _needed_widenings(self, cur, table: SourceTable, f: FileLoad,
+                          columns: Mapping[str, str]) -> list[tuple[str, str, str]] | None:
+        """Profile the file in the warehouse (copied into a scratch table of text columns, under a savepoint
+        rolled back afterwards) and return the widenings (column, old type, new type) that let every value
+        of its widenable columns fit; None when some value fits no type of the ladder (evolution.py)."""
+        targets = [c.raw_name for c in f.columns if c.raw_name in f.widenable and c.raw_name in columns]
+        if not targets:
+            return None
+        names = [c.raw_name for c in f.columns] + ([] if _as_landed(f) else ["_source_row"])
+        cur.execute("savepoint unify_profile")
+        try:
+            cur.execute(sql.SQL("create temp table unify_profile ({}) on commit drop").format(
+                sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)))
+            statement, stream = self._copy_statement(sql.Identifier("unify_profile"), f, names, hashed=False)
+            try:
+                cur.copy_expert(statement, stream, size=1 << 20)
+            finally:
+                stream.close()
+            cur.execute(evolution.profile_sql("unify_profile", targets, _quote, _literal))
+            profiles = evolution.read_profile(cur.fetchone(), targets)
+        except psycopg2.Error:
+            return None  # the file does not even parse as text columns: not a type problem
+        finally:
+            self._undo(cur, "unify_profile")
+        widenings = []
+        for name in targets:
+            new = evolution.widened_type(columns[name], profiles[name])
+            if new is None:
+                return None
+            if not evolution.same_type(new, columns[name]):
+                widenings.append((name, columns[name], new))
+        return widenings or None
 
     # ------------------------------------------------------------------------------ reads
     def table_columns(self, table: SourceTable) -> dict[str, str]:
@@ -285,20 +451,26 @@ class PostgresWarehouse(Warehouse):
         if not keys:
             return found
         with self.conn.cursor() as cur:
-            cur.execute("select to_regclass('unify_loader.load_ledger') is not null")
-            if not cur.fetchone()[0]:
+            cur.execute("select to_regclass('unify_loader.load_ledger') is not null, exists (select 1 from "
+                        "pg_attribute where attrelid = to_regclass('unify_loader.load_ledger') "
+                        "and attname = 'content_checksum' and not attisdropped)")
+            present, migrated = cur.fetchone()
+            if not present:
                 self.conn.rollback()
                 return found
             for start in range(0, len(keys), 5000):
-                chunk = list(keys[start:start + 5000])
-                cur.execute(
-                    "select object_key, etag, status, batch_id, reason from unify_loader.load_ledger "
-                    "where object_key = any(%s) order by recorded_at, batch_id",
-                    (chunk,),
-                )
-                for key, etag, status, batch_id, reason in cur.fetchall():
-                    found.setdefault(key, []).append(LedgerEntry(key, etag, status, batch_id, reason))
+                found.update(self._ledger_rows(cur, list(keys[start:start + 5000]), migrated))
         self.conn.rollback()
+        return found
+
+    @staticmethod
+    def _ledger_rows(cur, keys: list[str], migrated: bool = True) -> dict[str, list[LedgerEntry]]:
+        checksum = "content_checksum" if migrated else "null"
+        cur.execute(f"select object_key, etag, status, batch_id, reason, {checksum} from unify_loader.load_ledger "
+                    "where object_key = any(%s) order by recorded_at, batch_id", (keys,))
+        found: dict[str, list[LedgerEntry]] = {}
+        for key, etag, status, batch_id, reason, content in cur.fetchall():
+            found.setdefault(key, []).append(LedgerEntry(key, etag, status, batch_id, reason, content))
         return found
 
     # ------------------------------------------------------------------------------ the lock
@@ -339,8 +511,9 @@ class PostgresWarehouse(Warehouse):
         if row is None:
             return "a loader that has just released it"
         pid, app, addr, started = row
-        return (f"'{app or 'unknown client'}' (PostgreSQL backend {pid}, from {addr}, in a transaction since "
-                f"{started:%Y-%m-%d %H:%M:%S %Z})")
+        # xact_start is NULL when the holder is between two statements of ending its transaction
+        since = f", in a transaction since {started:%Y-%m-%d %H:%M:%S %Z}" if started is not None else ""
+        return f"'{app or 'unknown client'}' (PostgreSQL backend {pid}, from {addr}{since})"
 
     # ------------------------------------------------------------------------------ loading
     def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:
@@ -349,45 +522,51 @@ class PostgresWarehouse(Warehouse):
         try:
             with self.conn.cursor() as cur:
                 self._lock(cur, batch.batch_id)
-                cur.execute("select (now() at time zone 'utc')")
+                # After the lock, not at transaction start: a later commit gets a later _loaded_at.
+                cur.execute("select clock_timestamp() at time zone 'utc'")
                 loaded_at = cur.fetchone()[0]
-                cur.execute("select set_config(%s, %s, true), set_config(%s, %s, true)",
+                cur.execute(f"create temp sequence if not exists {ROW_SEQUENCE} cache 1000; "
+                            "select set_config(%s, %s, true), set_config(%s, %s, true)",
                             (CONTEXT_PREFIX + "batch_id", batch.batch_id,
                              CONTEXT_PREFIX + "loaded_at", loaded_at.isoformat(sep=" ")))
-                done = self._loaded_now(cur, [f.key for f in batch.files] + [q.key for q in batch.quarantines])
+                decided = self._ledger_rows(cur, [f.key for f in batch.files] + [q.key for q in batch.quarantines])
                 checkpoint("before_copy")
                 columns = self._columns_now(cur, batch.table) if batch.table else {}
-                done_keys = {k for k, _e in done}
-                todo: list[FileLoad] = []
                 for f in batch.files:
-                    if not f.etag and f.resolve_etag is not None and f.key in done_keys:
-                        f = dataclasses.replace(f, etag=f.resolve_etag())  # its key was loaded meanwhile
-                    if (f.key, f.etag) in done:
-                        outcome = FileOutcome(f.key, f.etag, f.size, raw_table, SKIPPED, done[(f.key, f.etag)])
-                        outcomes.append(outcome)
-                        on_file(outcome)
+                    others = [e for e in decided.get(f.key, []) if e.batch_id not in f.known_batches]
+                    if others and not f.checksum and f.resolve_checksum is not None:
+                        f = _with_checksum(f, f.resolve_checksum())  # its key was decided meanwhile: which bytes?
+                    meanwhile = _decided_meanwhile(others, f.etag, f.checksum)
+                    if meanwhile is not None:
+                        outcome = FileOutcome(f.key, f.etag, f.size, raw_table, SKIPPED, meanwhile.batch_id,
+                                              checksum=f.checksum)
                     else:
-                        todo.append(f)
-                for run in _runs(todo):
-                    for outcome in self._load_run(cur, batch, run, columns, checkpoint):
-                        outcomes.append(outcome)
-                        on_file(outcome)
-                for q in batch.quarantines:
-                    if (q.key, q.etag) in done:
-                        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, SKIPPED, done[(q.key, q.etag)])
-                    else:
-                        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, QUARANTINED, batch.batch_id,
-                                              reason=q.reason, line=q.line)
+                        outcome = self._load_file(cur, batch, f, columns, checkpoint)
                     outcomes.append(outcome)
                     on_file(outcome)
+                for q in batch.quarantines:
+                    others = [e for e in decided.get(q.key, []) if e.batch_id not in q.known_batches]
+                    meanwhile = _decided_meanwhile(others, q.etag, q.checksum)
+                    if meanwhile is not None:
+                        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, SKIPPED, meanwhile.batch_id)
+                    else:
+                        outcome = FileOutcome(q.key, q.etag, q.size, raw_table, q.status, batch.batch_id,
+                                              reason=q.reason, line=q.line, checksum=q.checksum)
+                    outcomes.append(outcome)
+                    on_file(outcome)
+                if self._release:
+                    cur.execute(self._release)
+                    self._release = ""
                 self._record(cur, batch, outcomes, loaded_at)
                 checkpoint("after_copy")
             self.conn.commit()
         except psycopg2.Error as err:
+            self._release = ""
             self._rollback()
             raise LoadFailure(f"batch {batch.batch_id} ({raw_table or 'quarantines'}) failed and was rolled back: "
                               f"{str(err).strip()}") from None
         except BaseException:
+            self._release = ""
             self._rollback()
             raise
         checkpoint("after_commit")
@@ -399,211 +578,152 @@ class PostgresWarehouse(Warehouse):
         except psycopg2.Error:
             pass  # the connection is gone: the server rolled the transaction back itself
 
-    @staticmethod
-    def _loaded_now(cur, keys: list[str]) -> dict[tuple[str, str], str]:
-        if not keys:
-            return {}
-        cur.execute("select object_key, etag, batch_id from unify_loader.load_ledger "
-                    "where object_key = any(%s) and status = %s", (keys, LOADED))
-        return {(key, etag): batch_id for key, etag, batch_id in cur.fetchall()}
-
-    def _load_run(self, cur, batch: Batch, files: list[FileLoad], columns: dict[str, str],
-                  checkpoint: Checkpoint) -> list[FileOutcome]:
-        """Load files of one table that share their header and format with ONE COPY (see `_CsvRun`), under
-        one savepoint. Optimistic: when the COPY fails on a file's data, the savepoint is rolled back, that
-        file (named by the error's line) is loaded on its own, where it is quarantined with its own line,
-        and the others are copied again together; after `MAX_RUN_RETRIES` failures, or when the failing
-        file cannot be named, the rest are loaded one by one. A single file is loaded on its own."""
-        outcomes: dict[int, FileOutcome] = {}
-        pending = list(range(len(files)))
-        for _attempt in range(self.MAX_RUN_RETRIES):
-            if len(pending) < 2:
-                break
-            run = [files[i] for i in pending]
-            try:
-                got = self._copy_run(cur, batch, run, columns, checkpoint)
-            except _RunFailed as failed:
-                log_event(log, "run_copy_retry", logging.DEBUG, batch_id=batch.batch_id, files=len(run),
-                          key=run[failed.index].key if failed.index is not None else None, reason=failed.reason)
-                if failed.index is None:
-                    break
-                culprit = pending.pop(failed.index)
-                outcomes[culprit] = self._load_file(cur, batch, files[culprit], columns, checkpoint)
-                continue
-            outcomes.update(zip(pending, got))
-            pending = []
-            break
-        for i in pending:
-            outcomes[i] = self._load_file(cur, batch, files[i], columns, checkpoint)
-        return [outcomes[i] for i in range(len(files))]
-
-    MAX_RUN_RETRIES = 3
-
-    def _copy_run(self, cur, batch: Batch, files: list[FileLoad], columns: dict[str, str],
-                  checkpoint: Checkpoint) -> list[FileOutcome]:
-        """One COPY of a run of files under a savepoint; raises _RunFailed (savepoint rolled back) when the
-        warehouse rejects the data, anything else as it is."""
-        table = batch.table
-        assert table is not None
-        raw_table = table.qualified_raw_name
-        ident = sql.Identifier(table.raw_schema, table.raw_table)
-        first = files[0]
-        fmt = first.file_format
-        added = [(name, type_) for name, type_ in first.added_columns if name not in columns]
-        options = [sql.SQL("format csv"), sql.SQL("header false")]
-        if fmt.null_marker is not None:
-            options.append(sql.SQL("null {}").format(sql.Literal(fmt.null_marker)))
-        names = ["_source_key", "_source_row", *(c.raw_name for c in first.columns)]
-        statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
-            ident, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(options))
-        run = _CsvRun(files)
-        cur.execute("savepoint unify_run")
-        stream = _CopyStream(run, lambda: checkpoint("during_copy"))
-        try:
-            for name, type_ in added:
-                cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
-                    ident, sql.Identifier(name)))
-            cur.copy_expert(statement, stream, size=1 << 20)
-        except psycopg2.Error as err:
-            stream.close()
-            if isinstance(stream.error, _RunFileError):
-                self._undo(cur, "unify_run")
-                raise _RunFailed(stream.error.index, str(stream.error)) from None
-            if stream.error is not None:  # the read failed (network) or a crash was injected: that, as is
-                raise stream.error from None
-            if not (err.pgcode or "").startswith(_DATA_ERROR_CLASSES):
-                raise
-            self._undo(cur, "unify_run")
-            line = _pg_line(err)
-            raise _RunFailed(run.file_at(line) if line is not None else None, _pg_reason(err)) from None
-        finally:
-            stream.close()
-        records = run.records
-        if cur.rowcount != sum(records):  # never silently: the numbering and COPY must agree
-            raise LoadFailure(f"{raw_table}: COPY of {len(files)} files read {cur.rowcount} records, the loader "
-                              f"numbered {sum(records)}")
-        cur.execute("release savepoint unify_run")
-        for name, type_ in added:
-            columns[name] = type_
-            log_event(log, "schema_drift_column_added", batch_id=batch.batch_id, table=raw_table, column=name,
-                      type=type_, key=first.key)
-        outcomes = []
-        for i, f in enumerate(files):
-            outcomes.append(FileOutcome(f.key, run.etag(i), f.size, raw_table, LOADED, batch.batch_id,
-                                        rows=records[i], added_columns=tuple(n for n, _ in added) if i == 0 else ()))
-            log_event(log, "file_loaded", logging.DEBUG, batch_id=batch.batch_id, key=f.key, table=raw_table,
-                      rows=records[i])
-        return outcomes
-
-    @staticmethod
-    def _undo(cur, savepoint: str) -> None:
-        cur.execute(f"rollback to savepoint {savepoint}")
-        cur.execute(f"release savepoint {savepoint}")
-
     def _load_file(self, cur, batch: Batch, f: FileLoad, columns: dict[str, str],
                    checkpoint: Checkpoint) -> FileOutcome:
+        """One file, one COPY, under a savepoint. A value its raw type refuses, in a column whose type may
+        widen, has the file profiled and the columns widened, then one more COPY; anything else the
+        warehouse refuses quarantines the file (rolled back to the savepoint)."""
         table = batch.table
         assert table is not None
         raw_table = table.qualified_raw_name
         ident = sql.Identifier(table.raw_schema, table.raw_table)
-        cur.execute("savepoint unify_file")
-        added: list[str] = []
-        stream: _CopyStream | None = None
-        arrow: _ArrowCsv | None = None
-        try:
-            for name, type_ in f.added_columns:
-                if name not in columns:
-                    cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
-                        ident, sql.Identifier(name)))
-                    added.append(name)
-            cur.execute("select set_config(%s, %s, true)", (CONTEXT_PREFIX + "source_key", f.key))
-            rows = 0
-            if f.columns and f.open_raw is not None and f.file_format.kind == "csv":
-                rows, etag = self._copy_csv_as_landed(cur, ident, f, checkpoint)
-                f = dataclasses.replace(f, etag=etag)
-            elif f.columns:
-                names = [c.raw_name for c in f.columns] + ["_source_row"]
-                statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-                    ident, sql.SQL(", ").join(map(sql.Identifier, names)))
-                arrow = _ArrowCsv(f.record_batches)
-                stream = _CopyStream(arrow, lambda: checkpoint("during_copy"))
-                try:
-                    cur.copy_expert(statement, stream, size=1 << 20)
-                finally:
-                    stream.close()
-                rows = cur.rowcount
-            cur.execute("release savepoint unify_file")
-        except psycopg2.Error as err:
-            if stream is not None and stream.error is not None:
-                self._undo_file(cur)
-                if isinstance(stream.error, QuarantineError):
-                    return self._quarantined(batch, f, stream.error.reason, stream.error.line)
-                raise stream.error from None
-            if not (err.pgcode or "").startswith(_DATA_ERROR_CLASSES):
-                raise
-            self._undo_file(cur)
-            line = _pg_line(err)
-            if arrow is not None and line is not None:  # a line of the generated stream: which record?
-                line = arrow.record_at(line)
-            reason, line = prefer_diagnosis(f, _pg_reason(err), line, structural=err.pgcode == _BAD_COPY_FILE_FORMAT)
-            return self._quarantined(batch, f, reason, line)
-        except QuarantineError as err:
-            self._undo_file(cur)
-            return self._quarantined(batch, f, err.reason, err.line)
+        widenings: list[tuple[str, str, str]] = []
+        for attempt in (1, 2):
+            # the savepoint and the file's load context go in the same round trip as the COPY when nothing
+            # has to be altered in between
+            prefix = cur.mogrify(f"{self._release}savepoint unify_file; select set_config(%s, %s, true), "
+                                 f"setval('pg_temp.{ROW_SEQUENCE}', 1, false); ",
+                                 (CONTEXT_PREFIX + "source_key", f.key)).decode()
+            self._release = ""
+            added: list[str] = []
+            stream: _CopyStream | _InlineStream | None = None
+            try:
+                if not f.columns or widenings or any(name not in columns for name, _ in f.added_columns):
+                    cur.execute(prefix)
+                    prefix = ""
+                for name, type_ in f.added_columns:
+                    if name not in columns:
+                        cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
+                            ident, sql.Identifier(name)))
+                        added.append(name)
+                for name, _old, new in widenings:
+                    self._widen(cur, table, name, new)
+                rows = 0
+                if f.columns:
+                    statement, stream = self._copy_statement(ident, f, [c.raw_name for c in f.columns],
+                                                             hashed=not f.checksum, checkpoint=checkpoint)
+                    try:
+                        cur.copy_expert(prefix + statement.string, stream, size=1 << 20)
+                    finally:
+                        stream.close()
+                    rows = cur.rowcount
+                    if stream.landed is not None:
+                        f = _with_checksum(f, f.checksum or stream.landed.checksum())
+                        if stream.landed.bytes != f.size:
+                            return self._deferred(cur, batch, f, "changed while it was loaded (still being written?)")
+                if not f.checksum and f.resolve_checksum is not None:  # read by pyarrow (JSON, Parquet), or empty
+                    f = _with_checksum(f, f.resolve_checksum())
+                if f.unchanged is not None and not f.unchanged():
+                    return self._deferred(cur, batch, f, "changed while it was loaded (still being written?)")
+                self._release = "release savepoint unify_file; "  # sent with the next statement
+                break
+            except psycopg2.Error as err:
+                if stream is not None and stream.error is not None:
+                    self._undo(cur, "unify_file")
+                    if isinstance(stream.error, LandingNotFound):
+                        return self._deferred(cur, batch, f, "disappeared before it could be loaded", undo=False)
+                    if isinstance(stream.error, QuarantineError):
+                        return self._quarantined(batch, f, stream.error.reason, stream.error.line)
+                    raise stream.error from None
+                if not (err.pgcode or "").startswith(_DATA_ERROR_CLASSES):
+                    raise
+                self._undo(cur, "unify_file")
+                arrow = stream.arrow if stream is not None else None
+                line = _pg_line(err)
+                if arrow is not None and line is not None:  # a line of the generated stream: which record?
+                    line = arrow.record_at(line)
+                column = _pg_column(err, columns)
+                if attempt == 1 and err.pgcode in _WIDENING_CODES and column in f.widenable:
+                    widenings = self._needed_widenings(cur, table, f, columns) or []
+                    if widenings:
+                        continue
+                reason = rejection_reason(err.pgcode or "", column, columns.get(column or ""),
+                                          err.diag.message_primary or "", err.diag.constraint_name)
+                reason, line = prefer_diagnosis(f, reason, line, structural=err.pgcode == _BAD_COPY_FILE_FORMAT)
+                return self._quarantined(batch, f, reason, line)
+            except _WidenBlocked as blocked:
+                self._undo(cur, "unify_file")
+                return self._quarantined(batch, f, blocked.reason, None)
+            except QuarantineError as err:
+                self._undo(cur, "unify_file")
+                return self._quarantined(batch, f, err.reason, err.line)
         for name in added:
             columns[name] = dict(f.added_columns)[name]
             log_event(log, "schema_drift_column_added", batch_id=batch.batch_id, table=raw_table, column=name,
                       type=columns[name], key=f.key)
+        for name, old, new in widenings:
+            columns[name] = new
+            log_event(log, "schema_drift_column_widened", batch_id=batch.batch_id, table=raw_table, column=name,
+                      type=new, previous_type=old, key=f.key)
         log_event(log, "file_loaded", logging.DEBUG, batch_id=batch.batch_id, key=f.key, table=raw_table, rows=rows)
-        return FileOutcome(f.key, f.etag, f.size, raw_table, LOADED, batch.batch_id, rows=rows,
-                           added_columns=tuple(added))
+        return FileOutcome(f.key, f.etag or f.checksum, f.size, raw_table, LOADED, batch.batch_id, rows=rows,
+                           added_columns=tuple(added), checksum=f.checksum,
+                           widened=tuple(evolution.describe(*w) for w in widenings))
 
     @staticmethod
-    def _copy_csv_as_landed(cur, ident, f: FileLoad, checkpoint: Checkpoint) -> tuple[int, str]:
-        """COPY the landed CSV bytes, each record prefixed with its number (`_source_row`); errors name
-        the file's own line (the header is line 1). Returns the rows and the ETag (the MD5 of the bytes
-        read, when the listing did not hash the file)."""
-        fmt = f.file_format
-        header = sql.SQL("true" if fmt.header_rows else "false")
-        options = [sql.SQL("format csv"), sql.SQL("header {}").format(header)]
-        if fmt.null_marker is not None:
-            options.append(sql.SQL("null {}").format(sql.Literal(fmt.null_marker)))
-        names = ["_source_row", *(c.raw_name for c in f.columns)]
-        statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
-            ident, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(options))
-        assert f.open_raw is not None and fmt.header_rows <= 1
-        numbered = _NumberedCsv(f.open_raw, fmt.header_rows, hashed=not f.etag)
-        stream = _CopyStream(numbered, lambda: checkpoint("during_copy"))
-        try:
-            cur.copy_expert(statement, stream, size=1 << 20)
-        except psycopg2.Error:
-            if stream.error is not None:  # the read failed (network) or a crash was injected: that, as is
-                raise stream.error from None
-            raise
-        finally:
-            stream.close()
-        if cur.rowcount != numbered.records:  # never silently: the numbering and COPY must agree
-            raise LoadFailure(f"{f.key}: COPY read {cur.rowcount} records, the loader numbered {numbered.records}")
-        return cur.rowcount, f.etag or numbered.md5()
+    def _copy_statement(ident, f: FileLoad, names: Sequence[str], hashed: bool,
+                        checkpoint: Checkpoint = _noop) -> tuple[sql.SQL, "_CopyStream | _InlineStream"]:
+        """The COPY of a file into `ident` (its columns `names`) and the stream that feeds it: a landed CSV
+        as it is (header skipped by COPY, `_source_row` from the row sequence), any other file as pyarrow's
+        CSV with `_source_row` last."""
+        target = tuple(ident.strings)
+        if _as_landed(f):
+            fmt = f.file_format
+            statement = _copy_sql(target, tuple(names), bool(fmt.header_rows), fmt.null_marker)
+            landed = _LandedCsv(f.key, f.open_raw, hashed)  # type: ignore[arg-type]
+            # a small file is read in the COPY's own thread: a producer thread would cost more than it saves
+            kind = _CopyStream if f.size > _LandedCsv.CHUNK_BYTES else _InlineStream
+            stream = kind(landed, lambda: checkpoint("during_copy"), landed=landed)
+        else:
+            names = list(names) if "_source_row" in names else [*names, "_source_row"]
+            statement = _copy_sql(target, tuple(names), None, None)
+            arrow = _ArrowCsv(f.record_batches)
+            stream = _CopyStream(arrow, lambda: checkpoint("during_copy"), arrow=arrow)
+        return statement, stream
 
     @staticmethod
-    def _undo_file(cur) -> None:
-        PostgresWarehouse._undo(cur, "unify_file")
+    def _undo(cur, savepoint: str) -> None:
+        cur.execute(f"rollback to savepoint {savepoint}; release savepoint {savepoint}")
+
+    def _deferred(self, cur, batch: Batch, f: FileLoad, why: str, undo: bool = True) -> FileOutcome:
+        """A file that changed or vanished while it was loaded: rolled back, no ledger row, the next run sees
+        it again."""
+        if undo:
+            self._undo(cur, "unify_file")
+        raw_table = batch.table.qualified_raw_name if batch.table else None
+        log_event(log, "file_deferred", logging.WARNING, batch_id=batch.batch_id, key=f.key, table=raw_table,
+                  reason=why)
+        return FileOutcome(f.key, f.etag, f.size, raw_table, DEFERRED, batch.batch_id, reason=why)
 
     @staticmethod
     def _quarantined(batch: Batch, f: FileLoad, reason: str, line: int | None) -> FileOutcome:
         raw_table = batch.table.qualified_raw_name if batch.table else None
-        if not f.etag and f.resolve_etag is not None:  # rejected before its bytes were all hashed
-            f = dataclasses.replace(f, etag=f.resolve_etag())
+        if not f.checksum and f.resolve_checksum is not None:  # rejected before its bytes were all read
+            try:
+                f = _with_checksum(f, f.resolve_checksum())
+            except LandingNotFound:
+                pass
         log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=f.key, table=raw_table,
                   reason=reason, line=line)
-        return FileOutcome(f.key, f.etag, f.size, raw_table, QUARANTINED, batch.batch_id, reason=reason, line=line)
+        return FileOutcome(f.key, f.etag or f.checksum, f.size, raw_table, QUARANTINED, batch.batch_id,
+                           reason=reason, line=line, checksum=f.checksum)
 
     def _record(self, cur, batch: Batch, outcomes: list[FileOutcome], recorded_at) -> None:
         rows = [
-            (o.key, o.etag, o.size, o.status, o.raw_table, o.rows if o.status == LOADED else None, o.batch_id,
-             ledger.limit_text(o.reason), o.line, ",".join(o.added_columns) or None, recorded_at)
-            for o in outcomes if o.status in (LOADED, QUARANTINED)
+            (o.key, o.etag or o.checksum, o.size, o.status, o.raw_table, o.rows if o.status == LOADED else None,
+             o.batch_id, ledger.limit_text(o.reason), o.line, ",".join(o.added_columns) or None, recorded_at,
+             o.checksum or None, ledger.limit_text(ledger.WIDENED_SEPARATOR.join(o.widened)) or None)
+            for o in outcomes if o.status in (LOADED, QUARANTINED, *DONE)
         ]
         if not rows:
             return
@@ -626,49 +746,94 @@ class PostgresWarehouse(Warehouse):
         )
 
 
-class _RunFailed(Exception):
-    """The COPY of a run was rejected (and rolled back to its savepoint); `index`: the file it names, if any."""
+class _WidenBlocked(Exception):
+    """A column cannot be widened in place (a view that reads it does not take the wider type)."""
 
-    def __init__(self, index: int | None, reason: str):
+    def __init__(self, reason: str):
         super().__init__(reason)
-        self.index = index
-        self.reason = reason
+        self.reason = clean_text(reason)
 
 
-def _runs(files: Sequence[FileLoad]) -> list[list[FileLoad]]:
-    """Consecutive files that can share one COPY: landed CSV with records, the same columns and format.
-    Any other file (JSON, Parquet, a file without columns) is a run of its own."""
-    runs: list[list[FileLoad]] = []
-    shape = None
-    for f in files:
-        streamable = bool(f.columns) and f.open_raw is not None and f.file_format.kind == "csv" \
-            and f.file_format.header_rows <= 1
-        this = (tuple(f.columns), f.file_format, f.added_columns) if streamable else None
-        if this is not None and this == shape:
-            runs[-1].append(f)
-        else:
-            runs.append([f])
-        shape = this
-    return runs
+@dataclass(frozen=True)
+class _View:
+    """A view as PostgreSQL holds it, to drop and recreate it around an ALTER COLUMN TYPE."""
+
+    schema: str
+    name: str
+    kind: str  # v | m
+    definition: str
+    options: list[str] | None
+    owner: str
+    comment: str | None
+    column_comments: list[list[str]]
+    grants: list[list[str]]
+
+    def create(self, cur) -> None:
+        ident = sql.Identifier(self.schema, self.name)
+        with_options = sql.SQL(" with ({})").format(sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(v))
+            for k, v in (o.split("=", 1) for o in self.options))) if self.options else sql.SQL("")
+        cur.execute(sql.SQL("create view {}{} as ").format(ident, with_options).as_string(cur)
+                    + self.definition.rstrip().rstrip(";"))
+        cur.execute(sql.SQL("alter view {} owner to {}").format(ident, sql.Identifier(self.owner)))
+        for grantee, privilege, grantable in self.grants:
+            if privilege not in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"):
+                continue
+            cur.execute(sql.SQL("grant " + privilege.lower() + " on {} to " + grantee
+                                + (" with grant option" if grantable == "true" else "")).format(ident))
+        if self.comment is not None:
+            cur.execute(sql.SQL("comment on view {} is {}").format(ident, sql.Literal(self.comment)))
+        for column, comment in self.column_comments:
+            cur.execute(sql.SQL("comment on column {}.{} is {}").format(ident, sql.Identifier(column),
+                                                                        sql.Literal(comment)))
+
+
+@functools.lru_cache(maxsize=256)
+def _copy_sql(target: tuple[str, ...], names: tuple[str, ...], header: bool | None, null: str | None) -> sql.SQL:
+    """The COPY statement, composed once per table, column list and CSV options (thousands of files share a
+    few). `header` None: pyarrow's CSV (no header, default NULL); else a landed file's options."""
+    options = "format csv"
+    if header is not None:
+        options += f", header {'true' if header else 'false'}"
+        if null is not None:
+            options += f", null {_literal(null)}"
+    return sql.SQL(f"copy {'.'.join(map(_quote, target))} ({', '.join(map(_quote, names))}) from stdin "
+                   f"with ({options})")
+
+
+def _has_op(table: SourceTable) -> bool:
+    return any(c.raw_name == "op" for c in table.delivery_columns)
+
+
+def _contract_widens(existing: str, contract: str) -> bool:
+    """The contract's type is wider than the raw column's (the contract changed), so set-up widens it."""
+    return not evolution.same_type(existing, contract) and evolution.holds(contract, existing)
+
+
+def _decided_meanwhile(entries: Sequence[LedgerEntry], etag: str, checksum: str) -> LedgerEntry | None:
+    """A ledger row another loader wrote about these bytes since this run read the ledger (then the run
+    skips them: loaded, a duplicate, or quarantined, the decision is made, and never twice)."""
+    return ledger.decided(entries, etag, checksum, statuses=(*DONE, QUARANTINED))
+
+
+def _with_checksum(f: FileLoad, checksum: str) -> FileLoad:
+    return dataclasses.replace(f, checksum=checksum)
+
+
+def _as_landed(f: FileLoad) -> bool:
+    """A landed CSV file that COPY parses as it is (DMS, TMS), rather than records pyarrow re-encodes."""
+    return f.open_raw is not None and f.file_format.kind == "csv" and f.file_format.header_rows <= 1
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_CONTEXT = re.compile(r"line (\d+)(?:, column ([^:]+))?")
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def _pg_reason(err: psycopg2.Error) -> str:
-    """PostgreSQL's reason for rejecting a file, with the column; never the record's text (personal data)."""
-    primary = err.diag.message_primary or str(err).strip().splitlines()[0]
-    match = _CONTEXT.search(err.diag.context or "")
-    column = f" (column {match.group(2)})" if match and match.group(2) else ""
-    if err.pgcode == "22P04":  # bad_copy_file_format: missing or extra fields, unterminated quotes
-        return clean_text(f"malformed CSV record: {primary}{column} (truncated or corrupt file)")
-    if err.pgcode == "22021":  # character_not_in_repertoire: invalid UTF-8, NUL bytes
-        return clean_text(f"not valid UTF-8 (corrupt file): {primary}{column}")
-    return clean_text(f"rejected by the warehouse: {primary}{column}")
+_CONTEXT = re.compile(r"line (\d+)(?:, column ([A-Za-z_][A-Za-z0-9_$]*))?")
 
 
 def _pg_line(err: psycopg2.Error) -> int | None:
@@ -676,20 +841,31 @@ def _pg_line(err: psycopg2.Error) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _pg_column(err: psycopg2.Error, columns: Mapping[str, str]) -> str | None:
+    """The raw column an error names (its diagnostics, or COPY's context), only when it is one of the
+    table's: the context goes on with the record's text, which never reaches a reason."""
+    match = _CONTEXT.search(err.diag.context or "")
+    column = err.diag.column_name or (match.group(2) if match else None)
+    return column if column in columns else None
+
+
 class _CopyStream:
     """A file-like object for `copy_expert`, filled by a producer thread through a small queue, so that
-    preparing the next chunk and PostgreSQL's COPY of the previous one run at the same time.
+    reading (and checking) the next chunk and PostgreSQL's COPY of the previous one run at the same time.
 
-    An exception in the producer (a corrupt file, a failed read) is re-raised from read(), which makes
-    psycopg2 abort the COPY; it is kept in `error`, and so is one raised by `on_first_chunk` (the
-    `during_copy` crash checkpoint).
+    An exception in the producer (a record too large, a failed read, a vanished file) is re-raised from
+    read(), which makes psycopg2 abort the COPY; it is kept in `error`, and so is one raised by
+    `on_first_chunk` (the `during_copy` crash checkpoint).
     """
 
-    def __init__(self, chunks: Callable[[], Iterator[bytes]], on_first_chunk: Callable[[], None]):
+    def __init__(self, chunks: Callable[[], Iterator[bytes]], on_first_chunk: Callable[[], None],
+                 landed: "_LandedCsv | None" = None, arrow: "_ArrowCsv | None" = None):
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._stop = threading.Event()
         self._first = True
         self._on_first_chunk = on_first_chunk
+        self.landed = landed
+        self.arrow = arrow
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._produce, args=(chunks,), name="copy-producer", daemon=True)
         self._thread.start()
@@ -739,6 +915,81 @@ class _CopyStream:
             self._thread.join(timeout=0.05)
 
 
+class _InlineStream:
+    """The same file-like object as _CopyStream, without the thread: chunks are made when COPY asks."""
+
+    def __init__(self, chunks: Callable[[], Iterator[bytes]], on_first_chunk: Callable[[], None],
+                 landed: "_LandedCsv | None" = None, arrow: "_ArrowCsv | None" = None):
+        self._chunks = chunks
+        self._iter: Iterator[bytes] | None = None
+        self._first = True
+        self._on_first_chunk = on_first_chunk
+        self.landed = landed
+        self.arrow = arrow
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            if self._iter is None:
+                self._iter = iter(self._chunks())
+            chunk = next(self._iter, b"")
+            if chunk and self._first:
+                self._first = False
+                self._on_first_chunk()
+        except BaseException as err:  # noqa: BLE001 - kept, so the caller re-raises it as is
+            self.error = err
+            raise
+        return chunk
+
+    def close(self) -> None:
+        close = getattr(self._iter, "close", None)
+        if close is not None:
+            close()
+
+
+class _LandedCsv:
+    """A landed CSV file's bytes as they are, in 1 MB chunks, checksummed on the way (CRC-64/NVME, C) and
+    checked for a line longer than MAX_RECORD_BYTES ("record too large": Redshift would refuse it). Per
+    chunk, not per record: one find, one rfind."""
+
+    CHUNK_BYTES = 1 << 20
+
+    def __init__(self, key: str, open_raw: Callable[[], BinaryIO], hashed: bool):
+        self._key = key
+        self._open_raw = open_raw
+        self._digest = ContentHash() if hashed else None
+        self.bytes = 0
+
+    def checksum(self) -> str:
+        return self._digest.text() if self._digest is not None else ""
+
+    def __call__(self) -> Iterator[bytes]:
+        since_break = 0  # bytes of the line still open at the end of the last chunk
+        with self._open_raw() as handle:
+            for chunk in iter(lambda: handle.read(self.CHUNK_BYTES), b""):
+                first = chunk.find(b"\n")
+                if (since_break + len(chunk) if first < 0 else since_break + first) > MAX_RECORD_BYTES:
+                    raise QuarantineError(self._key, f"record too large: over {MAX_RECORD_BYTES >> 20} MB",
+                                          self._line_at(self.bytes))
+                since_break = since_break + len(chunk) if first < 0 else len(chunk) - chunk.rfind(b"\n") - 1
+                self.bytes += len(chunk)
+                if self._digest is not None:
+                    self._digest.update(chunk)
+                yield chunk
+
+    def _line_at(self, offset: int) -> int:
+        """The line holding byte `offset` (counted again from the start: only when a file is rejected)."""
+        breaks = 0
+        with self._open_raw() as handle:
+            while offset > 0:
+                chunk = handle.read(min(self.CHUNK_BYTES, offset))
+                if not chunk:
+                    break
+                breaks += chunk.count(b"\n")
+                offset -= len(chunk)
+        return breaks + 1
+
+
 class _ArrowCsv:
     """Record batches written as CSV by pyarrow (JSON Lines and Parquet files), `_source_row` last.
 
@@ -772,171 +1023,3 @@ class _ArrowCsv:
             if first_line <= line < first_line + breaks:
                 return first_record + (line - first_line)
         return None
-
-
-class _NumberedCsv:
-    """A landed CSV file as it is, each record prefixed with its number (`17,...`), header lines untouched.
-
-    Records are told apart exactly as PostgreSQL's COPY splits them: a line break ends a record unless
-    the quote characters since the record's start are odd in number (RFC 4180 doubles a quote inside a
-    value, which leaves the count even). Line numbers are unchanged, so COPY's errors name the file's
-    own lines. The bytes read are hashed on the way (`md5`), the object's ETag when it was not listed.
-
-    For a run of files in one COPY (`_CsvRun`): `prefix` goes before each number (the object key as a
-    quoted CSV field, `"dms/.../x.csv",17,...`) and `keep_header=False` drops the header lines;
-    `inside_quote` tells afterwards whether the file ended within a quoted value (a truncated file).
-    """
-
-    CHUNK_BYTES = 4 << 20
-
-    def __init__(self, open_raw: Callable[[], BinaryIO], header_rows: int, hashed: bool, prefix: bytes = b"",
-                 keep_header: bool = True):
-        self._open_raw = open_raw
-        self._header_rows = header_rows
-        self._digest = hashlib.md5() if hashed else None
-        self._format = prefix.replace(b"%", b"%%") + b"%d,%s"
-        self._keep_header = keep_header
-        self.records = 0
-        self.inside_quote = False
-
-    def md5(self) -> str:
-        assert self._digest is not None
-        return self._digest.hexdigest()
-
-    def __call__(self) -> Iterator[bytes]:
-        with self._open_raw() as handle:
-            yield from self._numbered(handle)
-
-    def _read(self, handle) -> bytes:
-        data = handle.read(self.CHUNK_BYTES)
-        if self._digest is not None:
-            self._digest.update(data)
-        return data
-
-    def _numbered(self, handle) -> Iterator[bytes]:
-        buf = b""
-        for _ in range(self._header_rows):
-            while b"\n" not in buf:
-                data = self._read(handle)
-                if not data:
-                    break
-                buf += data
-            cut = buf.find(b"\n") + 1 or len(buf)
-            if self._keep_header:
-                yield buf[:cut]
-            buf = buf[cut:]
-        inside = False  # within a quoted value that spans lines
-        number = 0
-        fmt = self._format
-        while True:
-            data = self._read(handle)
-            buf += data
-            if data:
-                cut = buf.rfind(b"\n") + 1
-                if cut == 0:
-                    continue
-                body, buf = buf[:cut], buf[cut:]
-            elif buf:
-                body, buf = buf, b""  # a last line without a line break: kept as landed
-            else:
-                self.inside_quote = inside
-                return
-            lines = body.split(b"\n")
-            last = lines.pop() if body.endswith(b"\n") else None  # "" after the final line break
-            if not inside and b'"' not in body:
-                out = [fmt % (number + i, line) for i, line in enumerate(lines, 1)]
-                number += len(lines)
-            else:
-                out = []
-                for line in lines:
-                    if inside:
-                        out.append(line)
-                    else:
-                        number += 1
-                        out.append(fmt % (number, line))
-                    if line.count(b'"') & 1:
-                        inside = not inside
-            if last is not None:
-                out.append(last)
-            self.records = number
-            yield b"\n".join(out)
-
-
-class _RunFileError(Exception):
-    """A file of a run cannot go on in the shared COPY stream (it ends within a quoted value); `index`
-    is its place in the run. Never a verdict on the file: the run falls back to loading it on its own."""
-
-    def __init__(self, index: int, reason: str):
-        super().__init__(reason)
-        self.index = index
-
-
-class _CsvRun:
-    """Many CSV files of one raw table with the same header and format, as ONE stream for one COPY.
-
-    Each file's header is dropped and each record is prefixed with the object key (a quoted CSV field:
-    a key may hold commas or quotes) and its record number, so `_source_key` and `_source_row` come
-    with the rows (`COPY raw (_source_key, _source_row, <header columns>) ... HEADER false`). A file
-    whose last line has no line break gets one, in the style of the run's line breaks (LF or CRLF). Files are hashed as they stream when their ETag is not
-    known. Output is gathered into chunks of about `CHUNK_BYTES`, so that a run of small files costs
-    few hand-offs between the producer thread and COPY.
-
-    `starts[i]` is the stream line where file i begins (1-based, as COPY counts lines), to name the
-    file a COPY error is in; `records[i]` and `md5(i)` what the file held.
-    """
-
-    CHUNK_BYTES = 1 << 20
-
-    def __init__(self, files: Sequence[FileLoad]):
-        self.files = list(files)
-        self.numbered = [_NumberedCsv(f.open_raw, f.file_format.header_rows, hashed=not f.etag,
-                                      prefix=_csv_field(f.key) + b",", keep_header=False)
-                         for f in self.files]  # type: ignore[arg-type]
-        self.starts: list[int] = []
-
-    @property
-    def records(self) -> list[int]:
-        return [n.records for n in self.numbered]
-
-    def etag(self, i: int) -> str:
-        return self.files[i].etag or self.numbered[i].md5()
-
-    def file_at(self, line: int) -> int | None:
-        """The index of the file holding a stream line (None when out of range)."""
-        index = bisect.bisect_right(self.starts, line) - 1
-        return index if 0 <= index < len(self.starts) else None
-
-    def __call__(self) -> Iterator[bytes]:
-        pending: list[bytes] = []
-        size = 0
-        line = 1
-        # the line break of the files so far, for a last line without one: COPY takes the style of the
-        # stream's first line and rejects the other (a one-line file without a break takes the run's)
-        eol = b"\n"
-        for i, numbered in enumerate(self.numbered):
-            self.starts.append(line)
-            ends_with_break = True
-            for chunk in numbered():
-                if not chunk:
-                    continue
-                pending.append(chunk)
-                size += len(chunk)
-                line += chunk.count(b"\n")
-                ends_with_break = chunk.endswith(b"\n")
-                if ends_with_break:
-                    eol = b"\r\n" if chunk.endswith(b"\r\n") else b"\n"
-                if size >= self.CHUNK_BYTES:
-                    yield b"".join(pending)
-                    pending, size = [], 0
-            if numbered.inside_quote:
-                raise _RunFileError(i, "the file ends within a quoted value")
-            if not ends_with_break:
-                pending.append(eol)
-                line += 1
-        if pending:
-            yield b"".join(pending)
-
-
-def _csv_field(text: str) -> bytes:
-    """A value as a quoted CSV field (never NULL, whatever the NULL marker)."""
-    return b'"' + text.encode("utf-8").replace(b'"', b'""') + b'"'

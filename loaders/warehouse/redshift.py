@@ -1,46 +1,35 @@
 """The production target: Amazon Redshift, loaded with `COPY ... FROM 's3://...manifest' MANIFEST` through
 the Redshift Data API (boto3 `redshift-data`: no driver, no VPC connection to manage in a Lambda).
 
-How one batch runs (one BatchExecuteStatement = one transaction, rolled back whole if any statement fails):
+Two paths (the SQL of both: redshift_sql.py and redshift_bulk.py):
 
-    LOCK unify_loader.load_ledger;                       -- the load lock: concurrent loaders queue here
-    [ALTER TABLE raw ADD COLUMN ...]                     -- schema drift found at plan time
-    per file i:
-      CREATE TEMP TABLE unify_stage_i (the file's columns, in the file's order, typed as the file holds them);
-      COPY unify_stage_i [(header columns)] FROM 's3://<manifests>/<batch>/<i>.manifest' IAM_ROLE '...'
-           <per-format options> MANIFEST;               -- one entry: exactly this object
-      INSERT INTO raw (...) SELECT <columns, cast to raw types>, '<key>', NULL, '<batch>', SYSDATE
-           FROM unify_stage_i WHERE NOT EXISTS (<ledger says this key+ETag is loaded>);
-      INSERT INTO ledger ... 'loaded', <row count> ... WHERE NOT EXISTS (<same guard>);
-      DROP TABLE unify_stage_i;
-    INSERT INTO ledger ... 'quarantined' ... (plan-time quarantines, same guard);
-    INSERT INTO load_batches SELECT <counts> FROM ledger WHERE batch_id = '<batch>';
+- **per event** (the Lambda: one file, or a few): each file is COPYed from its own one-entry manifest into
+  a temp stage and INSERTed into the raw table with its key; the batch transaction fits the Data API's 40
+  statements per BatchExecuteStatement, so a larger batch runs as several transactions (batch ids
+  `<batch>`, `<batch>-2`, ...);
+- **bulk** (a backfill, a catch-up: UNIFY_REDSHIFT_BULK_FILES or more same-shaped files in a batch): one
+  COPY of Parquet parts the loader writes with the key and record number in them (redshift_bulk.py).
 
-Why a COPY per file into a temp table: COPY carries no file name per row, so per-file COPYs are what
-let `_source_key` name each row's file exactly; the temp table also takes Parquet's by-position column
-mapping (its columns are the file's, in order) and the drift columns. Cost: one COPY's fixed overhead
-(typically a second or two) per file instead of per batch; DMS CDC files arrive about once a minute per
-table, so in steady state (one Lambda per S3 event) that is one COPY per file anyway, while a backfill
-of thousands of small files pays it per file. `_source_row` stays NULL on Redshift: COPY assigns no
-ordinal that follows the file's order (IDENTITY values do not), and the contract leaves it nullable;
-versions are ordered by the source's own key (dms_change_seq, SystemModstamp, updated_at), then by file.
+Exactly once without a driver session: every row a batch writes is guarded by `NOT EXISTS (ledger row
+'loaded' for these bytes)`, evaluated after `LOCK`, so if two loaders race for the same object the second
+inserts nothing; a client that dies after submitting leaves a transaction that commits or rolls back on
+its own, which a rerun sees in the ledger. A COPY that fails is looked up in SYS_LOAD_ERROR_DETAIL (file,
+line, column, error code; its raw value and message are never read into a reason) by the file's URL: a
+value that does not fit a column whose type may widen (loaders/evolution.py) has the file profiled in the
+warehouse and the column widened (a longer varchar: ALTER before the batch; anything else: a deep copy
+in it), any other load error quarantines the file, and the batch re-runs without it. An INSERT that fails
+on a value quarantines its file too; a file that vanished is left for the next run. Any other failure (S3
+access, the IAM role, grants) fails the run instead of quarantining data.
 
-Exactly once without a driver session: the guard `NOT EXISTS (ledger row 'loaded' for key+ETag)` is
-evaluated after `LOCK`, so if two loaders race for the same object the second inserts nothing; and a
-client that dies after submitting leaves a transaction that commits or rolls back on its own, which a
-rerun sees in the ledger. A COPY that fails is looked up in SYS_LOAD_ERROR_DETAIL (file, line, column,
-reason), by the file's URL; if the warehouse reports load errors for that file it is quarantined and the
-batch re-runs without it. An INSERT that fails on a value (a cast, a NOT NULL column) quarantines its
-file too. Any other failure (S3 access, the IAM role, grants) fails the run instead of quarantining data.
-
-SQL is built from the contract's identifiers (always double-quoted) and string literals escaped for
-Redshift (`'` doubled, backslash doubled), because every statement of a batch carries its own values
-(the Data API's batch parameters would apply to all statements alike). Object keys only ever appear as
-literals, never as identifiers.
+The Data API client retries throttling and transient errors itself (botocore's standard retry mode, as the
+S3 and SNS clients do); only the wait for a statement to finish is a poll loop (DescribeStatement).
+`ActiveStatementsExceededException` / `ActiveSessionsExceededException` (the account's quotas, HTTP 400)
+are not retryable for botocore: they fail the run, and the next event or cycle loads what is missing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -48,25 +37,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from loaders import ledger
-from loaders.errors import LoadFailure, LockTimeout, clean_text
-from loaders.records import (LOADED, SKIPPED, Batch, FileFormat, FileLoad, FileOutcome,
-                                  LedgerEntry)
+from loaders import evolution, ledger
+from loaders.errors import LoadFailure, LockTimeout
+from loaders.landing import LandingError, LandingNotFound
 from loaders.logs import log_event
-from loaders.manifest import ManifestEntry, manifest_url, write_manifest
+from loaders.manifest import ManifestEntry, manifest_url, split_s3_url, write_manifest
+from loaders.records import (DEFERRED, LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome, LedgerEntry)
 from loaders.source_tables import SourceTable
-from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, distribution_key, prefer_diagnosis,
-                                    raw_columns)
+from loaders.warehouse import redshift_bulk
+from loaders.warehouse.base import (OP_REASON, Checkpoint, OnFile, Warehouse, _noop, prefer_diagnosis, raw_columns,
+                                    reason_for)
+from loaders.warehouse.redshift_sql import (MAX_STATEMENTS, SORT_KEY, Decision, Statement, add_column_sql,
+                                            alter_keys_sql, alter_varchar_sql, batch_script, create_raw_table_sql,
+                                            deep_copy_sql, is_varchar_growth, ledger_ddl, ledger_migrations, literal,
+                                            lock_sql, profile_script, qualified, quote_ident, statements_per_file,
+                                            table_keys_sql)
 
 log = logging.getLogger("loaders.warehouse.redshift")
 
-STAGE = "unify_stage_"
-# Raw tables are sorted by load time (incremental models read "loaded since"; zone maps skip the rest)
-# and distributed by a key column (warehouse/base.py `distribution_key`).
-SORT_KEY = "_loaded_at"
 TERMINAL = ("FINISHED", "FAILED", "ABORTED")
-_RETRYABLE_API_ERRORS = ("ThrottlingException", "ActiveStatementsExceededException", "InternalServerException",
-                         "ActiveSessionsExceededException")
 
 
 # ------------------------------------------------------------------------------------------ config
@@ -76,7 +65,7 @@ class RedshiftConfig:
 
     database: str
     iam_role: str  # the role COPY assumes to read S3 (IAM_ROLE)
-    manifest_prefix: str  # s3://bucket/prefix where manifests are written
+    manifest_prefix: str  # s3://bucket/prefix where manifests (and bulk parts) are written
     workgroup: str | None = None  # Serverless
     cluster_id: str | None = None  # provisioned
     secret_arn: str | None = None
@@ -84,17 +73,22 @@ class RedshiftConfig:
     region: str | None = None
     poll_s: float = 1.0
     statement_timeout_s: float = 3600.0
+    bulk_files: int = 8  # UNIFY_REDSHIFT_BULK_FILES: same-shaped files of a batch that take the bulk path (0: never)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "RedshiftConfig":
         """REDSHIFT_WORKGROUP | REDSHIFT_CLUSTER_ID (+ UNIFY_REDSHIFT_SECRET_ARN or REDSHIFT_DB_USER),
         REDSHIFT_DATABASE (unify), UNIFY_REDSHIFT_COPY_ROLE_ARN, UNIFY_REDSHIFT_MANIFEST_PREFIX
-        (default: s3://<landing bucket>/_unify/manifests when UNIFY_LANDING is on S3), AWS_REGION."""
+        (default: s3://<landing bucket>/_unify/manifests when UNIFY_LANDING is on S3), AWS_REGION,
+        UNIFY_REDSHIFT_BULK_FILES."""
         manifest = env.get("UNIFY_REDSHIFT_MANIFEST_PREFIX", "").strip()
         landing = env.get("UNIFY_LANDING", "")
         if not manifest and landing.startswith("s3://"):
             bucket = landing[5:].split("/", 1)[0]
             manifest = f"s3://{bucket}/_unify/manifests"
+        bulk = env.get("UNIFY_REDSHIFT_BULK_FILES", "").strip()
+        if bulk and not bulk.isdigit():
+            raise LoadFailure(f"UNIFY_REDSHIFT_BULK_FILES must be a whole number (0: never), not {bulk!r}")
         config = cls(
             database=env.get("REDSHIFT_DATABASE") or "unify",
             iam_role=env.get("UNIFY_REDSHIFT_COPY_ROLE_ARN", "").strip(),
@@ -104,6 +98,7 @@ class RedshiftConfig:
             secret_arn=env.get("UNIFY_REDSHIFT_SECRET_ARN") or None,
             db_user=env.get("REDSHIFT_DB_USER") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            bulk_files=int(bulk) if bulk else cls.bulk_files,
         )
         config.validate()
         return config
@@ -138,221 +133,6 @@ class RedshiftConfig:
         return f"redshift://{where}/{self.database}"
 
 
-# ------------------------------------------------------------------------------------------ SQL text
-def quote_ident(name: str) -> str:
-    if not name or "\x00" in name:
-        raise ValueError(f"invalid identifier {name!r}")
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(schema: str, table: str) -> str:
-    return f"{quote_ident(schema)}.{quote_ident(table)}"
-
-
-def literal(value: str | None) -> str:
-    """A Redshift string literal. Redshift reads backslash escapes in literals, so both ' and \\ are doubled."""
-    if value is None:
-        return "NULL"
-    if "\x00" in value:
-        raise ValueError("a NUL character cannot appear in a Redshift literal")
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def number(value: int | None) -> str:
-    return "NULL" if value is None else str(int(value))
-
-
-def create_raw_table_sql(table: SourceTable) -> str:
-    columns = ", ".join(f"{quote_ident(name)} {type_}{' NOT NULL' if not_null else ''}"
-                        for name, type_, not_null in raw_columns(table))
-    return (f"CREATE TABLE IF NOT EXISTS {qualified(table.raw_schema, table.raw_table)} ({columns}) "
-            f"DISTSTYLE KEY DISTKEY ({quote_ident(distribution_key(table))}) "
-            f"COMPOUND SORTKEY ({quote_ident(SORT_KEY)})")
-
-
-def table_keys_sql(schemas: Sequence[str]) -> str:
-    """Distribution and sort key columns of the tables in these schemas (Redshift's own pg_attribute columns:
-    `attisdistkey`; `attsortkeyord` > 0 is the column's place in a compound sort key, < 0 interleaved)."""
-    in_list = ", ".join(literal(s) for s in sorted(set(schemas)))
-    return ("SELECT TRIM(n.nspname), TRIM(c.relname), TRIM(a.attname), a.attisdistkey, a.attsortkeyord "
-            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_attribute a ON a.attrelid = c.oid "
-            f"WHERE c.relkind = 'r' AND n.nspname IN ({in_list}) AND a.attnum > 0 "
-            "AND (a.attisdistkey OR a.attsortkeyord <> 0) ORDER BY 1, 2, a.attsortkeyord")
-
-
-def alter_keys_sql(table: SourceTable, distkey: str | None, sortkey: Sequence[str]) -> list[str]:
-    """ALTERs that give an existing raw table the keys `create_raw_table_sql` gives a new one (each must
-    run on its own: Redshift refuses ALTER DISTKEY/SORTKEY inside a transaction block)."""
-    name = qualified(table.raw_schema, table.raw_table)
-    statements = []
-    if distkey != distribution_key(table):
-        statements.append(f"ALTER TABLE {name} ALTER DISTSTYLE KEY DISTKEY {quote_ident(distribution_key(table))}")
-    if tuple(sortkey) != (SORT_KEY,):
-        statements.append(f"ALTER TABLE {name} ALTER COMPOUND SORTKEY ({quote_ident(SORT_KEY)})")
-    return statements
-
-
-def ledger_ddl() -> list[str]:
-    return [
-        f"CREATE SCHEMA IF NOT EXISTS {quote_ident(ledger.SCHEMA)}",
-        f"CREATE TABLE IF NOT EXISTS {qualified(ledger.SCHEMA, ledger.LEDGER)} "
-        f"({ledger.column_defs(ledger.LEDGER_COLUMNS, quote_ident)}) "
-        f"DISTSTYLE EVEN SORTKEY ({quote_ident('object_key')})",
-        f"CREATE TABLE IF NOT EXISTS {qualified(ledger.SCHEMA, ledger.BATCHES)} "
-        f"({ledger.column_defs(ledger.BATCH_COLUMNS, quote_ident)}) "
-        f"DISTSTYLE EVEN SORTKEY ({quote_ident('committed_at')})",
-    ]
-
-
-def lock_sql() -> str:
-    return f"LOCK {qualified(ledger.SCHEMA, ledger.LEDGER)}"
-
-
-def add_column_sql(table: SourceTable, name: str, type_: str) -> str:
-    return f"ALTER TABLE {qualified(table.raw_schema, table.raw_table)} ADD COLUMN {quote_ident(name)} {type_}"
-
-
-def create_stage_sql(stage: str, file: FileLoad) -> str:
-    columns = ", ".join(f"{quote_ident(c.raw_name)} {c.file_type}" for c in file.columns)
-    return f"CREATE TEMP TABLE {quote_ident(stage)} ({columns})"
-
-
-def copy_options(fmt: FileFormat) -> list[str]:
-    """The documented COPY options for each format (SOURCE_FORMATS.md, "Amazon Redshift COPY")."""
-    if fmt.kind == "csv":
-        options = ["FORMAT AS CSV"]
-        if fmt.header_rows:
-            options.append(f"IGNOREHEADER {int(fmt.header_rows)}")
-        if fmt.null_marker:
-            options.append(f"NULL AS {literal(fmt.null_marker)}")
-        if fmt.empty_is_null:
-            options.append("EMPTYASNULL")
-        options += ["TIMEFORMAT 'auto'", "DATEFORMAT 'auto'", "COMPUPDATE OFF", "STATUPDATE OFF"]
-    elif fmt.kind == "json":
-        options = ["FORMAT AS JSON 'auto ignorecase'", "TIMEFORMAT 'auto'", "DATEFORMAT 'auto'",
-                   "COMPUPDATE OFF", "STATUPDATE OFF"]
-    elif fmt.kind == "parquet":
-        options = ["FORMAT AS PARQUET"]  # columns by position; MAXERROR and text options do not apply
-    else:
-        raise ValueError(f"no COPY options for format {fmt.kind!r}")
-    return options + ["MANIFEST"]
-
-
-def copy_sql(stage: str, file: FileLoad, manifest: str, iam_role: str) -> str:
-    column_list = ""
-    if file.file_format.kind in ("csv", "json"):  # CSV: header names -> columns; JSON: the keys to pick
-        column_list = " (" + ", ".join(quote_ident(c.raw_name) for c in file.columns) + ")"
-    return (f"COPY {quote_ident(stage)}{column_list} FROM {literal(manifest)} IAM_ROLE {literal(iam_role)} "
-            + " ".join(copy_options(file.file_format)))
-
-
-def _loaded_guard(file: FileLoad) -> str:
-    return (f"NOT EXISTS (SELECT 1 FROM {qualified(ledger.SCHEMA, ledger.LEDGER)} "
-            f"WHERE \"object_key\" = {literal(file.key)} AND \"etag\" = {literal(file.etag)} "
-            f"AND \"status\" = 'loaded')")
-
-
-def insert_raw_sql(table: SourceTable, stage: str, file: FileLoad, table_types: Mapping[str, str],
-                   batch_id: str) -> str:
-    targets = [quote_ident(c.raw_name) for c in file.columns]
-    values = []
-    for c in file.columns:
-        raw_type = table_types.get(c.raw_name, c.file_type)
-        expr = quote_ident(c.raw_name)
-        if c.file_type != raw_type:  # Parquet's own types (e.g. double for a numeric(18,2) column)
-            expr = f"CAST({expr} AS {raw_type})"
-        values.append(expr)
-    targets += [quote_ident(n) for n in ("_source_key", "_source_row", "_batch_id", "_loaded_at")]
-    values += [literal(file.key), "CAST(NULL AS BIGINT)", literal(batch_id), "SYSDATE"]
-    return (f"INSERT INTO {qualified(table.raw_schema, table.raw_table)} ({', '.join(targets)}) "
-            f"SELECT {', '.join(values)} FROM {quote_ident(stage)} WHERE {_loaded_guard(file)}")
-
-
-def _ledger_insert(values: Sequence[str], source: str, guard: str) -> str:
-    columns = ", ".join(quote_ident(c) for c in ledger.LEDGER_INSERT_COLUMNS)
-    return (f"INSERT INTO {qualified(ledger.SCHEMA, ledger.LEDGER)} ({columns}) "
-            f"SELECT {', '.join(values)}{source} WHERE {guard}")
-
-
-def insert_ledger_loaded_sql(table: SourceTable, stage: str, file: FileLoad, batch_id: str,
-                             added: Sequence[str]) -> str:
-    values = [literal(file.key), literal(file.etag), number(file.size), "'loaded'",
-              literal(table.qualified_raw_name), "c.n", literal(batch_id), "NULL", "NULL",
-              literal(",".join(added)) if added else "NULL", "SYSDATE"]
-    source = f" FROM (SELECT COUNT(*) AS n FROM {quote_ident(stage)}) AS c"
-    return _ledger_insert(values, source, _loaded_guard(file))
-
-
-def insert_ledger_quarantined_sql(raw_table: str | None, key: str, etag: str, size: int, batch_id: str,
-                                  reason: str, line: int | None) -> str:
-    values = [literal(key), literal(etag), number(size), "'quarantined'", literal(raw_table), "NULL",
-              literal(batch_id), literal(ledger.limit_text(reason)), number(line), "NULL", "SYSDATE"]
-    guard = (f"NOT EXISTS (SELECT 1 FROM {qualified(ledger.SCHEMA, ledger.LEDGER)} "
-             f"WHERE \"object_key\" = {literal(key)} AND \"etag\" = {literal(etag)} AND \"status\" = 'loaded')")
-    return _ledger_insert(values, "", guard)
-
-
-def insert_batch_sql(batch_id: str, raw_table: str | None, loader: str) -> str:
-    ledger_table = qualified(ledger.SCHEMA, ledger.LEDGER)
-    columns = ", ".join(quote_ident(c) for c, _, _ in ledger.BATCH_COLUMNS)
-    return (f"INSERT INTO {qualified(ledger.SCHEMA, ledger.BATCHES)} ({columns}) "
-            f"SELECT {literal(batch_id)}, {literal(raw_table)}, "
-            f"SUM(CASE WHEN \"status\" = 'loaded' THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN \"status\" = 'quarantined' THEN 1 ELSE 0 END), "
-            f"COALESCE(SUM(\"rows_loaded\"), 0), SYSDATE, {literal(loader)} "
-            f"FROM {ledger_table} WHERE \"batch_id\" = {literal(batch_id)} HAVING COUNT(*) > 0")
-
-
-@dataclass(frozen=True)
-class Statement:
-    sql: str
-    role: str  # lock | alter | stage | copy | insert | ledger | drop | quarantine | batch
-    file_index: int | None = None
-
-
-def batch_script(batch: Batch, table_types: Mapping[str, str], manifests: Mapping[int, str], iam_role: str,
-                 loader: str, extra_quarantines: Sequence[tuple[FileLoad, str, int | None]] = ()) -> list[Statement]:
-    """The statements of one batch transaction, each tagged with what it does and for which file."""
-    statements = [Statement(lock_sql(), "lock")]
-    table = batch.table
-    known = dict(table_types)
-    if table is not None:
-        for f in batch.files:
-            for name, type_ in f.added_columns:
-                if name not in known:
-                    statements.append(Statement(add_column_sql(table, name, type_), "alter"))
-                    known[name] = type_
-        for i, f in enumerate(batch.files):
-            if not f.columns:  # a file without records (an empty AppFlow part): a ledger row only
-                statements.append(Statement(_empty_file_ledger_sql(table, f, batch.batch_id), "ledger", i))
-                continue
-            stage = f"{STAGE}{i}"
-            added = [n for n, _ in f.added_columns if n not in table_types]
-            statements += [
-                Statement(create_stage_sql(stage, f), "stage", i),
-                Statement(copy_sql(stage, f, manifests[i], iam_role), "copy", i),
-                Statement(insert_raw_sql(table, stage, f, known, batch.batch_id), "insert", i),
-                Statement(insert_ledger_loaded_sql(table, stage, f, batch.batch_id, added), "ledger", i),
-                Statement(f"DROP TABLE {quote_ident(stage)}", "drop", i),
-            ]
-    raw_table = table.qualified_raw_name if table else None
-    for q in batch.quarantines:
-        statements.append(Statement(insert_ledger_quarantined_sql(raw_table, q.key, q.etag, q.size, batch.batch_id,
-                                                                  q.reason, q.line), "quarantine"))
-    for f, reason, line in extra_quarantines:
-        statements.append(Statement(insert_ledger_quarantined_sql(raw_table, f.key, f.etag, f.size, batch.batch_id,
-                                                                  reason, line), "quarantine"))
-    statements.append(Statement(insert_batch_sql(batch.batch_id, raw_table, loader), "batch"))
-    return statements
-
-
-def _empty_file_ledger_sql(table: SourceTable, f: FileLoad, batch_id: str) -> str:
-    values = [literal(f.key), literal(f.etag), number(f.size), "'loaded'", literal(table.qualified_raw_name), "0",
-              literal(batch_id), "NULL", "NULL", "NULL", "SYSDATE"]
-    return _ledger_insert(values, "", _loaded_guard(f))
-
-
 # ------------------------------------------------------------------------------------------ Data API
 @dataclass
 class StatementResult:
@@ -368,9 +148,26 @@ class StatementResult:
                 return i
         return None
 
+    def failed_error(self) -> str:
+        index = self.failed_index()
+        sub = self.sub_statements[index].get("Error") if index is not None else None
+        return sub or self.error or "unknown error"
+
+
+def data_api_client(region: str | None = None):
+    """A boto3 `redshift-data` client whose throttling and transient errors botocore retries with bounded
+    exponential backoff (standard mode), as the S3 client does (loaders/landing.py `s3_client`)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 6, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+    return boto3.client("redshift-data", region_name=region, config=config) if region else \
+        boto3.client("redshift-data", config=config)
+
 
 class DataApi:
-    """The Redshift Data API (boto3 `redshift-data`): submit, poll DescribeStatement, page the results."""
+    """The Redshift Data API (boto3 `redshift-data`): submit, poll DescribeStatement, page the results.
+    Retries are the client's (data_api_client); an error that reaches here fails the run."""
 
     def __init__(self, client, config: RedshiftConfig, sleep: Callable[[float], None] = time.sleep):
         self.client = client
@@ -378,18 +175,10 @@ class DataApi:
         self.sleep = sleep
 
     def _call(self, operation: str, **params) -> dict:
-        delay = 0.5
-        for attempt in range(1, 7):
-            try:
-                return getattr(self.client, operation)(**params)
-            except Exception as err:  # botocore ClientError and friends
-                code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
-                if code not in _RETRYABLE_API_ERRORS or attempt == 6:
-                    raise LoadFailure(f"Redshift Data API {operation} failed: {err}") from err
-                log_event(log, "data_api_retry", logging.WARNING, operation=operation, code=code, attempt=attempt)
-                self.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        raise AssertionError("unreachable")
+        try:
+            return getattr(self.client, operation)(**params)
+        except Exception as err:  # botocore ClientError and friends, after botocore's own retries
+            raise LoadFailure(f"Redshift Data API {operation} failed: {err}") from err
 
     def submit(self, sql: str, name: str, parameters: Mapping[str, str] | None = None) -> str:
         params: dict[str, Any] = {**self.config.target_params(), "Sql": sql, "StatementName": name[:500]}
@@ -398,6 +187,8 @@ class DataApi:
         return self._call("execute_statement", **params)["Id"]
 
     def submit_batch(self, sqls: Sequence[str], name: str) -> str:
+        if not 1 <= len(sqls) <= MAX_STATEMENTS:
+            raise LoadFailure(f"a Redshift batch holds 1 to {MAX_STATEMENTS} statements, not {len(sqls)}")
         params = {**self.config.target_params(), "Sqls": list(sqls), "StatementName": name[:500]}
         return self._call("batch_execute_statement", **params)["Id"]
 
@@ -428,20 +219,24 @@ class DataApi:
         except Exception as err:  # noqa: BLE001 - best effort: it may have finished meanwhile
             log_event(log, "data_api_cancel_failed", logging.WARNING, statement=statement_id, error=str(err))
 
-    def query(self, sql: str, name: str, parameters: Mapping[str, str] | None = None) -> list[tuple]:
-        result = self.wait(self.submit(sql, name, parameters))
-        if result.status != "FINISHED":
-            raise LoadFailure(f"Redshift query {name} {result.status.lower()}: {result.error}")
+    def results(self, statement_id: str) -> list[tuple]:
+        """Every row of a finished statement's result (a batch's sub-statement: `<id>:<n>`, 1-based)."""
         rows: list[tuple] = []
         token = None
         while True:
-            params = {"Id": result.id, **({"NextToken": token} if token else {})}
+            params = {"Id": statement_id, **({"NextToken": token} if token else {})}
             page = self._call("get_statement_result", **params)
             for record in page.get("Records", []):
                 rows.append(tuple(_field_value(f) for f in record))
             token = page.get("NextToken")
             if not token:
                 return rows
+
+    def query(self, sql: str, name: str, parameters: Mapping[str, str] | None = None) -> list[tuple]:
+        result = self.wait(self.submit(sql, name, parameters))
+        if result.status != "FINISHED":
+            raise LoadFailure(f"Redshift query {name} {result.status.lower()}: {result.error}")
+        return self.results(result.id)
 
 
 def _field_value(fld: dict) -> Any:
@@ -454,6 +249,15 @@ def _field_value(fld: dict) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ warehouse
+class _Rejected(Exception):
+    """A transaction failed on one file's data: quarantine it (reason, line) or, with `widen`, widen columns."""
+
+    def __init__(self, index: int, reason: str, line: int | None, widen: list[tuple[str, str, str]] | None = None,
+                 vanished: bool = False):
+        super().__init__(reason)
+        self.index, self.reason, self.line, self.widen, self.vanished = index, reason, line, widen, vanished
+
+
 class RedshiftWarehouse(Warehouse):
     target = "redshift"
 
@@ -467,13 +271,9 @@ class RedshiftWarehouse(Warehouse):
 
     @classmethod
     def from_config(cls, config: RedshiftConfig, *, lock_wait_s: float = 600.0) -> "RedshiftWarehouse":
-        import boto3
-
         from loaders.landing import s3_client
 
-        client = boto3.client("redshift-data", region_name=config.region) if config.region else \
-            boto3.client("redshift-data")
-        return cls(config, DataApi(client, config), s3_client(), lock_wait_s=lock_wait_s)
+        return cls(config, DataApi(data_api_client(config.region), config), s3_client(), lock_wait_s=lock_wait_s)
 
     def describe(self) -> str:
         return self.config.describe()
@@ -493,22 +293,44 @@ class RedshiftWarehouse(Warehouse):
 
     def setup(self, tables: Sequence[SourceTable]) -> None:
         existing = self._all_columns([ledger.SCHEMA, *{t.raw_schema for t in tables}])
-        statements: list[str] = []
+        statements: list[str | list[str]] = []  # a list: statements that must share one transaction
         if (ledger.SCHEMA, ledger.LEDGER) not in existing or (ledger.SCHEMA, ledger.BATCHES) not in existing:
             self._run_ddl(ledger_ddl(), "unify-load setup ledger")
+        else:
+            statements += ledger_migrations(existing[(ledger.SCHEMA, ledger.LEDGER)])
         for schema in sorted({t.raw_schema for t in tables}):
             if not any(s == schema for s, _ in existing):
                 statements.append(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        varchar: list[str] = []
         for table in tables:
             columns = existing.get((table.raw_schema, table.raw_table))
             if columns is None:
                 statements.append(create_raw_table_sql(table))
                 continue
+            widen = {}
             for name, type_, _ in raw_columns(table):
                 if name not in columns:
                     statements.append(add_column_sql(table, name, type_))
+                elif not evolution.same_type(columns[name], type_) and evolution.holds(type_, columns[name]):
+                    widen[name] = type_  # the contract widened it (TMS ids: text)
+            for name, type_ in widen.items():
+                log_event(log, "raw_column_widened", table=table.qualified_raw_name, column=name,
+                          change=evolution.describe(name, columns[name], type_), reason="contract")
+            if widen and all(is_varchar_growth(columns[n], t) for n, t in widen.items()):
+                varchar += [alter_varchar_sql(table, n, t) for n, t in widen.items()]
+            elif widen:
+                statements.append(deep_copy_sql(table, columns, widen))
+        for statement in varchar:  # not in a transaction block: each on its own
+            self._run_one(statement, "unify-load setup widen")
+        chunk: list[str] = []
+        for group in [g if isinstance(g, list) else [g] for g in statements]:
+            if len(chunk) + len(group) > MAX_STATEMENTS - 1:  # each transaction starts with the LOCK
+                self._run_ddl([lock_sql(), *chunk], "unify-load setup raw tables")
+                chunk = []
+            chunk += group
+        if chunk:
+            self._run_ddl([lock_sql(), *chunk], "unify-load setup raw tables")
         if statements:
-            self._run_ddl([lock_sql(), *statements], "unify-load setup raw tables")
             log_event(log, "warehouse_setup", target=self.target, statements=len(statements))
         self._columns = {}
         self._ensure_keys([t for t in tables if (t.raw_schema, t.raw_table) in existing])
@@ -534,10 +356,13 @@ class RedshiftWarehouse(Warehouse):
                     log_event(log, "raw_table_sort_key_kept", logging.WARNING, table=table.qualified_raw_name,
                               reason=f"interleaved sort key; recreate the table for SORTKEY ({SORT_KEY})")
                     continue
-                result = self.api.wait(self.api.submit(statement, "unify-load raw table keys"))
-                if result.status != "FINISHED":
-                    raise LoadFailure(f"{statement} {result.status.lower()} in {self.describe()}: {result.error}")
+                self._run_one(statement, "unify-load raw table keys")
                 log_event(log, "raw_table_keys_changed", table=table.qualified_raw_name, statement=statement)
+
+    def _run_one(self, statement: str, name: str) -> None:
+        result = self.api.wait(self.api.submit(statement, name))
+        if result.status != "FINISHED":
+            raise LoadFailure(f"{statement} {result.status.lower()} in {self.describe()}: {result.error}")
 
     def _run_ddl(self, sqls: list[str], name: str) -> None:
         result = self.api.wait(self.api.submit_batch(sqls, name))
@@ -558,97 +383,222 @@ class RedshiftWarehouse(Warehouse):
         found: dict[str, list[LedgerEntry]] = {}
         if not keys:
             return found
-        exists = self.api.query(
-            "SELECT COUNT(*) FROM svv_tables WHERE table_schema = :schema AND table_name = :table",
-            "unify-load ledger exists", {"schema": ledger.SCHEMA, "table": ledger.LEDGER})
-        if not exists or not exists[0][0]:
+        columns = {r[0] for r in self.api.query(
+            "SELECT column_name FROM svv_columns WHERE table_schema = :schema AND table_name = :table",
+            "unify-load ledger exists", {"schema": ledger.SCHEMA, "table": ledger.LEDGER})}
+        if not columns:
             return found
+        checksum = "content_checksum" if "content_checksum" in columns else "NULL"
         for start in range(0, len(keys), 500):
             in_list = ", ".join(literal(k) for k in keys[start:start + 500])
             rows = self.api.query(
-                f"SELECT object_key, etag, status, batch_id, reason FROM {qualified(ledger.SCHEMA, ledger.LEDGER)} "
+                f"SELECT object_key, etag, status, batch_id, reason, {checksum} "
+                f"FROM {qualified(ledger.SCHEMA, ledger.LEDGER)} "
                 f"WHERE object_key IN ({in_list}) ORDER BY recorded_at, batch_id", "unify-load ledger")
-            for key, etag, status, batch_id, reason in rows:
-                found.setdefault(key, []).append(LedgerEntry(key, etag, status, batch_id, reason))
+            for key, etag, status, batch_id, reason, content in rows:
+                found.setdefault(key, []).append(LedgerEntry(key, etag, status, batch_id, reason, content))
         return found
 
     # ------------------------------------------------------------------ loading
     def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:
-        table = batch.table
-        table_types = self.table_columns(table) if table else {}
-        manifests = self._write_manifests(batch)
-        rejected: list[tuple[FileLoad, str, int | None]] = []
-        files = list(batch.files)
-        for _attempt in range(len(batch.files) + 2):
-            current = Batch(batch.batch_id, table, tuple(files), batch.quarantines)
-            script = batch_script(current, table_types, {i: manifests[f.key] for i, f in enumerate(files)},
-                                  self.config.iam_role, self.loader_name, rejected)
-            self._announce_lock_holder(batch.batch_id)
-            checkpoint("before_copy")
-            statement_id = self.api.submit_batch([s.sql for s in script], f"unify-load {batch.batch_id}")
-            log_event(log, "batch_submitted", batch_id=batch.batch_id, statement=statement_id,
-                      statements=len(script), files=len(files))
-            checkpoint("after_copy")  # the transaction now runs server-side: a dying client changes nothing
-            result = self.api.wait(statement_id, on_poll=self._lock_watch(statement_id, batch.batch_id))
-            if result.status == "FINISHED":
-                break
-            failed = result.failed_index()
-            statement = script[failed] if failed is not None and failed < len(script) else None
-            if not _rejects_the_file(statement, result):
-                raise LoadFailure(f"batch {batch.batch_id} {result.status.lower()} in {self.describe()}: "
-                                  f"{result.error}")
-            assert statement is not None and statement.file_index is not None
-            bad = files[statement.file_index]
-            reason, line = self._rejection(bad, statement, result)
-            log_event(log, "file_quarantined", logging.WARNING, batch_id=batch.batch_id, key=bad.key,
-                      table=table.qualified_raw_name if table else None, reason=reason, line=line)
-            rejected.append((bad, reason, line))
-            files.pop(statement.file_index)
-        else:
-            raise LoadFailure(f"batch {batch.batch_id}: gave up after {len(batch.files) + 2} attempts")
-        if table is not None:
-            self._columns.pop((table.raw_schema, table.raw_table), None)  # drift may have added columns
-        checkpoint("after_commit")
-        outcomes = self._outcomes(batch)
+        raw_table = batch.table.qualified_raw_name if batch.table else None
+        files: list[FileLoad] = []
+        outcomes: list[FileOutcome] = []
+        for f in batch.files:  # the ledger and the guards need every file's content identity
+            try:
+                files.append(f if f.checksum or f.resolve_checksum is None else
+                             dataclasses.replace(f, checksum=f.resolve_checksum()))
+            except LandingNotFound:
+                outcomes.append(FileOutcome(f.key, f.etag, f.size, raw_table, DEFERRED, batch.batch_id,
+                                            reason="disappeared before it could be loaded"))
+        decisions = [Decision(q.key, q.etag, q.size, q.status, q.reason, q.line, q.checksum, q.known_batches)
+                     for q in batch.quarantines]
+        deferred, outcomes = outcomes, []
+        loaded_files = [f for f in files if f.columns]
+        if batch.table is not None and 0 < self.config.bulk_files <= len(loaded_files) \
+                and redshift_bulk.same_shape(loaded_files) and len(loaded_files) == len(files):
+            try:
+                outcomes = self._bulk(batch, files, decisions, checkpoint)
+            except _BulkFellBack as fell:
+                log_event(log, "bulk_fell_back", logging.WARNING, batch_id=batch.batch_id, reason=fell.reason,
+                          files=len(files))
+                outcomes = []
+        if not outcomes:
+            per_transaction = max(1, (MAX_STATEMENTS - 6) // statements_per_file(batch.table))
+            for n, start in enumerate(range(0, max(len(files), 1), per_transaction)):
+                group = files[start:start + per_transaction]
+                batch_id = batch.batch_id if n == 0 else f"{batch.batch_id}-{n + 1}"
+                outcomes += self._direct(batch.table, batch_id, group, decisions if n == 0 else [], checkpoint)
+        outcomes += deferred
         for outcome in outcomes:
             on_file(outcome)
         return outcomes
 
-    def _write_manifests(self, batch: Batch) -> dict[str, str]:
+    def _bulk(self, batch: Batch, files: list[FileLoad], decisions: list[Decision],
+              checkpoint: Checkpoint) -> list[FileOutcome]:
+        table = batch.table
+        assert table is not None
+        table_types = self.table_columns(table)
+        upload = redshift_bulk.upload_parts(self.s3, self.config.manifest_prefix, batch.batch_id, files)
+        script = redshift_bulk.bulk_script(batch.batch_id, table, files, table_types, upload, self.config.iam_role,
+                                           self.loader_name, decisions)
+        result = self._submit(script, batch.batch_id, len(files), checkpoint)
+        if result.status != "FINISHED":
+            statement = _failed_statement(script, result)
+            if statement is None or statement.role not in ("copy", "check", "insert"):
+                raise LoadFailure(f"batch {batch.batch_id} {result.status.lower()} in {self.describe()}: "
+                                  f"{result.failed_error()}")
+            raise _BulkFellBack(f"the bulk {statement.role} failed; loading the files one COPY each")
+        self._columns.pop((table.raw_schema, table.raw_table), None)
+        checkpoint("after_commit")
+        return self._outcomes(batch.batch_id, table, files, decisions)
+
+    def _direct(self, table: SourceTable | None, batch_id: str, files: list[FileLoad], decisions: list[Decision],
+                checkpoint: Checkpoint) -> list[FileOutcome]:
+        """One per-event transaction (at most MAX_STATEMENTS statements): re-run without each file the
+        warehouse rejects (quarantined), after widening what a file needs, until it commits."""
+        table_types = self.table_columns(table) if table else {}
+        manifests = self._write_manifests(batch_id, files)
+        deferred: list[FileOutcome] = []
+        deep: dict[str, str] = {}
+        widened: dict[str, list[str]] = {}
+        decisions = list(decisions)
+        files = list(files)
+        for _attempt in range(2 * len(files) + 2):
+            script = batch_script(batch_id, table, files, table_types, {i: manifests[f.key] for i, f in enumerate(files)
+                                                                          if f.key in manifests},
+                                  self.config.iam_role, self.loader_name, decisions, deep, widened)
+            result = self._submit(script, batch_id, len(files), checkpoint)
+            if result.status == "FINISHED":
+                break
+            try:
+                self._explain(script, result, files, table, table_types, manifests)
+            except _Rejected as rejected:
+                bad = files[rejected.index]
+                raw_table = table.qualified_raw_name if table else None
+                if rejected.vanished:
+                    files.pop(rejected.index)
+                    deferred.append(FileOutcome(bad.key, bad.etag, bad.size, raw_table, DEFERRED, batch_id,
+                                                reason=rejected.reason))
+                    log_event(log, "file_deferred", logging.WARNING, batch_id=batch_id, key=bad.key, reason=rejected.reason)
+                elif rejected.widen:
+                    assert table is not None
+                    for name, old, new in rejected.widen:
+                        if is_varchar_growth(old, new):  # in place, outside the transaction
+                            self._run_one(alter_varchar_sql(table, name, new), f"unify-load {batch_id} widen")
+                            table_types[name] = new
+                        else:
+                            deep[name] = new
+                        widened.setdefault(bad.key, []).append(evolution.describe(name, old, new))
+                        log_event(log, "schema_drift_column_widened", batch_id=batch_id, table=raw_table,
+                                  column=name, type=new, previous_type=old, key=bad.key)
+                else:
+                    files.pop(rejected.index)
+                    decisions.append(Decision(bad.key, bad.etag or bad.checksum, bad.size, QUARANTINED, rejected.reason,
+                                              rejected.line, bad.checksum, bad.known_batches))
+                    log_event(log, "file_quarantined", logging.WARNING, batch_id=batch_id, key=bad.key,
+                              table=raw_table, reason=rejected.reason, line=rejected.line)
+        else:
+            raise LoadFailure(f"batch {batch_id}: gave up after {2 * len(files) + 2} attempts")
+        if table is not None:
+            self._columns.pop((table.raw_schema, table.raw_table), None)  # drift may have changed columns
+        checkpoint("after_commit")
+        return self._outcomes(batch_id, table, files, decisions) + deferred
+
+    def _submit(self, script: list[Statement], batch_id: str, files: int, checkpoint: Checkpoint) -> StatementResult:
+        self._announce_lock_holder(batch_id)
+        checkpoint("before_copy")
+        statement_id = self.api.submit_batch([s.sql for s in script], f"unify-load {batch_id}")
+        log_event(log, "batch_submitted", batch_id=batch_id, statement=statement_id, statements=len(script),
+                  files=files)
+        checkpoint("after_copy")  # the transaction now runs server-side: a dying client changes nothing
+        return self.api.wait(statement_id, on_poll=self._lock_watch(statement_id, batch_id))
+
+    def _write_manifests(self, batch_id: str, files: Sequence[FileLoad]) -> dict[str, str]:
         urls = {}
-        for i, f in enumerate(batch.files):
+        for i, f in enumerate(files):
             if not f.columns:
                 continue
             if not f.uri.startswith("s3://"):
                 raise LoadFailure(f"{f.key}: Redshift loads from S3 only; the landing zone must be s3:// "
                                   f"(found {f.uri})")
-            url = manifest_url(self.config.manifest_prefix, batch.batch_id, f"{i:05d}")
+            url = manifest_url(self.config.manifest_prefix, batch_id, f"{i:05d}")
             length = f.size if f.file_format.kind == "parquet" else None
             write_manifest(self.s3, url, [ManifestEntry(f.uri, length)])
             urls[f.key] = url
         return urls
 
-    def _rejection(self, bad: FileLoad, statement: Statement, result: StatementResult) -> tuple[str, int | None]:
-        """Why the warehouse rejected a file: SYS_LOAD_ERROR_DETAIL for a COPY, the error text otherwise."""
-        sub_error = ""
-        if result.sub_statements and result.failed_index() is not None:
-            sub_error = result.sub_statements[result.failed_index()].get("Error") or ""
-        error = sub_error or result.error or "unknown error"
+    def _explain(self, script: list[Statement], result: StatementResult, files: list[FileLoad],
+                 table: SourceTable | None, table_types: dict[str, str], manifests: Mapping[str, str]) -> None:
+        """Why a per-event transaction failed: raise _Rejected for one file's data (or its disappearance),
+        LoadFailure for anything else."""
+        statement = _failed_statement(script, result)
+        error = result.failed_error()
+        if statement is None or statement.file_index is None:
+            raise LoadFailure(f"batch failed in {self.describe()}: {result.status.lower()}: {error}")
+        index = statement.file_index
+        bad = files[index]
+        if statement.role == "check":
+            raise _Rejected(index, OP_REASON, None)
+        if statement.role == "insert" and _value_error(error):
+            raise _Rejected(index, reason_for(_kind_of_text(error)), None)
         if statement.role != "copy":
-            return clean_text(f"rejected by the warehouse: {error}"), None
+            raise LoadFailure(f"batch failed in {self.describe()}: {result.status.lower()}: {error}")
         details = self.api.query(
-            "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(error_message), TRIM(raw_field_value) "
+            "SELECT TRIM(file_name), line_number, TRIM(column_name), error_code, TRIM(error_message) "
             "FROM sys_load_error_detail WHERE TRIM(file_name) = :url ORDER BY start_time DESC LIMIT 5",
             "unify-load load errors", {"url": bad.uri})
-        if not details:
-            # No row-level load error: S3 access, the IAM role, a manifest... not the file's data.
+        if not details:  # no row-level load error: the object vanished, or S3 access, the IAM role, a manifest
+            if self._gone(bad):
+                raise _Rejected(index, "disappeared before it could be loaded", None, vanished=True)
             raise LoadFailure(f"COPY of {bad.key} failed without a load error for the file (not a data problem): "
                               f"{error}")
-        _file, line, column, message, value = details[0]
-        where = f" in column {column}" if column else ""
-        shown = f" (value {value!r})" if value not in (None, "") else ""
-        return prefer_diagnosis(bad, clean_text(f"rejected by COPY{where}: {message}{shown}"),
-                                int(line) if line is not None else None)
+        _file, line, column, code, message = details[0]
+        column = column if column in table_types else None
+        kind = _kind_of_load_error(code, message)
+        if column and column in bad.widenable and kind in ("invalid", "range", "length") and table is not None:
+            widen = self._needed_widenings(bad, manifests[bad.key], table_types)
+            if widen:
+                raise _Rejected(index, "widen", None, widen=widen)
+        reason = reason_for(kind, column, table_types.get(column or ""))
+        raise _Rejected(index, *prefer_diagnosis(bad, reason, int(line) if line is not None else None))
+
+    def _needed_widenings(self, f: FileLoad, manifest: str, table_types: Mapping[str, str]
+                          ) -> list[tuple[str, str, str]] | None:
+        """Profile the file in the warehouse (a temp table of text columns; nothing written) and return the
+        widenings its widenable columns need; None when a value fits no type of the ladder."""
+        targets = [c.raw_name for c in f.columns if c.raw_name in f.widenable and c.raw_name in table_types]
+        if not targets or f.file_format.kind == "parquet":
+            return None
+        query = evolution.profile_sql(quote_ident("unify_profile"), targets, quote_ident, literal,
+                                      length_chars="CHAR_LENGTH", length_bytes="OCTET_LENGTH")
+        result = self.api.wait(self.api.submit_batch(profile_script(f, manifest, self.config.iam_role, query),
+                                                     "unify-load profile"))
+        if result.status != "FINISHED":
+            return None
+        rows = self.api.results(f"{result.id}:3")
+        if not rows:
+            return None
+        profiles = evolution.read_profile(rows[0], targets)
+        widen = []
+        for name in targets:
+            new = evolution.widened_type(table_types[name], profiles[name], length_in_bytes=True)
+            if new is None:
+                return None
+            if not evolution.same_type(new, table_types[name]):
+                widen.append((name, table_types[name], new))
+        return widen or None
+
+    def _gone(self, f: FileLoad) -> bool:
+        bucket, key = split_s3_url(f.uri)
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+            return False
+        except Exception as err:  # noqa: BLE001
+            code = str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NotFound"):
+                return True
+            raise LandingError(f"{f.key}: cannot read its metadata: {err}") from err
 
     def _announce_lock_holder(self, batch_id: str) -> None:
         try:
@@ -661,8 +611,9 @@ class RedshiftWarehouse(Warehouse):
             return  # only for the message
         if rows:
             pid, owner, started = rows[0]
+            since = f" since {started}" if started is not None else ""
             log_event(log, "load_lock_wait", logging.WARNING, batch_id=batch_id,
-                      holder=f"pid {pid} user {owner} since {started}", wait_limit_s=self.lock_wait_s)
+                      holder=f"pid {pid} user {owner}{since}", wait_limit_s=self.lock_wait_s)
 
     def _lock_watch(self, statement_id: str, batch_id: str) -> Callable[[dict, float], None]:
         def watch(described: dict, elapsed: float) -> None:
@@ -675,45 +626,73 @@ class RedshiftWarehouse(Warehouse):
                                   "was cancelled and loaded nothing. Run again once it has finished.")
         return watch
 
-    def _outcomes(self, batch: Batch) -> list[FileOutcome]:
+    def _outcomes(self, batch_id: str, table: SourceTable | None, files: Sequence[FileLoad],
+                  decisions: Sequence[Decision]) -> list[FileOutcome]:
         rows = self.api.query(
-            f"SELECT object_key, etag, size_bytes, status, rows_loaded, reason, error_line, columns_added "
-            f"FROM {qualified(ledger.SCHEMA, ledger.LEDGER)} WHERE batch_id = :batch", "unify-load outcomes",
-            {"batch": batch.batch_id})
-        raw_table = batch.table.qualified_raw_name if batch.table else None
-        recorded = {(r[0], r[1]): r for r in rows}
+            "SELECT object_key, etag, size_bytes, status, rows_loaded, reason, error_line, columns_added, "
+            f"columns_widened, content_checksum FROM {qualified(ledger.SCHEMA, ledger.LEDGER)} WHERE batch_id = :batch",
+            "unify-load outcomes", {"batch": batch_id})
+        raw_table = table.qualified_raw_name if table else None
+        recorded = {r[0]: r for r in rows}
         outcomes = []
-        for key, etag, size in [(f.key, f.etag, f.size) for f in batch.files] + \
-                [(q.key, q.etag, q.size) for q in batch.quarantines]:
-            row = recorded.get((key, etag))
-            if row is None:
+        for key, etag, size in [(f.key, f.etag or f.checksum, f.size) for f in files] + \
+                [(d.key, d.etag, d.size) for d in decisions]:
+            row = recorded.get(key)
+            if row is None:  # its guard found it decided by another loader
                 outcomes.append(FileOutcome(key, etag, size, raw_table, SKIPPED, "another loader"))
                 continue
-            _k, _e, _s, status, n, reason, line, added = row
-            outcomes.append(FileOutcome(key, etag, size, raw_table, status, batch.batch_id,
+            _k, _e, _s, status, n, reason, line, added, widened, checksum = row
+            outcomes.append(FileOutcome(key, etag, size, raw_table, status, batch_id,
                                         rows=int(n or 0) if status == LOADED else 0, reason=reason,
                                         line=int(line) if line is not None else None,
-                                        added_columns=tuple(a for a in (added or "").split(",") if a)))
+                                        added_columns=tuple(a for a in (added or "").split(",") if a),
+                                        checksum=checksum or "",
+                                        widened=tuple(w for w in (widened or "").split(ledger.WIDENED_SEPARATOR) if w)))
         return outcomes
 
 
+class _BulkFellBack(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _failed_statement(script: Sequence[Statement], result: StatementResult) -> Statement | None:
+    failed = result.failed_index()
+    return script[failed] if failed is not None and failed < len(script) else None
+
+
+# Redshift load error codes (STL_LOAD_ERRORS / SYS_LOAD_ERROR_DETAIL "error_code", the Redshift developer
+# guide's load error reference) -> kinds of problem; the raw value and its message are never copied.
+_LOAD_ERROR_KINDS = {1201: "missing_fields", 1202: "extra_fields", 1203: "malformed", 1204: "length",
+                     1205: "invalid", 1206: "invalid", 1207: "invalid", 1208: "invalid", 1209: "invalid",
+                     1210: "invalid", 1211: "missing_fields", 1213: "null", 1214: "missing_fields",
+                     1215: "invalid", 1216: "malformed", 1220: "utf8", 1224: "too_large"}
 # Redshift's words for a value its column cannot take (the Data API reports no SQLSTATE, only text).
-_DATA_ERRORS = ("invalid digit", "invalid input syntax", "overflow", "value too long", "out of range",
-                "not-null", "null value", "invalid timestamp", "invalid date", "cannot be cast", "invalid format")
+_VALUE_WORDS = {"invalid digit": "invalid", "invalid input syntax": "invalid", "overflow": "range",
+                "out of range": "range", "value too long": "length", "exceeds ddl length": "length",
+                "not-null": "null", "null value": "null", "invalid timestamp": "invalid", "invalid date": "invalid",
+                "cannot be cast": "invalid", "invalid format": "invalid"}
 
 
-def _rejects_the_file(statement: Statement | None, result: StatementResult) -> bool:
-    """True when the failure is the data of one file: a COPY of it (confirmed by SYS_LOAD_ERROR_DETAIL
-    later) or the INSERT of its staged rows failing on a value. Anything else fails the run."""
-    if statement is None or statement.file_index is None:
-        return False
-    if statement.role == "copy":
-        return True
-    if statement.role == "insert":
-        index = result.failed_index()
-        text = ((result.sub_statements[index].get("Error") if index is not None else None) or result.error or "")
-        return any(word in text.lower() for word in _DATA_ERRORS)
-    return False
+def _kind_of_text(text: str) -> str:
+    lowered = text.lower()
+    return next((kind for words, kind in _VALUE_WORDS.items() if words in lowered), "malformed")
+
+
+def _value_error(text: str) -> bool:
+    lowered = text.lower()
+    return any(words in lowered for words in _VALUE_WORDS)
+
+
+def _kind_of_load_error(code, message: str | None) -> str:
+    try:
+        kind = _LOAD_ERROR_KINDS.get(int(code))
+    except (TypeError, ValueError):
+        kind = None
+    if kind == "length" and message and "overflow" in message.lower():
+        return "range"  # 1204 is also a number out of its type's range
+    return kind or _kind_of_text(message or "")
 
 
 def _type_text(data_type: str, length, precision, scale) -> str:

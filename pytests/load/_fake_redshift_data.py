@@ -26,6 +26,7 @@ class Answer:
     failed_index: int | None = None  # for batches: the sub-statement that failed
     rows: list[list] = field(default_factory=list)
     polls_before_done: int = 0  # DescribeStatement calls that still say STARTED
+    sub_rows: dict[int, list[list]] = field(default_factory=dict)  # a batch's sub-statement results (1-based)
 
 
 class FakeRedshiftData:
@@ -89,7 +90,9 @@ class FakeRedshiftData:
 
     def get_statement_result(self, **params) -> dict:
         self._validate("GetStatementResult", params)
-        rows = self.statements[params["Id"]]["answer"].rows
+        parent, _, sub = params["Id"].partition(":")  # a batch's sub-statement: "<id>:<n>"
+        answer = self.statements[parent]["answer"]
+        rows = answer.sub_rows.get(int(sub), []) if sub else answer.rows
         start = int(params.get("NextToken") or 0)
         page = rows[start:start + self.PAGE]
         result = {"Records": [[_field(v) for v in row] for row in page], "TotalNumRows": len(rows)}

@@ -42,3 +42,9 @@ def faults_csv(tmp_path_factory) -> Landing:
 def faults_parquet(tmp_path_factory) -> Landing:
     """Two tiny days, Parquet (DMS and AppFlow), every simulator fault."""
     return _simulate(tmp_path_factory, "load_faults_parquet", days=2, fmt="parquet", faults=["all"])
+
+
+@pytest.fixture(autouse=True)
+def no_quiet_period(monkeypatch):
+    """Files the tests write are complete when the loader runs: no quiet period (its own tests set one)."""
+    monkeypatch.setenv("UNIFY_LOAD_QUIET_S", "0")

@@ -13,7 +13,7 @@ import signal
 import time
 
 import pytest
-from _load_helpers import cli_env, ledger, query, rows_per_key, start_unify_load, unify_load
+from _load_helpers import cli_env, execute, ledger, query, rows_per_key, start_unify_load, unify_load
 
 from loaders.load import EXIT_FAILED, EXIT_OK, load
 from loaders.source_tables import ALL_TABLES
@@ -147,3 +147,137 @@ def test_redelivered_object_same_key_same_bytes_loads_once_new_bytes_load_again(
     third = load(database, str(root))
     assert third.files == 1 and third.rows == 2 * len(clean_landing.objects[key].records)
     assert [s for k, _e, s, *_ in ledger(database) if k == key] == ["loaded", "loaded"]
+
+
+def test_a_ledger_from_before_content_checksums_keeps_working(database, clean_landing, tmp_path):
+    import hashlib
+
+    root = clean_landing.copy_to(tmp_path / "landing")
+    assert load(database, str(root)).exit_code == EXIT_OK
+    # the ledger as the previous loader left it: no checksum columns, a local file's ETag the MD5 of its bytes
+    execute(database, "alter table unify_loader.load_ledger drop column content_checksum, drop column columns_widened")
+    for key, obj in clean_landing.good.items():
+        execute(database, "update unify_loader.load_ledger set etag = %s where object_key = %s",
+                (hashlib.md5(obj.data).hexdigest(), key))
+    rows_before = rows_per_key(database)
+    again = load(database, str(root))
+    assert again.exit_code == EXIT_OK and again.new == 0 and again.files == 0  # nothing loaded twice
+    assert rows_per_key(database) == rows_before
+    assert query(database, "select count(*), count(content_checksum) from unify_loader.load_ledger") == \
+        [(len(clean_landing.good), 0)]  # the column is back; the old rows keep NULL
+    # new content under an old key is a new delivery, recorded with its checksum
+    key = next(k for k in clean_landing.good if k.startswith("tms/carriers/"))
+    data = (root / key).read_bytes()
+    (root / key).write_bytes(data + data.split(b"\n", 1)[1])
+    third = load(database, str(root))
+    assert third.files == 1 and third.rows == 2 * len(clean_landing.objects[key].records)
+    assert query(database, "select count(content_checksum) from unify_loader.load_ledger where object_key = %s",
+                 (key,)) == [(1,)]
+
+
+def test_four_loaders_at_once_never_crash_and_never_write_a_decision_twice(database, faults_csv):
+    # four processes over a landing with bad files: every one must end (0 or 3), every object is decided
+    # exactly once (loaded or quarantined) and every record is in raw exactly once
+    env = cli_env(database, UNIFY_LOAD_CRASH_AT="after_copy:1", UNIFY_LOAD_CRASH_MODE="sleep:0.5")
+    args = ("--landing", str(faults_csv.root), "--json-summary")
+    loaders = [start_unify_load(database, *args, env=env) for _ in range(4)]
+    outputs = [p.communicate(timeout=300) for p in loaders]
+    for process, (out, err) in zip(loaders, outputs):
+        assert process.returncode in (0, 3), err[-3000:]
+        assert "TypeError" not in err and "Traceback" not in err
+    decisions = query(database, "select object_key, content_checksum, status, count(*) from unify_loader.load_ledger "
+                                "group by 1, 2, 3 having count(*) > 1")
+    assert decisions == []
+    assert {k for (k,) in query(database, "select object_key from unify_loader.load_ledger where status = "
+                                          "'quarantined'")} == set(faults_csv.bad)
+    assert rows_per_key(database) == _expected(faults_csv)
+    _assert_consistent(database)
+
+
+def test_the_lock_holder_is_described_even_between_its_statements():
+    """pg_stat_activity.xact_start is NULL while the holder is between two statements (a commit in flight):
+    the description must not fail on it (it did: TypeError, exit 4)."""
+    class Cursor:
+        def execute(self, *_args):
+            pass
+
+        def fetchone(self):
+            return (4242, "unify-load host pid=7", "local", None)
+
+    text = PostgresWarehouse._lock_holder(Cursor())
+    assert text == "'unify-load host pid=7' (PostgreSQL backend 4242, from local)"
+
+
+def test_loaded_at_follows_commit_order_even_for_a_transaction_that_began_earlier(database, clean_landing, tmp_path):
+    """A batch whose transaction began before another batch committed, but which got the lock after it,
+    carries the later _loaded_at (it is read after the lock, not at the transaction's start)."""
+    from loaders.records import Batch
+
+    root = tmp_path / "landing"
+    first_key = next(k for k in clean_landing.good if k.startswith("tms/carriers/"))
+    (root / first_key).parent.mkdir(parents=True)
+    (root / first_key).write_bytes(clean_landing.objects[first_key].data)
+    early = PostgresWarehouse(database)
+    early.setup(ALL_TABLES)
+    with early.conn.cursor() as cur:
+        cur.execute("select now()")  # the transaction begins here, before the other loader's batch
+        began = cur.fetchone()[0]
+    time.sleep(0.05)
+    assert load(database, str(root)).exit_code == EXIT_OK  # another loader commits meanwhile
+    other = query(database, "select max(_loaded_at) from raw_tms.carriers")[0][0]
+    later_key = first_key.rsplit("/", 2)[0] + "/dt=2026-12-31/carriers-20261231.csv"
+    (root / later_key).parent.mkdir(parents=True)
+    (root / later_key).write_bytes(clean_landing.objects[first_key].data)
+    from loaders.landing import open_landing
+    from loaders.load import _prepare
+    from loaders.sources import Layout, identify
+
+    zone = open_landing(str(root))
+    sf = identify(zone.stat(later_key), Layout())
+    loads, _q = _prepare(zone, [sf], early.table_columns(sf.table))
+    early.load_batch(Batch("batch-that-began-early", sf.table, tuple(loads)))
+    early.close()
+    mine = query(database, "select max(_loaded_at) from raw_tms.carriers where _batch_id = 'batch-that-began-early'")
+    assert began.replace(tzinfo=None) < other < mine[0][0]
+
+
+def test_overlapping_loaders_commit_in_loaded_at_order(database, clean_landing):
+    """Four loaders at once, each holding the lock a moment in every batch: an observer polls which batches
+    have committed; the order they became visible is the order of their _loaded_at."""
+    import threading
+
+    warehouse = PostgresWarehouse(database)
+    warehouse.setup(ALL_TABLES)
+    warehouse.close()
+    seen: list[str] = []
+    done = threading.Event()
+
+    def observe():
+        import psycopg2
+        conn = psycopg2.connect(database.dsn())
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            while not done.is_set():
+                cur.execute("select batch_id from unify_loader.load_batches")
+                seen.extend(b for (b,) in cur.fetchall() if b not in seen)
+                time.sleep(0.01)
+        conn.close()
+
+    observer = threading.Thread(target=observe)
+    observer.start()
+    env = cli_env(database, UNIFY_LOAD_CRASH_AT="after_copy:1", UNIFY_LOAD_CRASH_MODE="sleep:0.3",
+                  UNIFY_LOAD_BATCH_FILES="4")
+    loaders = [start_unify_load(database, "--landing", str(clean_landing.root), env=env) for _ in range(4)]
+    try:
+        for p in loaders:
+            p.communicate(timeout=300)
+    finally:
+        done.set()
+        observer.join()
+    assert all(p.returncode == EXIT_OK for p in loaders)
+    stamps = dict(query(database, "select batch_id, committed_at from unify_loader.load_batches"))
+    assert set(seen) == set(stamps) and len(seen) > 8
+    assert [stamps[b] for b in seen] == sorted(stamps[b] for b in seen)  # visible order == _loaded_at order
+    mismatched = query(database, "select count(*) from raw_tms.shipments r join unify_loader.load_batches b "
+                                 "on b.batch_id = r._batch_id where r._loaded_at <> b.committed_at")
+    assert mismatched == [(0,)]

@@ -48,7 +48,7 @@ def test_every_simulator_fault(database, landing_name, request):
         if landing_name == "faults_parquet" and not key.startswith("appflow/"):
             assert "not a readable Parquet file" in q.reason, q  # truncated / bad footer
         elif key.startswith("dms/azureware/dbo/OrderLines/"):  # truncated_file: cut mid-record
-            assert "malformed CSV record" in q.reason, q
+            assert q.reason == "truncated: the last record has no line break (the file was cut short)", q
             assert q.line == data.count(b"\n") + 1 and not data.endswith(b"\n"), q  # the last, cut line
         elif key.startswith("dms/azureware/dbo/InventoryBalances/"):  # corrupt_file: garbage bytes
             assert "not valid UTF-8" in q.reason, q
@@ -151,7 +151,9 @@ def test_incompatible_changes_quarantine_the_file_and_the_rest_loads(database, c
     assert set(reasons) == {"20261101-000000001.csv", "20261101-000000002.csv", "20261101-000000003.parquet"}
     assert "missing key column(s) OrderId" in reasons["20261101-000000001.csv"].reason
     bad_value = reasons["20261101-000000002.csv"]
-    assert "invalid input syntax for type integer" in bad_value.reason and "qtyordered" in bad_value.reason
+    # a DMS column is typed by SQL Server: a value that breaks it quarantines (no widening), and the reason
+    # says the column and the kind of problem, never the value
+    assert bad_value.reason == "column qtyordered: not a valid integer"
     assert bad_value.line == 4  # the file's line: header, then records 1, 2, 3
     assert "cannot be cast to its raw type integer" in reasons["20261101-000000003.parquet"].reason
     assert rows_per_key(database) == {key: len(orders.records), lines_key: len(lines.records)}
@@ -209,30 +211,27 @@ def test_hostile_and_broken_objects_are_quarantined_by_name_and_never_executed(d
 
 def test_a_quarantined_file_is_retried_after_a_fix(database, clean_landing, tmp_path):
     root = clean_landing.copy_to(tmp_path / "landing")
-    key = max((k for k in clean_landing.good if k.startswith("tms/shipments/")),
+    key = max((k for k in clean_landing.good if k.startswith("dms/azureware/dbo/Products/")),
               key=lambda k: len(clean_landing.objects[k].records))
-    shipments = clean_landing.objects[key]
-    records = [dict(r) for r in shipments.records]
-    records[0]["service_level"] = "X" * 100  # longer than raw_tms.shipments.service_level varchar(64)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(shipments.header)
-    writer.writerows([["" if r[h] is None else r[h] for h in shipments.header] for r in records])
-    (root / key).write_text(out.getvalue(), encoding="utf-8")
+    products = clean_landing.objects[key]
+    records = [dict(r) for r in products.records]
+    records[0]["Sku"] = "X" * 200  # SQL Server's nvarchar(40) guarantees what raw varchar(160) holds: broken
+    _write_csv(root / key, products.header, records)
 
     first = load(database, str(root))
     assert first.exit_code == EXIT_QUARANTINED
     assert [q.key for q in first.quarantined] == [key]
-    assert "value too long" in first.quarantined[0].reason
+    assert first.quarantined[0].reason == "column sku: a value longer than character varying(160)"
+    assert first.quarantined[0].line == 2
     # not retried by itself...
     assert load(database, str(root)).previously_quarantined[0].key == key
-    # ...until the cause is fixed (the raw column widened) and the operator asks for it
-    execute(database, "alter table raw_tms.shipments alter column service_level type varchar(256)")
+    # ...until the cause is fixed (the raw column widened by hand) and the operator asks for it
+    execute(database, "alter table raw_azureware.products alter column sku type varchar(256)")
     retried = load(database, str(root), retry_quarantined=True)
     assert retried.exit_code == EXIT_OK and retried.files == 1
     assert [s for k, _e, s, *_ in ledger(database) if k == key] == ["quarantined", "loaded"]
 
-    # a new ETag (the source re-wrote the object) is retried automatically
+    # new content under the same key (the source re-wrote the object) is retried automatically
     source = max((k for k in clean_landing.good if k.startswith("tms/carriers/")),
                  key=lambda k: len(clean_landing.objects[k].records))
     good_bytes = (root / source).read_bytes()
@@ -241,7 +240,7 @@ def test_a_quarantined_file_is_retried_after_a_fix(database, clean_landing, tmp_
     late.write_bytes(good_bytes[: len(good_bytes) // 2 + 3])  # an upload cut short
     cut = load(database, str(root))
     assert [q.key for q in cut.quarantined] == ["tms/carriers/dt=2026-11-05/carriers-20261105.csv"]
-    late.write_bytes(good_bytes)  # uploaded again, complete: a new ETag
+    late.write_bytes(good_bytes)  # uploaded again, complete: new content
     fixed = load(database, str(root))
     assert fixed.exit_code == EXIT_OK and fixed.files == 1
     assert fixed.rows == len(clean_landing.objects[source].records)

@@ -8,11 +8,10 @@ JSON types or Parquet types would fail here.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 
 import pytest
-from _load_oracle import expected_value, read_object
+from _load_oracle import crc64nvme, expected_value, read_object
 from _load_helpers import ledger, query, rows_per_key
 
 from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
@@ -55,9 +54,11 @@ def test_clean_csv_landing_loads_every_value_faithfully(database, clean_landing)
     assert report.files == len(clean_landing.good)
     # every column of every record, DMS (NULL marker, quoting, line breaks), AppFlow JSON and TMS CSV
     assert _assert_same_values(database, clean_landing, ALL_TABLES) > 10_000
-    # each object's identity in the ledger is its ETag: locally the MD5 of the bytes (hashed as they load)
-    etags = dict(query(database, "select object_key, etag from unify_loader.load_ledger"))
-    assert etags == {k: hashlib.md5(v.data).hexdigest() for k, v in clean_landing.good.items()}
+    # each object's identity in the ledger is its content: the CRC-64/NVME of its bytes (computed as they
+    # stream into the warehouse); a local file has no ETag, the checksum stands in
+    identities = {k: (e, c) for k, e, c in query(database, "select object_key, etag, content_checksum "
+                                                           "from unify_loader.load_ledger")}
+    assert identities == {k: (crc64nvme(v.data),) * 2 for k, v in clean_landing.good.items()}
 
 
 def test_records_are_numbered_in_file_order_and_carry_their_batch(database, clean_landing):
@@ -148,13 +149,15 @@ def test_raw_tables_are_created_as_the_contract_defines_them_idempotently(databa
 
 
 @pytest.mark.parametrize("variant", ["as landed", "CRLF line ends", "no final line break"])
-def test_csv_records_are_numbered_like_copy_splits_them_across_any_chunking(database, clean_landing, tmp_path,
-                                                                            monkeypatch, variant):
-    """Quoted values with commas, doubled quotes and line breaks (the simulator's addresses), read in
-    tiny chunks so that chunk ends fall inside quoted values: every record keeps its number and values."""
+def test_csv_records_are_numbered_by_the_warehouse_in_file_order_across_any_chunking(database, clean_landing,
+                                                                                     tmp_path, monkeypatch, variant):
+    """Quoted values with commas, doubled quotes and line breaks (the simulator's addresses), streamed in
+    tiny chunks so that chunk ends fall inside quoted values: every record keeps its number (assigned by
+    the warehouse, in file order) and its values. A DMS file without its final line break was cut short:
+    quarantined as truncated, never loaded with a shortened last value."""
     from loaders.warehouse import postgres
 
-    monkeypatch.setattr(postgres._NumberedCsv, "CHUNK_BYTES", 37)
+    monkeypatch.setattr(postgres._LandedCsv, "CHUNK_BYTES", 37)
     key = max((k for k in clean_landing.good if k.startswith("dms/azureware/dbo/Orders/")),
               key=lambda k: clean_landing.objects[k].data.count(b'"'))
     data = clean_landing.objects[key].data
@@ -167,6 +170,12 @@ def test_csv_records_are_numbered_like_copy_splits_them_across_any_chunking(data
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
     report = load(database, str(tmp_path / "landing"))
+    if variant == "no final line break":
+        assert report.exit_code == EXIT_QUARANTINED and rows_per_key(database) == {}
+        [q] = report.quarantined
+        assert q.reason == "truncated: the last record has no line break (the file was cut short)"
+        assert q.line == data.count(b"\n") + 1  # the last line, the one cut
+        return
     assert report.exit_code == EXIT_OK, report.summary()
     reread = read_object(key, data)
     if variant == "CRLF line ends":  # the oracle reads CRLF records; values keep "\r\n" inside quotes
@@ -175,3 +184,5 @@ def test_csv_records_are_numbered_like_copy_splits_them_across_any_chunking(data
     class Only:
         good = {key: reread}
     assert _assert_same_values(database, Only, [get_table("azureware", "Orders")]) > 0
+    numbers = [n for (n,) in query(database, "select _source_row from raw_azureware.orders order by _source_row")]
+    assert numbers == list(range(1, len(reread.records) + 1))

@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 from _load_oracle import read_object
-from _load_helpers import START, ledger, rows_per_key
+from _load_helpers import START, ledger, query, rows_per_key
 
 from loaders.landing import S3Landing, open_landing
 from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
@@ -138,3 +138,83 @@ def test_lambda_handler_raises_when_the_load_fails_so_lambda_retries(shared_buck
     monkeypatch.setenv("UNIFY_LOAD_CONNECT_ATTEMPTS", "2")
     with pytest.raises(LoadFailedError, match="cannot connect to the warehouse"):
         handler(_s3_event(shared_bucket, [f"{PREFIX}/{key}"]), None)
+
+
+def _shipments_extract(rows: int, extra: str = "") -> bytes:
+    """A TMS shipments extract of `rows` records, written here in the documented format (~150 bytes each)."""
+    header = ("shipment_id,order_number,warehouse_code,carrier_id,service_level,tracking_number,shipped_at,"
+              "estimated_delivery_at,delivered_at,status,weight_kg,freight_cost,currency,updated_at\n")
+    body = "".join(f"SHP-{n:07d},SO-{n},LHR1,C{n % 9},LTL,TRK{n:09d},2026-11-02T09:00:00Z,2026-11-04T12:00:00Z,,"
+                   f"IN_TRANSIT,{n % 50}.5,{n % 300}.25,GBP,2026-11-02T10:00:00Z\n" for n in range(1, rows + 1))
+    return (header + body + extra).encode()
+
+
+def _multipart(client, bucket: str, key: str, data: bytes, algorithm: str, checksum_type: str,
+               full_object: str | None = None, split: int = 5 << 20) -> dict:
+    """A real multipart upload over HTTP: two parts (`split` bytes, at least 5 MB, and the rest)."""
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm=algorithm,
+                                            ChecksumType=checksum_type)
+    parts = []
+    for number, chunk in enumerate((data[:split], data[split:]), start=1):
+        part = client.upload_part(Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=number, Body=chunk,
+                                  ChecksumAlgorithm=algorithm)
+        parts.append({"PartNumber": number, "ETag": part["ETag"],
+                      **{k: v for k, v in part.items() if k.startswith("Checksum") and k != "ChecksumType"}})
+    extra = {"ChecksumType": checksum_type, "ChecksumCRC64NVME": full_object} if full_object else {}
+    client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"],
+                                     MultipartUpload={"Parts": parts}, **extra)
+    return client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+
+
+def test_identity_is_content_a_multipart_re_upload_of_the_same_bytes_is_not_loaded_twice(database, s3_bucket):
+    from _load_oracle import crc64nvme
+
+    client = boto3.client("s3")
+    key = "tms/shipments/dt=2026-11-02/shipments-20261102.csv"
+    data = _shipments_extract(40_000)
+    assert len(data) > 5 << 20  # two parts
+    content = crc64nvme(data)
+    client.put_object(Bucket=s3_bucket, Key=f"raw/{key}", Body=data, ChecksumAlgorithm="CRC64NVME")
+    zone = S3Landing(s3_bucket, "raw")
+    reads = []
+    zone.client.meta.events.register("before-call.s3.GetObject", lambda **kw: reads.append(kw["params"]))
+    first = load(database, zone, sources=["tms"])
+    assert first.exit_code == EXIT_OK and first.rows == 40_000
+    assert query(database, "select content_checksum from unify_loader.load_ledger") == [(content,)]
+
+    # the same bytes uploaded again as a multipart upload with a COMPOSITE CRC32: a new ETag ("...-2") and a
+    # checksum of the parts' checksums, which is not content identity: the loader reads the bytes instead
+    head = _multipart(client, s3_bucket, f"raw/{key}", data, "CRC32", "COMPOSITE")
+    assert head["ETag"].strip('"').endswith("-2") and head["ChecksumType"] == "COMPOSITE"
+    reads.clear()
+    again = load(database, zone, sources=["tms"])
+    assert again.exit_code == EXIT_OK and again.files == 0 and again.rows == 0
+    assert [d.key for d in again.duplicates] == [key], again.summary()
+    assert query(database, "select count(*) from raw_tms.shipments") == [(40_000,)]
+    rows = query(database, "select status, etag, content_checksum from unify_loader.load_ledger order by recorded_at")
+    assert rows == [("loaded", first.batches and rows[0][1], content),
+                    ("duplicate", head["ETag"].strip('"'), content)]
+    assert f"crc32:{head['ChecksumCRC32']}" not in str(rows) and len(reads) >= 1  # computed from the bytes
+    assert load(database, zone, sources=["tms"]).new == 0  # that ETag is known now
+
+    # a multipart upload with a FULL_OBJECT CRC-64/NVME (parts cut elsewhere: yet another ETag): S3 says
+    # the content's checksum, nothing is read
+    head = _multipart(client, s3_bucket, f"raw/{key}", data, "CRC64NVME", "FULL_OBJECT",
+                      full_object=content.split(":", 1)[1], split=(5 << 20) + 4096)
+    assert head["ChecksumType"] == "FULL_OBJECT" and f"crc64nvme:{head['ChecksumCRC64NVME']}" == content
+    assert head["ETag"] not in {r for (r,) in query(database, "select etag from unify_loader.load_ledger")}
+    reads.clear()
+    third = load(database, zone, sources=["tms"])
+    assert [d.key for d in third.duplicates] == [key] and third.rows == 0 and reads == []
+
+    # changed bytes under the same key: a new delivery, loaded, later than the first in _loaded_at
+    changed = _shipments_extract(40_000, extra="SHP-9999999,SO-9,LHR1,C1,LTL,TRK9,2026-11-02T09:00:00Z,,,IN_TRANSIT,"
+                                               "1.5,2.25,GBP,2026-11-02T11:00:00Z\n")
+    client.put_object(Bucket=s3_bucket, Key=f"raw/{key}", Body=changed)
+    fourth = load(database, zone, sources=["tms"])
+    assert fourth.files == 1 and fourth.rows == 40_001
+    deliveries = query(database, "select _batch_id, min(_loaded_at), count(*) from raw_tms.shipments "
+                                 "group by 1 order by 2")
+    assert [n for _b, _t, n in deliveries] == [40_000, 40_001] and deliveries[0][0] != deliveries[1][0]
+    assert query(database, "select status from unify_loader.load_ledger order by recorded_at") == \
+        [("loaded",), ("duplicate",), ("duplicate",), ("loaded",)]

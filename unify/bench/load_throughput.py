@@ -1,23 +1,29 @@
 """Loader throughput against a bare `COPY FROM STDIN` of the same data, in the same run.
 
-    python -m unify.bench.load_throughput --rows 1000000 [--repeat 3] [--json out.json]
+    python -m unify.bench.load_throughput --rows 1150000 [--repeat 3] [--json out.json]
 
 The data is one DMS full-load file of dbo.OrderLines (11 columns: Op, dms_commit_ts, the 8 source
 columns, dms_change_seq) written by the simulator's own DMS encoder (unify/simulate/encode.py), so
-it has exactly the shape DMS lands. Each round, on the local warehouse, in fresh scratch databases:
+it has exactly the shape DMS lands. Each round, on the local warehouse, in fresh scratch databases, one
+COPY FROM STDIN per file, `COPY t (header columns) FROM STDIN WITH (FORMAT csv, HEADER true, NULL 'NULL')`:
 
-- bare: `COPY t (11 columns) FROM STDIN WITH (FORMAT csv, HEADER true, NULL 'NULL')` streaming the file
-  into a table with the same 11 columns and types; nothing else.
-- loader: `loaders.load.load()` on a landing folder holding that file, timed end to end: listing and
-  ETags (MD5 of the file), the set-up check, ledger lookup, header check, the COPY with the metadata
-  columns, ledger rows, commit. As for the bare COPY, creating the tables is not timed: the raw tables
-  and the ledger are created (once, as in production) before the clock starts.
+- bare, raw table: the file streamed into the raw table itself (created by the loader's set-up: the
+  metadata columns filled by their defaults, the btree indexes on `_loaded_at` and the key, the DMS `Op`
+  check), the load context set in the same round trip as each COPY; nothing else. loader / this = what the loader
+  itself costs on top of the COPY the warehouse has to do: the goal (>= 0.90, issue 18).
+- bare, plain table: the file streamed into a table with only the 11 source columns and types, no
+  metadata columns, no index. loader / this = the loader and the raw table's design together (its four
+  metadata columns double a narrow row, and its two indexes are maintained row by row).
+- loader: `loaders.load.load()` on a landing folder holding that file, timed end to end: listing, the
+  set-up check, ledger lookup, header and last-line-break checks, the COPY (checksummed on the way),
+  ledger rows, commit. As for the bare COPYs, creating the tables is not timed: the raw tables and the
+  ledger are created (once, as in production) before the clock starts.
 
-Rounds alternate bare and loader (a CHECKPOINT before each), and the figures are the best and the median
-of the rounds. It prints figures and makes no assertion: the project's goal is a ratio >= 0.7.
+Rounds run the three in turn (a CHECKPOINT before each), and the figures are the best and the median of
+the rounds. It prints figures and makes no assertion.
 
 `compare_on_landing` does the same on a whole simulated landing zone (`unify bench` uses it): every DMS and
-TMS CSV file, each streamed by a bare `COPY FROM STDIN` into a table with its source table's columns,
+TMS CSV file, each streamed by a bare `COPY FROM STDIN` into its raw table (and into a plain table),
 against `load()` of the same sources.
 """
 
@@ -99,10 +105,11 @@ class LandingComparison:
     files: int
     bytes: int
     bare_rows: int
-    bare_s: float
+    bare_s: float  # bare COPY into the raw tables (the warehouse's share of the load)
     loader_rows: int
     loader_s: float
     loader_quarantined: int
+    plain_s: float = 0.0  # bare COPY into plain tables of the source columns
 
 
 def csv_deliveries(landing: Path, systems: tuple[str, ...] = ("azureware", "tms")) -> list[CsvDelivery]:
@@ -115,7 +122,7 @@ def csv_deliveries(landing: Path, systems: tuple[str, ...] = ("azureware", "tms"
     layout = Layout()
     found: list[CsvDelivery] = []
     for system in systems:
-        for obj in zone.list(layout.prefix(system), etags=False):
+        for obj in zone.list(layout.prefix(system)):
             sf = identify(obj, layout, systems)
             if sf is None:
                 continue
@@ -128,26 +135,47 @@ def csv_deliveries(landing: Path, systems: tuple[str, ...] = ("azureware", "tms"
     return sorted(found, key=lambda d: (d.table.qualified_raw_name, d.key))
 
 
-def bare_copy_files(settings: Settings, deliveries: list[CsvDelivery]) -> tuple[float, int]:
-    """COPY FROM STDIN each file into a plain table per source table (created before the clock starts),
-    one transaction per table; nothing else. Returns (seconds, rows)."""
+def bare_copy_files(settings: Settings, deliveries: list[CsvDelivery], into: str = "raw") -> tuple[float, int]:
+    """COPY FROM STDIN each file, one transaction per table, nothing else; returns (seconds, rows).
+
+    `into="raw"`: into the raw tables, created before the clock starts by the loader's own set-up (metadata
+    defaults, indexes, checks), with the load context set in the COPY's own round trip. `into="plain"`: into
+    a table per source table with only its source columns."""
     import psycopg2
     from psycopg2 import sql
 
+    from loaders.source_tables import ALL_TABLES
+    from loaders.warehouse.postgres import CONTEXT_PREFIX, ROW_SEQUENCE, PostgresWarehouse
+
     tables = {d.table.qualified_raw_name: d.table for d in deliveries}
+    if into == "raw":
+        warehouse = PostgresWarehouse(settings)
+        try:
+            warehouse.setup(ALL_TABLES)
+        finally:
+            warehouse.close()
     with closing(psycopg2.connect(settings.dsn())) as conn, conn.cursor() as cur:
-        cur.execute("create schema if not exists bare")
-        for table in tables.values():
-            columns = [*table.delivery_columns, *table.columns]
-            cur.execute(sql.SQL("create table {} (" + ", ".join(f'"{c.raw_name}" {c.raw_type}' for c in columns)
-                                + ")").format(sql.Identifier("bare", f"{table.system}_{table.raw_table}")))
+        if into == "raw":
+            target = {name: sql.Identifier(t.raw_schema, t.raw_table) for name, t in tables.items()}
+            cur.execute(f"create temp sequence {ROW_SEQUENCE}")
+        else:
+            cur.execute("create schema if not exists bare")
+            target = {name: sql.Identifier("bare", f"{t.system}_{t.raw_table}") for name, t in tables.items()}
+            for name, table in tables.items():
+                columns = [*table.delivery_columns, *table.columns]
+                cur.execute(sql.SQL("create table {} (" + ", ".join(f'"{c.raw_name}" {c.raw_type}' for c in columns)
+                                    + ")").format(target[name]))
         conn.commit()
         statements = {
             d.key: sql.SQL("copy {} ({}) from stdin with (format csv, header true, null {})").format(
-                sql.Identifier("bare", f"{d.table.system}_{d.table.raw_table}"),
-                sql.SQL(", ").join(map(sql.Identifier, d.columns)), sql.Literal(d.null_marker)).as_string(conn)
+                target[d.table.qualified_raw_name], sql.SQL(", ").join(map(sql.Identifier, d.columns)),
+                sql.Literal(d.null_marker)).as_string(conn)
             for d in deliveries
         }
+        context = (f"select set_config('{CONTEXT_PREFIX}source_key', %s, true), "
+                   f"set_config('{CONTEXT_PREFIX}batch_id', 'bare', true), "
+                   f"set_config('{CONTEXT_PREFIX}loaded_at', '2026-11-01 00:00:00', true), "
+                   f"setval('pg_temp.{ROW_SEQUENCE}', 1, false)")
         rows = 0
         started = time.perf_counter()
         current = None
@@ -155,8 +183,10 @@ def bare_copy_files(settings: Settings, deliveries: list[CsvDelivery]) -> tuple[
             if current is not None and d.table is not current:
                 conn.commit()
             current = d.table
+            # into the raw table, the load context travels with the COPY, in one round trip
+            prefix = cur.mogrify(context + "; ", (d.key,)).decode() if into == "raw" else ""
             with d.path.open("rb") as handle:
-                cur.copy_expert(statements[d.key], handle, size=1 << 20)
+                cur.copy_expert(prefix + statements[d.key], handle, size=1 << 20)
             rows += cur.rowcount
         conn.commit()
         seconds = time.perf_counter() - started
@@ -172,9 +202,15 @@ def compare_on_landing(settings: Settings, landing: Path, scratch_database: str,
     from loaders.source_tables import ALL_TABLES
     from loaders.warehouse.postgres import PostgresWarehouse
 
+    from dataclasses import replace
+
+    from loaders.load import LoaderConfig
+
     deliveries = csv_deliveries(landing, systems)
     try:
-        bare_s, bare_rows = bare_copy_files(_fresh_database(settings, scratch_database), deliveries)
+        plain_s, _rows = bare_copy_files(_fresh_database(settings, scratch_database), deliveries, "plain")
+        _drop_database(settings, scratch_database)
+        bare_s, bare_rows = bare_copy_files(_fresh_database(settings, scratch_database), deliveries, "raw")
     finally:
         _drop_database(settings, scratch_database)
     warehouse = PostgresWarehouse(settings)
@@ -184,12 +220,13 @@ def compare_on_landing(settings: Settings, landing: Path, scratch_database: str,
         warehouse.close()
     _checkpoint(settings)
     started = time.perf_counter()
-    report = load(settings, str(landing), sources=list(systems))
+    # the files were written whole before the clock started: no quiet period to wait out
+    report = load(settings, str(landing), sources=list(systems), config=replace(LoaderConfig.from_env(), quiet_s=0.0))
     loader_s = time.perf_counter() - started
     if report.exit_code == EXIT_FAILED:
         raise BenchError(f"the loader failed on {landing}:\n{report.summary()}")
     return LandingComparison(len(deliveries), sum(d.size for d in deliveries), bare_rows, bare_s, report.rows,
-                             loader_s, len(report.quarantined))
+                             loader_s, len(report.quarantined), plain_s)
 
 
 def _checkpoint(settings: Settings) -> None:
@@ -208,7 +245,7 @@ def run_benchmark(settings: Settings, rows: int, repeat: int, workdir: Path) -> 
     size = write_dms_file(path, rows)
     generated_s = time.perf_counter() - t0
     db = f"unify_bench_load_{os.getpid()}"
-    bare_s, loader_s = [], []
+    bare_s, plain_s, loader_s = [], [], []
     try:
         for _round in range(repeat):
             cmp = compare_on_landing(_fresh_database(settings, db), landing, f"{db}_bare", ("azureware",))
@@ -216,19 +253,25 @@ def run_benchmark(settings: Settings, rows: int, repeat: int, workdir: Path) -> 
                 raise BenchError(f"the benchmark file holds {rows:,} records: bare COPY loaded {cmp.bare_rows:,}, "
                                  f"the loader {cmp.loader_rows:,} ({cmp.loader_quarantined} file(s) quarantined)")
             bare_s.append(cmp.bare_s)
+            plain_s.append(cmp.plain_s)
             loader_s.append(cmp.loader_s)
     finally:
         _drop_database(settings, db)
     result = {
         "rows": rows, "columns": len(TABLE.delivery_columns) + len(TABLE.columns), "file_bytes": size,
         "repeat": repeat, "generate_s": round(generated_s, 2),
-        "bare_s": [round(s, 3) for s in bare_s], "loader_s": [round(s, 3) for s in loader_s],
+        "bare_s": [round(s, 3) for s in bare_s], "plain_s": [round(s, 3) for s in plain_s],
+        "loader_s": [round(s, 3) for s in loader_s],
         "bare_rows_per_s_best": round(rows / min(bare_s)), "loader_rows_per_s_best": round(rows / min(loader_s)),
+        "plain_rows_per_s_best": round(rows / min(plain_s)),
         "bare_rows_per_s_median": round(rows / statistics.median(bare_s)),
         "loader_rows_per_s_median": round(rows / statistics.median(loader_s)),
+        "plain_rows_per_s_median": round(rows / statistics.median(plain_s)),
     }
     result["ratio_best"] = round(min(bare_s) / min(loader_s), 3)
     result["ratio_median"] = round(statistics.median(bare_s) / statistics.median(loader_s), 3)
+    result["plain_ratio_best"] = round(min(plain_s) / min(loader_s), 3)
+    result["plain_ratio_median"] = round(statistics.median(plain_s) / statistics.median(loader_s), 3)
     return result
 
 
@@ -236,21 +279,27 @@ def describe(result: dict, server: str) -> str:
     return "\n".join([
         f"Loader throughput: {result['rows']:,} rows x {result['columns']} columns "
         f"(one DMS CSV file, {result['file_bytes'] / 1e6:,.0f} MB), {result['repeat']} round(s), {server}",
-        f"  bare COPY FROM STDIN   best {min(result['bare_s']):6.2f} s  "
+        f"  bare COPY FROM STDIN, into the raw table   best {min(result['bare_s']):6.2f} s  "
         f"{result['bare_rows_per_s_best']:>10,} rows/s"
         f"   median {result['bare_rows_per_s_median']:>10,} rows/s   runs {result['bare_s']}",
-        f"  unify load             best {min(result['loader_s']):6.2f} s  "
+        f"  bare COPY FROM STDIN, into a plain table   best {min(result['plain_s']):6.2f} s  "
+        f"{result['plain_rows_per_s_best']:>10,} rows/s"
+        f"   median {result['plain_rows_per_s_median']:>10,} rows/s   runs {result['plain_s']}",
+        f"  unify load                                 best {min(result['loader_s']):6.2f} s  "
         f"{result['loader_rows_per_s_best']:>10,} rows/s"
         f"   median {result['loader_rows_per_s_median']:>10,} rows/s   runs {result['loader_s']}",
-        f"  loader / bare          {result['ratio_best']:.2f} (best)   {result['ratio_median']:.2f} (median)"
-        "   goal >= 0.70",
+        f"  loader / bare COPY into the raw table      {result['ratio_best']:.2f} (best)   "
+        f"{result['ratio_median']:.2f} (median)   goal >= 0.90",
+        f"  loader / bare COPY into a plain table      {result['plain_ratio_best']:.2f} (best)   "
+        f"{result['plain_ratio_median']:.2f} (median)",
     ])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unify.bench.load_throughput",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="records in the file (default 1,000,000)")
+    parser.add_argument("--rows", type=int, default=1_150_000,
+                        help="records in the file (default 1,150,000: the large rung's order lines)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of bare + loader (default 3)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
