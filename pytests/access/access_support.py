@@ -98,40 +98,23 @@ class Secured:
         return found
 
 
-def _execute(settings: Settings, statements: list[tuple[str, tuple]]) -> None:
+def create_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
+    """LOGIN roles `<prefix><login>` holding exactly the planned project roles: unify.access's one login
+    rule (create_logins), with a plan that adds people the mapping does not know."""
+    from unify.access import create_logins as create
+
+    create(settings, {prefix + login: roles for login, roles in plan.items()})
+
+
+def drop_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
     import psycopg2
+    from psycopg2 import sql
 
     conn = psycopg2.connect(settings.dsn(database="postgres"))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            for statement, params in statements:
-                cur.execute(statement, params)
+            for login in plan:
+                cur.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(prefix + login)))
     finally:
         conn.close()
-
-
-def create_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
-    """LOGIN roles `<prefix><login>` with the planned project roles (trust authentication locally).
-
-    Idempotent: the main job already creates a login for each person in the mapping
-    (unify.access.create_local_logins); the plan adds the people the mapping does not know."""
-    from psycopg2 import sql
-
-    statements = []
-    for login, roles in plan.items():
-        name = prefix + login
-        statements.append((sql.SQL("do $$ begin if not exists (select from pg_catalog.pg_roles where rolname = {}) "
-                                   "then create role {} login; end if; end $$").format(
-                                       sql.Literal(name), sql.Identifier(name)), ()))
-        user = sql.Identifier(name)
-        for role in roles:
-            statements.append((sql.SQL("grant {} to {}").format(sql.Identifier(role), user), ()))
-    _execute(settings, statements)
-
-
-def drop_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
-    from psycopg2 import sql
-
-    _execute(settings, [(sql.SQL("drop role if exists {}").format(sql.Identifier(prefix + login)), ())
-                        for login in plan])
