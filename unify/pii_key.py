@@ -321,10 +321,7 @@ def keyed_models(manifest: dict) -> list[str]:
 def snapshots_downstream(manifest: dict, models: list[str]) -> list[str]:
     """Snapshots fed, directly or not, by `models`: --full-refresh does not rebuild snapshots, so their
     history would keep hashes made with the old key."""
-    children: dict[str, list[str]] = {}
-    for node in manifest["nodes"].values():
-        for parent in node["depends_on"]["nodes"]:
-            children.setdefault(parent, []).append(node["unique_id"])
+    children = manifest["child_map"]
     project = manifest["metadata"]["project_name"]
     todo = [f"model.{project}.{m}" for m in models]
     seen: set[str] = set()
@@ -333,7 +330,8 @@ def snapshots_downstream(manifest: dict, models: list[str]) -> list[str]:
             if child not in seen:
                 seen.add(child)
                 todo.append(child)
-    return sorted(manifest["nodes"][n]["name"] for n in seen if manifest["nodes"][n]["resource_type"] == "snapshot")
+    return sorted(manifest["nodes"][n]["name"] for n in seen
+                  if n in manifest["nodes"] and manifest["nodes"][n]["resource_type"] == "snapshot")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@
     roles (var access_client_reader_roles) are taken out: only the privileged step grants them, after
     the table's policy is attached and row-level security is on, so a table rebuilt by dbt is unreadable
     by readers until then (fail closed). Readers the relation already holds (an incremental run keeps
-    the table and what the privileged step gave it) are kept, so dbt never revokes them either. -#}
+    the table and what the privileged step gave it) are kept, so dbt never revokes them either (the
+    adapters report privileges upper case: compared case-insensitively, as dbt's own diff does). -#}
 {% macro access_build_grants(relation, grant_config, should_revoke) -%}
     {%- set meta = config.get('meta') or {} -%}
     {%- if unify.access_privileged_in_build() or not (meta.get('rls_client_column') or meta.get('rls_mapping')) -%}
@@ -15,8 +16,10 @@
     {%- set held = [] -%}
     {%- if should_revoke and execute -%}
         {%- set current = adapter.standardize_grants_dict(run_query(get_show_grant_sql(relation))) -%}
-        {%- for grantee in current.get('select', []) -%}
-            {%- do held.append(grantee.split(':')[-1]) -%}
+        {%- for privilege, grantees in current.items() if privilege | lower == 'select' -%}
+            {%- for grantee in grantees -%}
+                {%- do held.append(grantee.split(':')[-1]) -%}
+            {%- endfor -%}
         {%- endfor -%}
     {%- endif -%}
     {%- set result = {} -%}
