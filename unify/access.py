@@ -292,6 +292,15 @@ def format_report(report: AccessReport) -> str:
         for c in report.clients:
             lines.append(f"    {c.client_id:>6}  {c.client_code or '?':<10}  {c.client_name or '?':<28}  "
                          f"{c.grant_source}{' (' + c.team + ')' if c.team else ''}")
+    # Each policy is printed once and numbered; tables refer to it by number (the same client policy
+    # applies to every row-secured table).
+    numbers: dict[str, int] = {}
+    for t in report.row_secured:
+        for policy in t.policies:
+            numbers.setdefault(policy, len(numbers) + 1)
+    if numbers:
+        lines.append("Row-level security policies that apply to it:")
+        lines.extend(f"  [{n}] {policy}" for policy, n in numbers.items())
     lines.append("Row-secured tables it can read:")
     if not report.row_secured:
         lines.append("  none")
@@ -303,7 +312,7 @@ def format_report(report: AccessReport) -> str:
         elif not report.clients and not t.table.endswith("." + MAPPING_TABLE):
             note = "NO rows: the mapping grants no client"
         else:
-            note = "filtered by " + "; ".join(t.policies)
+            note = "filtered by " + ", ".join(f"[{numbers[p]}]" for p in t.policies)
         lines.append(f"  {t.table}: {note}")
     return "\n".join(lines)
 
