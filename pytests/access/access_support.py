@@ -9,6 +9,8 @@ the tests query as the non-superuser logins, like the people they stand for.
 from __future__ import annotations
 
 import json
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -53,6 +55,16 @@ class Secured:
     logins: dict[str, list[str]]
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def log_path(self) -> Path:
+        """Every log record of the main job (all loggers, all levels), one formatted line each."""
+        return self.target_path.parent / "main-job.log"
+
+    @property
+    def say_path(self) -> Path:
+        """What the main job printed (its progress lines and summary)."""
+        return self.target_path.parent / "main-job.out"
+
     def user(self, login: str) -> str:
         """Warehouse user name of a person: the session prefix + their login."""
         return self.prefix + login
@@ -96,6 +108,24 @@ class Secured:
             if node["resource_type"] == "model" and (node["config"].get("meta") or {}).get("rls_client_column"):
                 found[node["name"]] = f"{node['schema']}.{node['alias']}"
         return found
+
+
+@contextmanager
+def captured_logs(path: Path):
+    """Every log record emitted meanwhile, by any logger at any level, written to `path` (message,
+    exception and the structured fields of loaders' events)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler.stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
 
 
 def create_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
