@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -108,6 +109,35 @@ class Secured:
             if node["resource_type"] == "model" and (node["config"].get("meta") or {}).get("rls_client_column"):
                 found[node["name"]] = f"{node['schema']}.{node['alias']}"
         return found
+
+
+def expected_owned_clients(secured: Secured) -> dict[str, set[int]]:
+    """login -> client ids whose Salesforce account they own, from staging, computed here in Python:
+    a client's account is the oldest non-deleted account whose WMS_Client_Code__c is its ClientCode;
+    its owner must be an active, non-deleted user."""
+    clients = secured.query("select client_id, client_code from analytics_staging.stg_azureware__clients")
+    accounts = secured.query(
+        "select account_id, wms_client_code, owner_user_id, created_at, is_deleted "
+        "from analytics_staging.stg_salesforce__accounts")
+    users = {uid: (name, active, deleted) for uid, name, active, deleted in secured.query(
+        "select user_id, username, is_active, is_deleted from analytics_staging.stg_salesforce__users")}
+    owned: dict[str, set[int]] = {}
+    for client_id, code in clients:
+        candidates = sorted((created, aid, owner) for aid, wms, owner, created, deleted in accounts
+                            if wms == code and not deleted)
+        if not candidates:
+            continue
+        name, active, deleted = users.get(candidates[0][2], (None, False, True))
+        if name and active and not deleted:
+            owned.setdefault(name, set()).add(client_id)
+    return owned
+
+
+def rows_by_client(secured: Secured, relation: str, login: str | None = None,
+                   only: set[int] | None = None) -> Counter:
+    """client_id -> row count of `relation`, as `login` (None: dbt's superuser, restricted to `only`)."""
+    rows = secured.query(f"select client_id, count(*) from {relation} group by client_id", login=login)
+    return Counter({client: n for client, n in rows if only is None or client in only})
 
 
 @contextmanager
