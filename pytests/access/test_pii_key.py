@@ -176,3 +176,74 @@ def test_rotation_rekeys_every_pseudonymised_column_and_keeps_joins(secured, tmp
         if values & ({old_inner, old_outer} | old_hashes):
             leftovers.append(f"{schema}.{table}.{column}")
     assert not leftovers, leftovers
+
+
+class _FakeRedshift:
+    """Stands in for redshift_connector's connection: records (statement, parameters)."""
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.sent, self.committed, self.autocommit = kwargs, [], False, False
+
+    def cursor(self):
+        return self
+
+    def execute(self, statement, parameters=None):
+        self.sent.append((statement, parameters))
+
+    def commit(self):
+        self.committed = True
+
+    def rollback(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_install_on_redshift_sends_the_key_as_bound_parameters_only(monkeypatch, tmp_path):
+    """The Redshift path, offline: the prod profile's own connection settings (dbt's connect method), one
+    transaction, and the key only in the bound parameters of the INSERT (placeholders in the SQL text,
+    which is all Redshift's query history records); the statements parse as Redshift SQL."""
+    import shutil
+
+    import redshift_connector
+
+    from unify.checks.redshift_gate import offline_env
+
+    for name, value in offline_env(ROOT / "profiles.yml.example").items():
+        monkeypatch.setenv(name, value)
+    shutil.copyfile(ROOT / "profiles.yml.example", tmp_path / "profiles.yml")
+    fakes = []
+    monkeypatch.setattr(redshift_connector, "connect", lambda **kw: fakes.append(_FakeRedshift(**kw)) or fakes[-1])
+    target = load_target(ROOT, tmp_path, "prod")
+    assert (target.type, target.vault) == ("redshift", '"analytics_pii"."pii_hash_key"')
+    state = install_key(target, TEST_KEY, transformer_role(ROOT))
+    (conn,) = fakes
+    assert conn.committed and not conn.autocommit and conn.kwargs["host"] == "redshift-gate.invalid"
+    assert state.key_id == TEST_KEY.key_id
+    texts = [statement for statement, _ in conn.sent]
+    assert not [t for t in texts if TEST_KEY.inner_key in t or TEST_KEY.outer_key in t]
+    (insert, parameters), = [(s, p) for s, p in conn.sent if s.startswith("insert")]
+    assert insert.endswith("values (%s, %s, %s, %s, %s)")
+    assert parameters[:4] == (TEST_KEY.key_id, TEST_KEY.inner_key, TEST_KEY.outer_key, TEST_KEY.source)
+    assert 'grant select on "analytics_pii"."pii_hash_key" to role "unify_transformer"' in texts
+    assert "revoke all on schema \"analytics_pii\" from public" in texts
+    assert texts.index(insert) > texts.index('delete from "analytics_pii"."pii_hash_key"')
+    for statement in texts:
+        if statement.startswith(("grant", "revoke", "delete", "insert")):
+            sqlglot.parse_one(statement.replace("%s", "'x'"), read="redshift")
+
+
+def test_rotation_refuses_when_a_snapshot_would_keep_old_pseudonyms():
+    from unify.pii_key import KEYED_HASH_MACRO, rotate_key
+
+    manifest = {"metadata": {"project_name": "p"}, "nodes": {
+        "model.p.stg": {"name": "stg", "resource_type": "model", "package_name": "p",
+                        "depends_on": {"macros": [KEYED_HASH_MACRO]}},
+        "model.p.mart": {"name": "mart", "resource_type": "model", "package_name": "p", "depends_on": {"macros": []}},
+        "snapshot.p.snap_mart": {"name": "snap_mart", "resource_type": "snapshot", "package_name": "p",
+                                 "depends_on": {"macros": []}}},
+        "child_map": {"model.p.stg": ["model.p.mart"], "model.p.mart": ["snapshot.p.snap_mart"],
+                      "snapshot.p.snap_mart": []}}
+    with pytest.raises(PiiKeyError, match="snap_mart"):
+        rotate_key(None, TEST_KEY, "unify_transformer", manifest, lambda args: pytest.fail("nothing may be built"))
