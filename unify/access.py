@@ -1,6 +1,7 @@
-"""`unify access show <user>`: what a warehouse user can see, read from the warehouse's own catalogs.
+"""`unify access`: what a user can see (`show`), the one login rule (`local-logins`), the privileged step
+(`apply`) and the PII key (`install-pii-key`, `rotate-pii-key`, in unify/pii_key.py); docs/access-control.md.
 
-The first question of a security review. Everything is asked of the database, never of the project's
+`unify access show <user>` answers the first question of a security review. Everything is asked of the database, never of the project's
 configuration, so the answer is the truth even when someone granted something by hand:
 - the user: can it log in, is it a superuser, does it bypass row-level security (pg_roles);
 - its roles, direct and inherited (pg_auth_members, pg_has_role);
@@ -13,7 +14,8 @@ configuration, so the answer is the truth even when someone granted something by
 It reads the local warehouse (PostgreSQL; UNIFY_PG_* settings). On Redshift the same questions go to
 svv_user_grants, svv_role_grants, svv_schema_privileges and svv_rls_attached_policy.
 
-Exit codes: 0 the user exists (report printed); 1 no such user; 2 the warehouse could not be asked.
+Exit codes: 0 done (for show: the user exists, report printed); 1 no such user; 2 the warehouse, dbt or
+Secrets Manager failed (the message says which).
 """
 
 from __future__ import annotations
