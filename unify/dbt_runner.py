@@ -84,10 +84,14 @@ def run_dbt(
     if target_path is not None:
         extra_env["DBT_TARGET_PATH"] = str(target_path)
         extra_env.setdefault("DBT_LOG_PATH", str(target_path / "logs"))
+    run_env = dbt_env(settings, extra_env)
+    from unify.pii_key import prepare_local_key  # one PII key per checkout for every local database
+
+    prepare_local_key(args, run_env, settings)
     proc = subprocess.run(
         cmd,
         cwd=root,
-        env=dbt_env(settings, extra_env),
+        env=run_env,
         text=True,
         stdout=subprocess.PIPE if capture else None,
         stderr=subprocess.STDOUT if capture else None,

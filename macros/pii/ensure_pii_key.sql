@@ -1,11 +1,12 @@
 {#- on-run-start hook: the key vault (pii_key_relation) must hold exactly one key before anything is
     built (docs/access-control.md, "The PII key"). Returns the SQL the hook runs.
 
-    - local target: the first build generates the key inside the warehouse (PostgreSQL's strong random
-      generator through gen_random_uuid(), hashed to two 256-bit keys): it never leaves the database,
-      so no file, log or artifact can hold it. A unique index on a constant keeps the vault to one
-      row. `unify access install-pii-key` replaces it (e.g. from Secrets Manager) and
-      `unify access rotate-pii-key` re-keys.
+    - local target: `unify`'s dbt runs have installed the checkout's key (.unify/pii-hash-key) into an
+      empty vault before dbt starts (unify/pii_key.py, prepare_local_key), so every local database
+      pseudonymises alike. When dbt runs by hand on a new database the vault is still empty and this
+      hook generates a key inside the warehouse (PostgreSQL's strong random generator through
+      gen_random_uuid(), hashed to two 256-bit keys): it never leaves the database. A unique index on a
+      constant keeps the vault to one row. `unify access rotate-pii-key` re-keys.
     - every other target: the key is installed beforehand from AWS Secrets Manager by `unify access
       install-pii-key` (never by dbt); the build fails here, before any model runs, when the vault
       is missing, holds other than one key, or was filled from another secret than var

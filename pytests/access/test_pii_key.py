@@ -27,8 +27,8 @@ from redshift_eval import evaluate
 from support import query
 
 from unify.dbt_runner import run_dbt
-from unify.pii_key import (PiiKey, PiiKeyError, derive_key, fetch_secret_key, install_key, keyed_hash, load_target,
-                           transformer_role, vault_state)
+from unify.pii_key import (LOCAL_KEY_FILE, LOCAL_KEY_SOURCE, PiiKey, PiiKeyError, derive_key, fetch_secret_key,
+                           install_key, keyed_hash, load_target, local_key, transformer_role, vault_state)
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ["", "a", "ada lovelace", "o'brien-smith", "zoë müller", "渡辺 美咲", "emoji 😀 and tab\t",
@@ -77,15 +77,34 @@ def test_postgresql_and_redshift_renderings_agree_with_the_reference(database, m
         assert evaluate(tree.expressions[0], {("v", "value"): value}, vault) == want, value
 
 
-def test_the_first_local_build_generated_the_key_inside_the_warehouse(secured):
+def test_local_databases_share_the_checkouts_key(secured):
+    """unify's dbt runs installed the checkout's key (.unify/pii-hash-key) into the new database's vault, so
+    every local database pseudonymises alike; the SQL key_id and the reference agree."""
     (key_id, inner, outer, source), = secured.query(
         "select key_id, inner_key, outer_key, key_source from analytics_pii.pii_hash_key")
-    assert source == "generated in the local warehouse"
-    assert PiiKey(inner, outer, source).key_id == key_id  # the SQL key_id and the reference agree
+    assert PiiKey(inner, outer, source) == local_key(ROOT) and source == LOCAL_KEY_SOURCE
+    assert (ROOT / LOCAL_KEY_FILE).stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert local_key(ROOT).key_id == key_id
     names = secured.query("select s.customer_key, r.customername from analytics_staging.stg_azureware__orders as s "
                           "inner join raw_azureware.orders as r on r.orderid = s.order_id "
                           "where r.customername is not null limit 20")
-    assert names and all(k == keyed_hash(PiiKey(inner, outer, source), n.strip().lower()) for k, n in names)
+    assert names and all(k == keyed_hash(local_key(ROOT), n.strip().lower()) for k, n in names)
+
+
+def test_a_plain_dbt_build_on_a_fresh_database_generates_a_key_inside_the_warehouse(database, tmp_path):
+    """Without unify (dbt run by hand on a new database) the first build's hook generates the key in
+    PostgreSQL: it never leaves the database. Its key_id is the reference's for those keys."""
+    from unify.dbt_runner import dbt_env, dbt_executable
+
+    env = dbt_env(database, {"DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")})
+    proc = subprocess.run([dbt_executable(), "seed", "--select", "access_team_grants", "--profiles-dir", str(ROOT),
+                           "--project-dir", str(ROOT)], cwd=ROOT, env=env, text=True, capture_output=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    (key_id, inner, outer, source), = query(
+        database, "select key_id, inner_key, outer_key, key_source from analytics_pii.pii_hash_key")
+    assert source == "generated in the local warehouse"
+    assert PiiKey(inner, outer, source).key_id == key_id and PiiKey(inner, outer, source) != local_key(ROOT)
+    assert inner not in proc.stdout and inner not in (tmp_path / "logs" / "dbt.log").read_text()
 
 
 def test_only_the_transformer_reads_the_vault(secured):
