@@ -157,6 +157,13 @@ def ensure_local_key(settings, schema: str) -> VaultState:
 BUILDING_COMMANDS = ("build", "run", "seed", "snapshot", "test", "retry")
 
 
+def uses_key_vault(root: Path) -> bool:
+    """Whether the dbt project at `root` keeps a PII key vault (its on-run-start runs ensure_pii_key);
+    tests also run small projects of their own, which do not."""
+    project = yaml.safe_load((root / "dbt_project.yml").read_text()) or {}
+    return "ensure_pii_key" in str(project.get("on-run-start") or "")
+
+
 def prepare_local_key(args: list[str], env: dict[str, str], settings) -> None:
     """Before `dbt <args>` (unify.dbt_runner.run_dbt): when it builds on the local target (no --target, or
     local; DBT_TARGET likewise), the checkout's key goes into the database's vault if that is empty.
@@ -165,7 +172,7 @@ def prepare_local_key(args: list[str], env: dict[str, str], settings) -> None:
 
     command = next((a for a in args if not a.startswith("-")), None)
     target = args[args.index("--target") + 1] if "--target" in args[:-1] else env.get("DBT_TARGET") or "local"
-    if command not in BUILDING_COMMANDS or target != "local":
+    if command not in BUILDING_COMMANDS or target != "local" or not uses_key_vault(settings.root):
         return
     try:
         ensure_local_key(settings, dbt_schema(env))

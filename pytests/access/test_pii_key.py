@@ -266,3 +266,24 @@ def test_rotation_refuses_when_a_snapshot_would_keep_old_pseudonyms():
                       "snapshot.p.snap_mart": []}}
     with pytest.raises(PiiKeyError, match="snap_mart"):
         rotate_key(None, TEST_KEY, "unify_transformer", manifest, lambda args: pytest.fail("nothing may be built"))
+
+
+def test_the_local_key_is_prepared_only_for_local_builds_of_a_project_with_a_vault(warehouse, tmp_path):
+    """unify.dbt_runner's hook (prepare_local_key) connects only when dbt is about to build on the local
+    target in a project that keeps a vault: never for compile, docs or other targets, nor for the small
+    projects tests build. A warehouse nobody listens on proves it: any attempt would fail."""
+    import dataclasses
+
+    from support import free_port
+
+    from unify.dbt_runner import DbtError
+    from unify.pii_key import prepare_local_key
+
+    nowhere = dataclasses.replace(warehouse, pg_port=free_port())
+    for args, env in ((["compile"], {}), (["docs", "generate"], {}), (["build", "--target", "prod"], {}),
+                      (["run"], {"DBT_TARGET": "ci"}), (["run-operation", "apply_access"], {})):
+        prepare_local_key(args, env, nowhere)
+    (tmp_path / "dbt_project.yml").write_text("name: tiny\nprofile: unify\n")
+    prepare_local_key(["build"], {}, dataclasses.replace(nowhere, root=tmp_path))
+    with pytest.raises(DbtError, match="installing the local PII key before `dbt build`"):
+        prepare_local_key(["build"], {}, nowhere)
