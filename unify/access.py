@@ -1,6 +1,7 @@
-"""`unify access show <user>`: what a warehouse user can see, read from the warehouse's own catalogs.
+"""`unify access`: what a user can see (`show`), the one login rule (`local-logins`), the privileged step
+(`apply`) and the PII key (`install-pii-key`, `rotate-pii-key`, in unify/pii_key.py); docs/access-control.md.
 
-The first question of a security review. Everything is asked of the database, never of the project's
+`unify access show <user>` answers the first question of a security review. Everything is asked of the database, never of the project's
 configuration, so the answer is the truth even when someone granted something by hand:
 - the user: can it log in, is it a superuser, does it bypass row-level security (pg_roles);
 - its roles, direct and inherited (pg_auth_members, pg_has_role);
@@ -13,7 +14,8 @@ configuration, so the answer is the truth even when someone granted something by
 It reads the local warehouse (PostgreSQL; UNIFY_PG_* settings). On Redshift the same questions go to
 svv_user_grants, svv_role_grants, svv_schema_privileges and svv_rls_attached_policy.
 
-Exit codes: 0 the user exists (report printed); 1 no such user; 2 the warehouse could not be asked.
+Exit codes: 0 done (for show: the user exists, report printed); 1 no such user; 2 the warehouse, dbt or
+Secrets Manager failed (the message says which).
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
 
 from loaders.config import Settings, load_settings
 from unify.dbt_runner import dbt_schema
@@ -288,6 +294,15 @@ def format_report(report: AccessReport) -> str:
         for c in report.clients:
             lines.append(f"    {c.client_id:>6}  {c.client_code or '?':<10}  {c.client_name or '?':<28}  "
                          f"{c.grant_source}{' (' + c.team + ')' if c.team else ''}")
+    # Each policy is printed once and numbered; tables refer to it by number (the same client policy
+    # applies to every row-secured table).
+    numbers: dict[str, int] = {}
+    for t in report.row_secured:
+        for policy in t.policies:
+            numbers.setdefault(policy, len(numbers) + 1)
+    if numbers:
+        lines.append("Row-level security policies that apply to it:")
+        lines.extend(f"  [{n}] {policy}" for policy, n in numbers.items())
     lines.append("Row-secured tables it can read:")
     if not report.row_secured:
         lines.append("  none")
@@ -299,7 +314,7 @@ def format_report(report: AccessReport) -> str:
         elif not report.clients and not t.table.endswith("." + MAPPING_TABLE):
             note = "NO rows: the mapping grants no client"
         else:
-            note = "filtered by " + "; ".join(t.policies)
+            note = "filtered by " + ", ".join(f"[{numbers[p]}]" for p in t.policies)
         lines.append(f"  {t.table}: {note}")
     return "\n".join(lines)
 
@@ -307,8 +322,8 @@ def format_report(report: AccessReport) -> str:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "access",
-        help="what a warehouse user can see: roles, schemas, clients (from the catalogs)",
-        description="Access control, as the warehouse enforces it (README 'Access control').",
+        help="access control: what a user can see, local logins, the PII key, the privileged step",
+        description="Access control, as the warehouse enforces it (docs/access-control.md).",
     )
     actions = parser.add_subparsers(dest="action", metavar="<action>")
     actions.required = True
@@ -326,54 +341,199 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "local-logins",
         help="local warehouse only: create a login for every person in the RLS mapping, with their team's role",
         description="Creates (idempotently) a LOGIN role for each person in the row-level security mapping, "
-        "granted the project role of their team (account_manager, finance, analyst, executive), so that "
+        "granted the project role of each team the mapping lists them under (TEAM_ROLES), so that "
         "`unify warehouse psql -U <user>` shows what that person sees. Local warehouse only: in production "
         "users come from the identity provider.",
     )
     logins.add_argument("--schema", default=None, help="dbt target schema (default: $UNIFY_SCHEMA or analytics)")
+    apply = actions.add_parser(
+        "apply",
+        help="the privileged step: roles, raw-schema grants, row-level security, reader grants (run as a security admin)",
+        description="Runs `dbt run-operation apply_access` for the target: what needs security-admin rights "
+        "(CREATE ROLE, GRANT IGNORE RLS, CREATE/ATTACH RLS POLICY, ROW LEVEL SECURITY ON, REVOKE CREATE ON "
+        "SCHEMA public FROM PUBLIC, raw-schema grants) and, table by table after its policy, SELECT for the "
+        "reader roles. On every target but local the build does none of it; run this right after each build, "
+        "with the security admin's credentials (docs/access-control.md, 'Who needs what').",
+    )
+    apply.add_argument("--target", default="local", help="dbt target of profiles.yml (default: local)")
+    for name, help_text, description in (
+        ("install-pii-key", "copy the PII pseudonymisation key into the target's key vault",
+         "Installs the key of the keyed hash that pseudonymises PII into <schema>_pii.pii_hash_key of the "
+         "dbt target: from AWS Secrets Manager (--secret-id, default $UNIFY_PII_KEY_SECRET_ID), or, on the "
+         "local target without a secret, a freshly generated one. The key goes to the warehouse as data "
+         "(COPY FROM STDIN, bound parameters), never as SQL text. Models already built keep hashes made "
+         "with the previous key: use rotate-pii-key to re-key them."),
+        ("rotate-pii-key", "install a new PII key and rebuild every pseudonymised model and its dependents",
+         "Re-keys: installs the secret's current version (--secret-id; on the local target without one, a "
+         "generated key), then `dbt build --full-refresh` of every model that calls keyed_hash and everything "
+         "downstream. Rotate the secret in Secrets Manager first; run it while no load cycle runs."),
+    ):
+        action = actions.add_parser(name, help=help_text, description=description)
+        action.add_argument("--target", default="local", help="dbt target of profiles.yml (default: local)")
+        action.add_argument("--secret-id", default=None,
+                            help="Secrets Manager secret name or ARN (default: $UNIFY_PII_KEY_SECRET_ID; "
+                                 "required on every target but local)")
     parser.set_defaults(func=run)
 
 
-# Teams in the mapping (models/access) whose people get a warehouse role of the same name.
+# The one rule for logins (docs/access-control.md, "Logins"): every person or service in the mapping
+# gets a LOGIN role named as the mapping's user_name, holding exactly the project roles of the teams the
+# mapping lists them under (a person in two teams holds both roles). A team missing here is an error,
+# never a silent skip: the seed's accepted_values test and this table change together.
 TEAM_ROLES = {"account_manager": "unify_account_manager", "finance": "unify_finance",
-              "analyst": "unify_analyst", "executive": "unify_executive"}
+              "analyst": "unify_analyst", "executive": "unify_executive", "service": "unify_quicksight"}
 
 
-def create_local_logins(settings: Settings, schema_prefix: str) -> list[tuple[str, str]]:
-    """LOGIN roles for the mapping's people, granted their team's role; returns (user, role) pairs.
+class AccessConfigError(AccessQueryError):
+    """The mapping names a team that has no project role (TEAM_ROLES)."""
 
-    Idempotent. Refuses an external PostgreSQL: creating logins is for the embedded demo warehouse."""
+
+def login_plan(rows) -> dict[str, list[str]]:
+    """user_name -> the project roles of every team the mapping lists them under, from (user_name, team)
+    rows. Raises AccessConfigError for a team TEAM_ROLES does not know."""
+    plan: dict[str, set[str]] = {}
+    for user, team in rows:
+        if team not in TEAM_ROLES:
+            raise AccessConfigError(f"the mapping gives {user!r} team {team!r}, which has no project role; "
+                                    f"known teams: {', '.join(sorted(TEAM_ROLES))} (unify/access.py TEAM_ROLES)")
+        plan.setdefault(user, set()).add(TEAM_ROLES[team])
+    return {user: sorted(roles) for user, roles in sorted(plan.items())}
+
+
+def mapping_login_plan(settings: Settings, schema_prefix: str) -> dict[str, list[str]]:
+    """The login plan of the row-level security mapping <schema>_access.access_client_grants."""
     import psycopg2
     from psycopg2 import sql
 
-    if settings.external:
-        raise AccessQueryError("local-logins only runs on the embedded local warehouse (UNIFY_PG_HOST is set)")
     mapping = sql.Identifier(f"{schema_prefix}_access", MAPPING_TABLE)
-    created = []
     conn = psycopg2.connect(settings.dsn())
     try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql.SQL("select distinct user_name, team from {} order by 1").format(mapping))
-            for user, team in cur.fetchall():
-                role = TEAM_ROLES.get(team)
-                if role is None:
-                    continue
-                cur.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (user,))
-                if cur.fetchone() is None:
-                    cur.execute(sql.SQL("create role {} login").format(sql.Identifier(user)))
-                cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(user)))
-                created.append((user, role))
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("select distinct user_name, team from {} order by 1, 2").format(mapping))
+            rows = cur.fetchall()
     except psycopg2.errors.UndefinedTable:
         raise AccessQueryError(f"{schema_prefix}_access.{MAPPING_TABLE} is not built: run dbt build first") from None
     except psycopg2.Error as err:
-        raise AccessQueryError(str(err).strip()) from None
+        raise AccessQueryError(f"reading {schema_prefix}_access.{MAPPING_TABLE}: {str(err).strip()}") from None
     finally:
         conn.close()
-    return created
+    return login_plan(rows)
+
+
+def create_logins(settings: Settings, plan: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Make each planned login exist (LOGIN, trust authentication locally: no password) and hold exactly
+    its planned project roles: missing ones granted, other project roles (var access_roles) revoked. Idempotent: an existing login keeps its identity (OID). Returns the
+    (login, role) pairs granted."""
+    import psycopg2
+    from psycopg2 import sql
+
+    project_roles = set(TEAM_ROLES.values()) | set(project_vars(settings.root).get("access_roles") or [])
+    pairs = []
+    conn = psycopg2.connect(settings.dsn())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for login, roles in plan.items():
+                name = sql.Identifier(login)
+                cur.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (login,))
+                if cur.fetchone() is None:
+                    try:
+                        cur.execute(sql.SQL("create role {} login").format(name))
+                    except psycopg2.errors.DuplicateObject:
+                        pass  # created meanwhile by a concurrent run (roles are cluster-wide)
+                cur.execute("select r.rolname from pg_catalog.pg_auth_members as m "
+                            "inner join pg_catalog.pg_roles as r on r.oid = m.roleid "
+                            "inner join pg_catalog.pg_roles as u on u.oid = m.member where u.rolname = %s", (login,))
+                held = {r for (r,) in cur.fetchall()}
+                for role in sorted((held & project_roles) - set(roles)):
+                    cur.execute(sql.SQL("revoke {} from {}").format(sql.Identifier(role), name))
+                for role in roles:
+                    if role not in held:
+                        cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(role), name))
+                    pairs.append((login, role))
+    except psycopg2.Error as err:
+        raise AccessQueryError(f"creating logins: {str(err).strip()}") from None
+    finally:
+        conn.close()
+    return pairs
+
+
+def create_local_logins(settings: Settings, schema_prefix: str) -> list[tuple[str, str]]:
+    """`unify access local-logins`: create_logins for the mapping's people (mapping_login_plan).
+    Refuses an external PostgreSQL: creating logins is for the embedded demo warehouse."""
+    if settings.external:
+        raise AccessQueryError("local-logins only runs on the embedded local warehouse (UNIFY_PG_HOST is set)")
+    return create_logins(settings, mapping_login_plan(settings, schema_prefix))
+
+
+def project_vars(root: Path) -> dict:
+    """The vars of dbt_project.yml (the access roles and the transformer role are plain strings there)."""
+    return yaml.safe_load((root / "dbt_project.yml").read_text()).get("vars") or {}
+
+
+def run_key_action(args: argparse.Namespace, settings: Settings) -> int:
+    """install-pii-key and rotate-pii-key."""
+    import os
+
+    from unify import pii_key
+    from unify.dbt_runner import DbtError, ensure_profile, run_dbt
+
+    name = f"unify access {args.action}"
+    root = settings.root
+    ensure_profile(root)
+    secret_id = args.secret_id or os.environ.get("UNIFY_PII_KEY_SECRET_ID") or None
+    try:
+        target = pii_key.load_target(root, root, args.target)
+        if secret_id:
+            key = pii_key.fetch_secret_key(secret_id)
+        elif args.target == "local":
+            key = pii_key.generate_key("generated by unify access " + args.action)
+        else:
+            print(f"{name}: target {args.target!r} needs --secret-id or UNIFY_PII_KEY_SECRET_ID (the Secrets "
+                  "Manager secret holding the key); only the local target generates its own", file=sys.stderr)
+            return EXIT_ERROR
+        role = pii_key.transformer_role(root)
+        if args.action == "install-pii-key":
+            state = pii_key.install_key(target, key, role)
+            print(f"installed PII key {state.key_id} ({state.source}) into {target.vault} of target {target.name}")
+            return EXIT_OK
+        env = {"UNIFY_PII_KEY_SECRET_ID": secret_id} if secret_id else {}
+        with tempfile.TemporaryDirectory(prefix="unify-rotate-") as scratch:
+            target_path = Path(scratch) / "target"
+            run_dbt(["parse", "--target", args.target], settings, target_path=target_path, capture=True, env=env)
+            manifest = json.loads((target_path / "manifest.json").read_text())
+            print(f"{name}: installing key {key.key_id}, then rebuilding {', '.join(pii_key.keyed_models(manifest))} "
+                  "and everything downstream with --full-refresh", file=sys.stderr)
+            rotation = pii_key.rotate_key(
+                target, key, role, manifest,
+                lambda dbt_args: run_dbt([*dbt_args, "--target", args.target], settings, target_path=target_path,
+                                         env=env))
+    except (pii_key.PiiKeyError, DbtError) as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"rotated the PII key of target {target.name}: {rotation.before.key_id} -> {rotation.after.key_id}; "
+          f"rebuilt {', '.join(m + '+' for m in rotation.rebuilt)}")
+    return EXIT_OK
+
+
+def run_apply(args: argparse.Namespace, settings: Settings) -> int:
+    """`unify access apply`: dbt run-operation apply_access for the target."""
+    from unify.dbt_runner import DbtError, run_dbt
+
+    try:
+        run_dbt(["run-operation", "apply_access", "--target", args.target], settings)
+    except DbtError as err:
+        print(f"unify access apply: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.action in ("install-pii-key", "rotate-pii-key"):
+        return run_key_action(args, settings)
+    if args.action == "apply":
+        return run_apply(args, settings)
     prefix = args.schema or dbt_schema()
     if args.action == "local-logins":
         try:

@@ -83,7 +83,11 @@ def _command(args: list[str], settings: Settings, target_path: Path | None,
     if target_path is not None:
         extra_env["DBT_TARGET_PATH"] = str(target_path)
         extra_env.setdefault("DBT_LOG_PATH", str(target_path / "logs"))
-    return cmd, dbt_env(settings, extra_env)
+    run_env = dbt_env(settings, extra_env)
+    from unify.pii_key import prepare_local_key  # one PII key per checkout for every local database
+
+    prepare_local_key(args, run_env, settings)
+    return cmd, run_env
 
 
 def run_dbt(

@@ -13,17 +13,7 @@
 {#- PostgreSQL: a policy's subquery runs with the reader's rights, so readers may SELECT the mapping
     (grants config of the model) but see only their own rows in it; the bypass roles see all. -#}
 {% macro postgres__access_lookup_security_sql(lookup) -%}
-    {%- set readers = unify.access_role_grantees(var('access_client_reader_roles')) -%}
-    {%- set bypass = unify.access_role_grantees(var('access_rls_bypass_roles')) -%}
-    {%- set statements = [
-        'alter table ' ~ lookup ~ ' enable row level security',
-        'drop policy if exists unify_own_grants on ' ~ lookup,
-        'create policy unify_own_grants on ' ~ lookup ~ ' as permissive for select to ' ~ readers
-            ~ ' using (user_name = current_user)',
-        'drop policy if exists unify_rls_bypass on ' ~ lookup,
-        'create policy unify_rls_bypass on ' ~ lookup ~ ' as permissive for select to ' ~ bypass
-            ~ ' using (true)',
-    ] -%}
+    {%- set statements = unify.postgres_select_policies_sql(lookup, 'unify_own_grants', 'user_name = current_user') -%}
     {{ return(statements | join(';\n') ~ ';') }}
 {%- endmacro %}
 

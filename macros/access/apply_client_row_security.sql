@@ -6,7 +6,10 @@
 
     At parse time the ref() below makes every model with this hook depend on the mapping
     access_client_grants, so the mapping (and the policy it backs) exists before any table needs it.
-    Returns the SQL the hook runs. -#}
+    Returns the SQL the hook runs. Where the build runs without security-admin rights
+    (access_privileged_in_build: every target but local) the checks above still fail the build, but
+    the policy is attached by the privileged step (apply_access) and readers are granted only then
+    (access_build_grants): the hook only lets the security admin do that (access_admin_grant_sql). -#}
 {% macro apply_client_row_security() -%}
     {%- set lookup = ref('access_client_grants') -%}
     {%- if not execute -%}
@@ -31,5 +34,9 @@
             ~ "security is applied to tables and incremental models only (a view would run with its "
             ~ "owner's rights and bypass the policy on PostgreSQL)") }}
     {%- endif -%}
-    {{ return(unify.client_row_security_sql(this, unify.access_column_name(column), lookup)) }}
+    {%- set column = unify.access_identifier(column, 'rls_client_column') -%}
+    {%- if not unify.access_privileged_in_build() -%}
+        {{ return(unify.access_admin_grant_sql(this)) }}  {#- the policy comes from the privileged step -#}
+    {%- endif -%}
+    {{ return(unify.client_row_security_sql(this, column, lookup)) }}
 {%- endmacro %}

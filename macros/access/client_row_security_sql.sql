@@ -48,23 +48,11 @@
 {%- endmacro %}
 
 {#- PostgreSQL: policies belong to the table, so a rebuilt table gets them again; drop-and-create
-    inside dbt's transaction re-applies them atomically (incremental runs, changed role lists). Not
-    FORCE: the owner (dbt's user; locally a superuser, who bypasses RLS anyway) builds downstream models
-    from every row, as Redshift's IGNORE RLS lets the transformer do. Readers of the mapping see their
-    own rows only (access_lookup_security_sql), which is all the subquery needs. -#}
+    inside dbt's transaction re-applies them atomically (postgres_select_policies_sql). Readers of the
+    mapping see their own rows only (access_lookup_security_sql), which is all the subquery needs. -#}
 {% macro postgres__client_row_security_sql(relation, column, lookup) -%}
-    {%- set readers = unify.access_role_grantees(var('access_client_reader_roles')) -%}
-    {%- set bypass = unify.access_role_grantees(var('access_rls_bypass_roles')) -%}
-    {%- set statements = [
-        'alter table ' ~ relation ~ ' enable row level security',
-        'drop policy if exists unify_client_rows on ' ~ relation,
-        'create policy unify_client_rows on ' ~ relation ~ ' as permissive for select to ' ~ readers
-            ~ ' using (' ~ column ~ ' in (select g.client_id from ' ~ lookup
-            ~ ' as g where g.user_name = current_user))',
-        'drop policy if exists unify_rls_bypass on ' ~ relation,
-        'create policy unify_rls_bypass on ' ~ relation ~ ' as permissive for select to ' ~ bypass
-            ~ ' using (true)',
-    ] -%}
+    {%- set statements = unify.postgres_select_policies_sql(relation, 'unify_client_rows',
+        column ~ ' in (select g.client_id from ' ~ lookup ~ ' as g where g.user_name = current_user)') -%}
     {{ return(statements | join(';\n') ~ ';') }}
 {%- endmacro %}
 

@@ -6,7 +6,7 @@
         {%- if grantee.startswith(('user:', 'group:', 'role:')) -%}
             {%- do result.append(grantee) -%}
         {%- else -%}
-            {%- do result.append('role:' ~ unify.access_role_name(grantee)) -%}
+            {%- do result.append('role:' ~ unify.access_identifier(grantee, 'grantee (grants config)')) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(result) }}

@@ -9,8 +9,14 @@
     {{ return(adapter.dispatch('analyze_built_table', 'unify')()) }}
 {%- endmacro %}
 
+{#- On a row-secured table (meta rls_client_column) the columns that name a client (unify.statistics_free_columns)
+    get no statistics first: PostgreSQL's planner uses a column's statistics for a reader's predicate
+    through leakproof operators such as `=` even under row-level security, so `EXPLAIN ... where
+    client_id = 13` estimated that client's rows for a reader who may see none of them
+    (docs/access-control.md, "Statistics"). -#}
 {% macro postgres__analyze_built_table() -%}
     {%- if config.get('materialized') in ('table', 'incremental', 'snapshot') -%}
+        {{ unify.statistics_free_columns_sql(this) }}
         analyze {{ this }}
     {%- endif -%}
 {%- endmacro %}

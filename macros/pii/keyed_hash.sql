@@ -1,18 +1,12 @@
-{#- A keyed SHA-256 of a value, as 64 lowercase hex characters: the same input and key give the same
-    hash on both engines, so pseudonymised values still join. The key comes from the var pii_hash_key
-    (env UNIFY_PII_HASH_KEY). Null in, null out. -#}
+{#- Pseudonymises a PII value with the project's keyed hash (docs/access-control.md, "The PII key"):
+    64 lowercase hex characters, the same on Redshift and PostgreSQL, null in, null out. The key is
+    read by the warehouse at run time from the key vault (pii_key_relation: one row, readable by the
+    transformer only) through two uncorrelated scalar subqueries, evaluated once per query: the SQL
+    dbt compiles, logs and publishes names the vault, never the key. -#}
 {% macro keyed_hash(expression) -%}
-    {{ return(adapter.dispatch('keyed_hash', 'unify')(expression)) }}
-{%- endmacro %}
-
-{% macro redshift__keyed_hash(expression) -%}
-    sha2('{{ var("pii_hash_key") }}' || '|' || ({{ expression }}), 256)
-{%- endmacro %}
-
-{% macro postgres__keyed_hash(expression) -%}
-    encode(sha256(convert_to('{{ var("pii_hash_key") }}' || '|' || ({{ expression }}), 'UTF8')), 'hex')
-{%- endmacro %}
-
-{% macro default__keyed_hash(expression) -%}
-    {{ exceptions.raise_compiler_error("keyed_hash has no implementation for adapter " ~ adapter.type()) }}
+    {%- set vault = unify.pii_key_relation() -%}
+    {{ return(unify.keyed_hash_with(
+        expression,
+        '(select k.inner_key from ' ~ vault ~ ' as k)',
+        '(select k.outer_key from ' ~ vault ~ ' as k)')) }}
 {%- endmacro %}

@@ -9,6 +9,9 @@ the tests query as the non-superuser logins, like the people they stand for.
 from __future__ import annotations
 
 import json
+import logging
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -52,6 +55,16 @@ class Secured:
     prefix: str
     logins: dict[str, list[str]]
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def log_path(self) -> Path:
+        """Every log record of the main job (all loggers, all levels), one formatted line each."""
+        return self.target_path.parent / "main-job.log"
+
+    @property
+    def say_path(self) -> Path:
+        """What the main job printed (its progress lines and summary)."""
+        return self.target_path.parent / "main-job.out"
 
     def user(self, login: str) -> str:
         """Warehouse user name of a person: the session prefix + their login."""
@@ -98,40 +111,70 @@ class Secured:
         return found
 
 
-def _execute(settings: Settings, statements: list[tuple[str, tuple]]) -> None:
+def expected_owned_clients(secured: Secured) -> dict[str, set[int]]:
+    """login -> client ids whose Salesforce account they own, from staging, computed here in Python:
+    a client's account is the oldest non-deleted account whose WMS_Client_Code__c is its ClientCode;
+    its owner must be an active, non-deleted user."""
+    clients = secured.query("select client_id, client_code from analytics_staging.stg_azureware__clients")
+    accounts = secured.query(
+        "select account_id, wms_client_code, owner_user_id, created_at, is_deleted "
+        "from analytics_staging.stg_salesforce__accounts")
+    users = {uid: (name, active, deleted) for uid, name, active, deleted in secured.query(
+        "select user_id, username, is_active, is_deleted from analytics_staging.stg_salesforce__users")}
+    owned: dict[str, set[int]] = {}
+    for client_id, code in clients:
+        candidates = sorted((created, aid, owner) for aid, wms, owner, created, deleted in accounts
+                            if wms == code and not deleted)
+        if not candidates:
+            continue
+        name, active, deleted = users.get(candidates[0][2], (None, False, True))
+        if name and active and not deleted:
+            owned.setdefault(name, set()).add(client_id)
+    return owned
+
+
+def rows_by_client(secured: Secured, relation: str, login: str | None = None,
+                   only: set[int] | None = None) -> Counter:
+    """client_id -> row count of `relation`, as `login` (None: dbt's superuser, restricted to `only`)."""
+    rows = secured.query(f"select client_id, count(*) from {relation} group by client_id", login=login)
+    return Counter({client: n for client, n in rows if only is None or client in only})
+
+
+@contextmanager
+def captured_logs(path: Path):
+    """Every log record emitted meanwhile, by any logger at any level, written to `path` (message,
+    exception and the structured fields of loaders' events)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler.stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+
+
+def create_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
+    """LOGIN roles `<prefix><login>` holding exactly the planned project roles: unify.access's one login
+    rule (create_logins), with a plan that adds people the mapping does not know."""
+    from unify.access import create_logins as create
+
+    create(settings, {prefix + login: roles for login, roles in plan.items()})
+
+
+def drop_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
     import psycopg2
+    from psycopg2 import sql
 
     conn = psycopg2.connect(settings.dsn(database="postgres"))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            for statement, params in statements:
-                cur.execute(statement, params)
+            for login in plan:
+                cur.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(prefix + login)))
     finally:
         conn.close()
-
-
-def create_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
-    """LOGIN roles `<prefix><login>` with the planned project roles (trust authentication locally).
-
-    Idempotent: the main job already creates a login for each person in the mapping
-    (unify.access.create_local_logins); the plan adds the people the mapping does not know."""
-    from psycopg2 import sql
-
-    statements = []
-    for login, roles in plan.items():
-        name = prefix + login
-        statements.append((sql.SQL("do $$ begin if not exists (select from pg_catalog.pg_roles where rolname = {}) "
-                                   "then create role {} login; end if; end $$").format(
-                                       sql.Literal(name), sql.Identifier(name)), ()))
-        user = sql.Identifier(name)
-        for role in roles:
-            statements.append((sql.SQL("grant {} to {}").format(sql.Identifier(role), user), ()))
-    _execute(settings, statements)
-
-
-def drop_logins(settings: Settings, prefix: str, plan: dict[str, list[str]]) -> None:
-    from psycopg2 import sql
-
-    _execute(settings, [(sql.SQL("drop role if exists {}").format(sql.Identifier(prefix + login)), ())
-                        for login in plan])

@@ -1,8 +1,9 @@
 """Fixtures of the access-control tests: ONE warehouse built from simulated data, shared by the session,
 and real login roles named like the simulated Salesforce users (helpers: access_support.py).
 
-`secured` runs the main job (unify.demo.run_main_job: simulate, load, `dbt build`, then one daily
-cycle whose `dbt build` runs the incremental models incrementally) into a fresh database, with a
+`secured` runs the main job (unify.demo.run_main_job: simulate with every fault, load, `dbt build`, then
+one daily cycle whose `dbt build` runs the incremental models incrementally, then docs) into a fresh
+database, keeping what it said and logged in files beside its target/, with a
 per-session user-name prefix (var access_user_name_prefix, env UNIFY_ACCESS_USER_NAME_PREFIX): the
 mapping then names `<prefix><Salesforce Username>`, exactly as on Redshift where IAM prefixes database
 user names. Login roles are cluster-wide in PostgreSQL; the prefix keeps concurrent test sessions
@@ -17,7 +18,7 @@ import time
 import uuid
 
 import pytest
-from access_support import FIRST_DAY, Secured, create_logins, drop_logins, role_plan
+from access_support import FIRST_DAY, Secured, captured_logs, create_logins, drop_logins, role_plan
 from support import drop_database, pinned_env
 
 from loaders.config import Settings
@@ -35,12 +36,20 @@ def secured(warehouse: Settings, tmp_path_factory) -> Secured:
     base = tmp_path_factory.mktemp("access")
     built = Secured(settings, base / "target", prefix=f"t{token}:", logins=role_plan())
     config = MainJobConfig(scale="tiny", days=8, cycles=1, start=FIRST_DAY, seed=42, fmt="csv",
-                           faults=("all",), fresh=True, docs=False)
+                           faults=("all",), fresh=True, docs=True)
     started = time.monotonic()
     try:
-        with pinned_env(**built.env()):
+        # Everything the main job says and logs (loaders included, at every level) is kept in files
+        # beside its target/, for the artifact scan (test_no_record_values_in_artifacts.py).
+        with pinned_env(**built.env()), captured_logs(built.log_path) as log_file, \
+                built.say_path.open("w", encoding="utf-8") as said:
+            def say(text: str) -> None:
+                print(text)
+                said.write(text + "\n")
+
             run_main_job(settings, config, landing=str(base / "landing"), target_path=built.target_path,
-                         say=print, progress=False)
+                         say=say, progress=False)
+            log_file.flush()
         built.timings["main job (build + incremental cycle)"] = time.monotonic() - started
         create_logins(warehouse, built.prefix, built.logins)
         yield built

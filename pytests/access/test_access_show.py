@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -38,8 +39,17 @@ def test_show_lists_roles_schemas_and_the_clients_the_policy_lets_through(secure
 
     text = unify(secured, user)
     assert text.returncode == 0
-    for expected in ("unify_account_manager (granted directly)", "analytics_marts", "fct_orders: filtered by"):
+    for expected in ("unify_account_manager (granted directly)", "analytics_marts", "fct_orders: filtered by ["):
         assert expected in text.stdout, text.stdout
+    # Each policy is printed once (#15.4), not once per table: the client policy covers every table.
+    client_policy = secured_tables["analytics_marts.fct_orders"]["policies"][0]
+    assert text.stdout.count(client_policy) == 1, text.stdout
+    number = re.search(r"\[(\d+)\] unify_client_rows: ", text.stdout).group(1)
+    assert text.stdout.count(f"filtered by [{number}]") == len(secure_table_names(report))
+
+
+def secure_table_names(report: dict) -> list[str]:
+    return [t["table"] for t in report["row_secured"] if not t["table"].endswith(".access_client_grants")]
 
 
 def test_show_tells_every_client_no_client_and_no_such_user(secured):

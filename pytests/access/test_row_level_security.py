@@ -7,46 +7,15 @@ rendering of the rule (account owner of the client's account), never from the po
 
 from __future__ import annotations
 
-from collections import Counter
-
 import psycopg2
 import pytest
 from access_support import (ANALYST, EXECUTIVE, FINANCE, INTEGRATION, LOADER, QUICKSIGHT_SERVICE, SALES_DIRECTOR,
-                            TRANSFORMER, UNMAPPED_ANALYST, Secured)
+                            TRANSFORMER, UNMAPPED_ANALYST, Secured, expected_owned_clients, rows_by_client)
 
 from unify.dbt_runner import run_dbt
 from unify.simulate.reference import ACCOUNT_MANAGERS
 
 MANAGERS = [u.username for u in ACCOUNT_MANAGERS]
-
-
-def expected_owned_clients(secured: Secured) -> dict[str, set[int]]:
-    """login -> client ids whose Salesforce account they own, from staging, computed here in Python:
-    a client's account is the oldest non-deleted account whose WMS_Client_Code__c is its ClientCode;
-    its owner must be an active, non-deleted user."""
-    clients = secured.query("select client_id, client_code from analytics_staging.stg_azureware__clients")
-    accounts = secured.query(
-        "select account_id, wms_client_code, owner_user_id, created_at, is_deleted "
-        "from analytics_staging.stg_salesforce__accounts")
-    users = {uid: (name, active, deleted) for uid, name, active, deleted in secured.query(
-        "select user_id, username, is_active, is_deleted from analytics_staging.stg_salesforce__users")}
-    owned: dict[str, set[int]] = {}
-    for client_id, code in clients:
-        candidates = sorted((created, aid, owner) for aid, wms, owner, created, deleted in accounts
-                            if wms == code and not deleted)
-        if not candidates:
-            continue
-        name, active, deleted = users.get(candidates[0][2], (None, False, True))
-        if name and active and not deleted:
-            owned.setdefault(name, set()).add(client_id)
-    return owned
-
-
-def rows_by_client(secured: Secured, relation: str, login: str | None = None,
-                   only: set[int] | None = None) -> Counter:
-    """client_id -> row count of `relation`, as `login` (None: dbt's superuser, restricted to `only`)."""
-    rows = secured.query(f"select client_id, count(*) from {relation} group by client_id", login=login)
-    return Counter({client: n for client, n in rows if only is None or client in only})
 
 
 def assert_account_managers_see_exactly_their_clients(secured: Secured) -> None:
@@ -156,67 +125,6 @@ def test_quicksight_rules_give_each_viewer_what_the_warehouse_gives_them(secured
     assert rules.get(SALES_DIRECTOR) is None and rules.get(INTEGRATION) is None
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
         secured.query("select count(*) from analytics_reporting.rpt_quicksight_rls_rules", login=ANALYST)
-
-
-def test_escape_attempts_reveal_nothing(secured):
-    """An account manager tries the usual ways around row-level security; each fails or is filtered."""
-    login = MANAGERS[0]
-    mine = expected_owned_clients(secured).get(login, set())
-    own_count = sum(rows_by_client(secured, "analytics_marts.fct_orders", only=mine).values())
-    total = secured.query("select count(*) from analytics_marts.fct_orders")[0][0]
-    assert 0 < own_count < total, "the test needs rows the manager sees and rows they must not see"
-    conn = secured.connect(login)
-    cur = conn.cursor()
-
-    def refused(statement: str) -> None:
-        with pytest.raises(psycopg2.errors.InsufficientPrivilege):  # refused, not merely broken SQL
-            cur.execute(statement)
-
-    refused("select count(*) from raw_azureware.orders")  # raw (PII) is the loader's and transformer's
-    refused("select count(*) from analytics_staging.stg_azureware__orders")
-    refused("set role unify_finance")  # a role not granted
-    refused("set role postgres")
-    refused("set session authorization postgres")
-    refused("alter table analytics_marts.fct_orders disable row level security")
-    refused("drop policy unify_client_rows on analytics_marts.fct_orders")
-    refused("create policy mine on analytics_marts.fct_orders for select using (true)")
-    refused(f"insert into analytics_access.access_client_grants (user_name, login_name, client_id, grant_source) "
-            f"select '{secured.user(login)}', '{login}', client_id, 'account_owner' from analytics_marts.fct_orders")
-    refused("create view analytics_marts.all_orders as select * from analytics_marts.fct_orders")
-    cur.execute("set row_security = off")  # allowed to set, but then querying a filtered table errors
-    refused("select count(*) from analytics_marts.fct_orders")
-    cur.execute("reset row_security")
-    # Objects the attacker owns run with the attacker's rights, so the policy still applies: a temporary
-    # view, a view in a sandbox schema the attacker owns, a SECURITY DEFINER function.
-    cur.execute("create temporary view all_orders as select * from analytics_marts.fct_orders")
-    cur.execute("select count(*) from all_orders")
-    assert cur.fetchone()[0] == own_count
-    cur.execute("""
-        create function pg_temp.count_all_orders() returns bigint language sql security definer
-        as 'select count(*) from analytics_marts.fct_orders'
-    """)
-    cur.execute("select pg_temp.count_all_orders()")
-    assert cur.fetchone()[0] == own_count
-    conn.close()
-    sandbox = f"sandbox_{secured.prefix[1:-1]}"
-    secured.execute(f'create schema {sandbox} authorization "{secured.user(login)}"')
-    conn = secured.connect(login)
-    cur = conn.cursor()
-    cur.execute(f"create view {sandbox}.all_orders as select * from analytics_marts.fct_orders")
-    cur.execute(f"create function {sandbox}.count_all_orders() returns bigint language sql security definer "
-                "as 'select count(*) from analytics_marts.fct_orders'")
-    cur.execute(f"select (select count(*) from {sandbox}.all_orders), {sandbox}.count_all_orders()")
-    assert cur.fetchone() == (own_count, own_count)
-    conn.close()
-    # A view owned by someone who sees every client (finance, in a sandbox of their own) and shared with
-    # the manager shows the manager only their clients: the policy filters on the reader (current_user).
-    finance_sandbox = f"sandbox_finance_{secured.prefix[1:-1]}"
-    secured.execute(f'create schema {finance_sandbox} authorization "{secured.user(FINANCE)}"')
-    secured.execute(f"create view {finance_sandbox}.all_orders as select * from analytics_marts.fct_orders; "
-                    f'grant usage on schema {finance_sandbox} to "{secured.user(login)}"; '
-                    f'grant select on {finance_sandbox}.all_orders to "{secured.user(login)}"', login=FINANCE)
-    assert secured.query(f"select count(*) from {finance_sandbox}.all_orders", login=FINANCE)[0][0] == total
-    assert secured.query(f"select count(*) from {finance_sandbox}.all_orders", login=login)[0][0] == own_count
 
 
 def test_policy_runs_once_per_query_and_leaves_indexes_usable(secured):

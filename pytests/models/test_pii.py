@@ -6,9 +6,7 @@ and reporting must not contain any of those values in any text column.
 
 from __future__ import annotations
 
-import hashlib
-
-LOCAL_KEY = "local-dev-only-pii-key-not-secret"  # dbt_project.yml's default for var pii_hash_key
+from unify.pii_key import PiiKey, keyed_hash
 
 
 def test_no_raw_pii_value_appears_in_any_analytics_column(main_job):
@@ -34,13 +32,15 @@ def test_no_raw_pii_value_appears_in_any_analytics_column(main_job):
     assert not leaks, leaks
 
 
-def test_customer_key_is_the_documented_keyed_sha256(main_job):
+def test_customer_key_is_the_documented_keyed_hash(main_job):
+    """The reference construction (unify/pii_key.py) with the key the warehouse holds in its vault."""
+    (inner, outer), = main_job.query("select inner_key, outer_key from analytics_pii.pii_hash_key")
+    key = PiiKey(inner, outer, "vault")
     rows = main_job.query(
         "select s.customer_key, r.customername from analytics_staging.stg_azureware__orders as s "
         "inner join raw_azureware.orders as r on r.orderid = s.order_id "
         "where r.customername is not null limit 50"
     )
     assert rows
-    for key, name in rows:
-        expected = hashlib.sha256(f"{LOCAL_KEY}|{name.strip().lower()}".encode()).hexdigest()
-        assert key == expected
+    for customer_key, name in rows:
+        assert customer_key == keyed_hash(key, name.strip().lower())

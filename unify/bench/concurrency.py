@@ -278,57 +278,36 @@ def rows_seen(settings: Settings, users: list[SessionUser], queries: list[Dashbo
     return seen
 
 
-# The project role each team of the mapping (access_client_grants.team) logs in with (dbt_project.yml
-# var access_roles; seeds/access_team_grants.csv names the teams).
-TEAM_ROLES = {"account_manager": "unify_account_manager", "analyst": "unify_analyst", "finance": "unify_finance",
-              "executive": "unify_executive", "service": "unify_quicksight"}
-PEOPLE_TEAMS = ("account_manager", "analyst", "finance", "executive")  # the service account is QuickSight's
+PEOPLE_ROLES = ("unify_account_manager", "unify_analyst", "unify_finance", "unify_executive")  # not the services
 
 
 def login_users(settings: Settings, schema: str) -> list[SessionUser]:
     """Every person in the row-level security mapping, as the warehouse user name the policies match,
-    with the project role of their team."""
-    import psycopg2
+    with their project role: unify.access's one login rule (mapping_login_plan), people only (the
+    QuickSight service account runs no dashboard session). A person in two teams holds both roles and
+    is labelled with both."""
+    from unify.access import AccessQueryError, mapping_login_plan
 
-    conn = psycopg2.connect(settings.dsn())
     try:
-        with conn.cursor() as cur:
-            cur.execute(f"select distinct user_name, team from {schema}_access.access_client_grants order by 1, 2")
-            rows = cur.fetchall()
-    except psycopg2.Error as err:
-        raise BenchError(f"reading the row-level security mapping {schema}_access.access_client_grants: "
-                         f"{str(err).strip()}") from None
-    finally:
-        conn.close()
-    unknown = sorted({team for _u, team in rows if team not in TEAM_ROLES})
-    if unknown:
-        raise BenchError(f"the mapping names teams the benchmark has no project role for: {', '.join(unknown)}")
-    users: dict[str, str] = {}
-    for user, team in rows:
-        if team in PEOPLE_TEAMS:
-            users.setdefault(user, TEAM_ROLES[team])
+        plan = mapping_login_plan(settings, schema)
+    except AccessQueryError as err:
+        raise BenchError(str(err)) from None
+    users = {login: "+".join(r for r in roles if r in PEOPLE_ROLES) for login, roles in plan.items()}
+    users = {login: label for login, label in users.items() if label}
     if not users:
         raise BenchError("the row-level security mapping names nobody: no login to run the dashboards as")
-    return [SessionUser(login, role) for login, role in sorted(users.items())]
+    return [SessionUser(login, label) for login, label in sorted(users.items())]
 
 
 def create_logins(settings: Settings, users: list[SessionUser]) -> None:
-    """A LOGIN role per person (its name is the mapping's user_name) holding their project role: what the
-    identity provider gives people in production. Trust authentication locally: no password."""
-    import psycopg2
-    from psycopg2 import sql
+    """A LOGIN role per person holding their project roles (unify.access.create_logins, the one rule):
+    what the identity provider gives people in production."""
+    from unify.access import AccessQueryError, create_logins as create
 
-    conn = psycopg2.connect(settings.dsn(database="postgres"))
-    conn.autocommit = True
     try:
-        with conn.cursor() as cur:
-            for user in users:
-                cur.execute("select 1 from pg_roles where rolname = %s", (user.login,))
-                if cur.fetchone() is None:
-                    cur.execute(sql.SQL("create role {} login").format(sql.Identifier(user.login)))
-                cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(user.role), sql.Identifier(user.login)))
-    finally:
-        conn.close()
+        create(settings, {user.login: user.role.split("+") for user in users})
+    except AccessQueryError as err:
+        raise BenchError(str(err)) from None
 
 
 def drop_logins(settings: Settings, prefix: str) -> None:

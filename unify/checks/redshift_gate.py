@@ -56,6 +56,9 @@ OFFLINE_ENV = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    # Non-local targets require the PII key's secret name (macros/pii/pii_key_relation.sql): a dummy
+    # name, since the key itself never passes through dbt.
+    "UNIFY_PII_KEY_SECRET_ID": "unify-gate-offline",
 }
 DROPPED_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
