@@ -1,8 +1,9 @@
 """`unify access`: what a user can see (`show`), the one login rule (`local-logins`), the privileged step
 (`apply`) and the PII key (`install-pii-key`, `rotate-pii-key`, in unify/pii_key.py); docs/access-control.md.
 
-`unify access show <user>` answers the first question of a security review. Everything is asked of the database, never of the project's
-configuration, so the answer is the truth even when someone granted something by hand:
+`unify access show <user>` answers the first question of a security review. Everything is asked of the
+database, never of the project's configuration, so the answer is the truth even when someone granted
+something by hand:
 - the user: can it log in, is it a superuser, does it bypass row-level security (pg_roles);
 - its roles, direct and inherited (pg_auth_members, pg_has_role);
 - every schema: USAGE and CREATE (has_schema_privilege), how many tables it can read there

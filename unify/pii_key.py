@@ -155,6 +155,8 @@ def ensure_local_key(settings, schema: str) -> VaultState:
 
 
 BUILDING_COMMANDS = ("build", "run", "seed", "snapshot", "test", "retry")
+DBT_COMMANDS = (*BUILDING_COMMANDS, "compile", "parse", "ls", "list", "docs", "source", "run-operation", "show",
+                "debug", "deps", "clean", "init", "clone")
 
 
 def uses_key_vault(root: Path) -> bool:
@@ -170,7 +172,8 @@ def prepare_local_key(args: list[str], env: dict[str, str], settings) -> None:
     Raises DbtError when it cannot."""
     from unify.dbt_runner import DbtError, dbt_schema
 
-    command = next((a for a in args if not a.startswith("-")), None)
+    # dbt's subcommand: global options such as `--log-format json` may come before it
+    command = next((a for a in args if a in DBT_COMMANDS), None)
     target = args[args.index("--target") + 1] if "--target" in args[:-1] else env.get("DBT_TARGET") or "local"
     if command not in BUILDING_COMMANDS or target != "local" or not uses_key_vault(settings.root):
         return

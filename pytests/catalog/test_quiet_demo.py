@@ -14,7 +14,7 @@ RULE = "=" * 78
 STAGES = ["warehouse: ", "fresh start: ", "initial load (3 days from 2026-10-27): simulated ",
           "initial load (3 days from 2026-10-27): loaded ",
           "initial load (3 days from 2026-10-27): dbt build in ", "docs: dbt docs generate in ",
-          "docs: column lineage: "]
+          "docs: column lineage: ", "dashboards: rendered as "]
 DBT_LOG_LINE = re.compile(r"\d+ of \d+ (START|OK|PASS|ERROR|SKIP)|Running with dbt=|Found \d+ models|Concurrency: ")
 
 

@@ -24,8 +24,7 @@ EXIT_OK, EXIT_STALE, EXIT_ERROR = 0, 1, 2
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "dashboards", help="render Operations Health and Client Profitability as a person sees them (Plotly)",
-        description=__doc__.split("\n\n")[0], epilog="docs/dashboards.md",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__.split("\n\n")[0], epilog="docs/dashboards.md")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--as", dest="person", metavar="PERSON",
                       help="the person's login (Salesforce Username); their warehouse login role runs the queries")
