@@ -349,6 +349,11 @@ def _steps(settings: Settings, options: CycleOptions, spec: CycleSpec, result: C
                        "warn": statuses.count("warn"), "runtime_errors": statuses.count("runtime error")}
         if step.detail["runtime_errors"]:
             step.status, step.error = "failed", f"{step.detail['runtime_errors']} freshness query(ies) failed"
+        elif proc.returncode != 0 and not step.detail["stale"]:
+            # dbt leaves a source whose freshness query failed out of sources.json: only the exit code says so
+            step.status = "failed"
+            step.error = (f"dbt source freshness exited {proc.returncode} with no stale source: a freshness query "
+                          f"failed (see {fresh_path / 'logs'})\n" + _tail(proc))
         else:
             step.status = "warning" if step.detail["stale"] or step.detail["warn"] else "ok"
 

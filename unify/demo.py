@@ -190,7 +190,6 @@ def _render_dashboards(settings: Settings, logins: list[tuple[str, str]],
     them (logged in as them, so row-level security applies): (user, role, page) per person rendered."""
     from unify.dashboards.preview import DashboardError, render_dashboards
 
-    logging.getLogger("unify.dashboards").setLevel(logging.WARNING)  # the stage line says it; -v in `unify dashboards`
     pages = []
     for role in DASHBOARD_VIEWERS:
         user = next((u for u, r in logins if r == role), None)
@@ -337,7 +336,10 @@ def run(args: argparse.Namespace) -> int:
         # The demo shows each load's summary and its warnings, not one line per batch; quarantined files
         # are listed grouped by reason at the end instead of one warning each (-v shows them; `unify load`
         # always does).
-        logging.getLogger("loaders").setLevel(logging.WARNING)
+        # The same for the tools the stages call (the local PII key's installation, the dashboards): their
+        # events are one stage line here.
+        for name in ("loaders", "unify.pii_key", "unify.dashboards"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         for handler in logging.getLogger().handlers:
             handler.addFilter(lambda record: getattr(record, "event", None) != "file_quarantined")
     try:

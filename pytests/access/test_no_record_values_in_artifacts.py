@@ -24,7 +24,10 @@ import re
 from pathlib import Path
 
 from loaders.source_tables import ALL_TABLES
+from support import pinned_env
+
 from unify.alerting import collect_alerts, message_attributes, render_message, render_subject
+from unify.dbt_runner import run_dbt
 
 _WORD = re.compile(r"\w+")
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -59,7 +62,19 @@ def artifacts(secured) -> dict[str, str]:
     reasons = secured.query("select object_key, reason from unify_loader.load_ledger where reason is not null")
     assert reasons, "the faults must have quarantined files, or the reasons are not tested"
     found["load ledger reasons"] = "\n".join(f"{key}: {reason}" for key, reason in reasons)
-    report = collect_alerts(Path(secured.target_path))
+    # `unify alert` reads a build's or a test's results, never those of the `dbt docs generate` that ended
+    # the main job: the data tests of the models that carry PII, run with their own target path as
+    # `unify cycle` runs its build, give the alert its input (and their artifacts are scanned too).
+    tests_target = Path(secured.target_path).parent / "target-tests"
+    with pinned_env(**secured.env()):
+        run_dbt(["test", "-s", "stg_azureware__orders", "stg_salesforce__users"], secured.settings,
+                target_path=tests_target, capture=True, check=False)
+    for path in sorted(tests_target.rglob("*")):
+        if path.is_file():
+            found[str(path.relative_to(tests_target.parent))] = _JSON_ESCAPE.sub(
+                lambda m: chr(int(m.group(1), 16)), path.read_bytes().decode("utf-8", errors="ignore"))
+    report = collect_alerts(tests_target)
+    assert sum(report.counts.values()) > 0, "the alert must have read the tests' results"
     found["alert payload"] = "\n".join([render_subject(report), render_message(report),
                                         json.dumps(message_attributes(report), ensure_ascii=False)])
     return found

@@ -23,12 +23,12 @@ Contract 00009001: version 1 (from 10-01): 2.50 per order, 0.40 per unit, markup
 
 from __future__ import annotations
 
-import hashlib
-import os
 from datetime import date
 from decimal import Decimal
 
 from feeds_support import landed_files
+
+from unify.pii_key import PiiKey, keyed_hash
 
 # records per raw table, counted in the files (an Orders CDC file repeats one record: DMS duplicates)
 RAW_ROWS = {
@@ -151,9 +151,10 @@ def test_quoted_commas_and_line_breaks_in_pii_load_whole_and_are_masked(hand_bui
     raw = hand_built.query("select customername, destinationaddress from raw_azureware.orders "
                            "where orderid = 70001 and op = 'I'")
     assert raw == [("O'Brien, Siobhán", "Flat 2, 10 Example Road\nLondon")]
-    # staging keeps a keyed SHA-256 of lower(trim(name)) (macros/pii/keyed_hash.sql; the dbt var's key)
-    key = os.environ.get("UNIFY_PII_HASH_KEY", "local-dev-only-pii-key-not-secret")
-    expected = hashlib.sha256(f"{key}|o'brien, siobhán".encode()).hexdigest()
+    # staging keeps the keyed hash of lower(trim(name)) (macros/pii/keyed_hash.sql; the reference
+    # construction in unify/pii_key.py) with the key the warehouse holds in its vault
+    (inner, outer), = hand_built.query("select inner_key, outer_key from analytics_pii.pii_hash_key")
+    expected = keyed_hash(PiiKey(inner, outer, "vault"), "o'brien, siobhán")
     assert hand_built.query("select customer_key from analytics_marts.fct_orders where order_id = 70001") == \
         [(expected,)]
     assert hand_built.query("select destination_postcode_prefix from analytics_marts.fct_orders "
