@@ -18,7 +18,7 @@ cycle assumes for its privileged step only (docs/access-control.md, "Who needs w
 
 from __future__ import annotations
 
-from aws_cdk import (ArnFormat, Duration, RemovalPolicy, Stack, aws_cloudwatch as cloudwatch,
+from aws_cdk import (ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, aws_cloudwatch as cloudwatch,
                      aws_cloudwatch_actions as cw_actions, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam,
                      aws_kms as kms, aws_lambda as lambda_, aws_lambda_event_sources as event_sources,
                      aws_logs as logs, aws_redshiftserverless as redshift, aws_s3 as s3,
@@ -286,6 +286,16 @@ class UnifyPlatformStack(Stack):
                 **({"UNIFY_QUICKSIGHT_ACCOUNT_ID": self.account, "UNIFY_QUICKSIGHT_REGION": self.region}
                    if env.quicksight else {}),
             })
+
+        # What `aws ecs run-task` needs to run one command in the cycle's container, with the cycle's
+        # identities (the runbook: the first privileged step and key installation, a key rotation)
+        private = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnet_ids
+        for name, value, text in (
+                ("CycleCluster", self.cluster.cluster_name, "ECS cluster of the cycles"),
+                ("CycleTaskDefinition", self.task_definition.family, "task definition family of the cycles"),
+                ("CycleSubnets", Fn.join(",", private), "private subnets a one-off cycle task runs in"),
+                ("CycleSecurityGroup", self.task_sg.security_group_id, "security group of the cycle tasks")):
+            CfnOutput(self, name, value=value, description=f"{text} (docs/operations.md, the runbook)")
 
         self.state_machines: dict[str, sfn.StateMachine] = {}
         for cycle, timeout in (("frequent", env.frequent_timeout_minutes), ("nightly", env.nightly_timeout_minutes)):

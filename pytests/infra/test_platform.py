@@ -302,6 +302,8 @@ def test_cycles_run_every_ten_minutes_and_nightly_in_a_container(synthesised):
     assert text(env["UNIFY_CYCLE_LOCK"]).endswith('/cycles/prod/lock.json"]]}') or \
         env["UNIFY_CYCLE_LOCK"].endswith("/cycles/prod/lock.json")
     assert "Secrets" not in container  # no secret reaches the container (the PII key: below)
+    # what the runbook's one-off `aws ecs run-task` needs, as stack outputs
+    assert {"CycleCluster", "CycleTaskDefinition", "CycleSubnets", "CycleSecurityGroup"} <= set(template["Outputs"])
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
     allowed = _allowed(template, "unify-prod-cycle-task")
     workgroup_id, _ = one(template, "AWS::RedshiftServerless::Workgroup")
@@ -459,3 +461,19 @@ def test_the_dockerfile_builds_what_the_cycle_runs():
     for command in [cmd[1:], *(["cycle", c] for c in CYCLES), ["access", "apply", "--target", "prod_admin"],
                     ["access", "rotate-pii-key", "--target", "prod"]]:
         assert callable(parser.parse_args(command).func), command
+
+
+def test_a_first_deployment_can_leave_the_schedules_off():
+    """`cdk deploy -c unify:schedules=disabled` (the runbook's first deployment): no cycle starts before the
+    warehouse is set up. The template is otherwise the environment's."""
+    import aws_cdk as cdk
+
+    from unify_infra.app import build_app
+
+    app = cdk.App(context={"aws:cdk:bundling-stacks": [], "unify:schedules": "disabled"})
+    stack = build_app(app, ["prod"])["prod"]
+    template = app.synth().get_stack_by_name("unify-prod").template
+    assert stack.config.schedules_enabled is False
+    assert {s["Properties"]["State"] for s in resources(template, "AWS::Scheduler::Schedule").values()} == {"DISABLED"}
+    with pytest.raises(ValueError, match="unify:schedules"):
+        build_app(cdk.App(context={"aws:cdk:bundling-stacks": [], "unify:schedules": "off"}), ["prod"])
