@@ -15,8 +15,14 @@ something by hand:
 It reads the local warehouse (PostgreSQL; UNIFY_PG_* settings). On Redshift the same questions go to
 svv_user_grants, svv_role_grants, svv_schema_privileges and svv_rls_attached_policy.
 
-Exit codes: 0 done (for show: the user exists, report printed); 1 no such user; 2 the warehouse, dbt or
-Secrets Manager failed (the message says which).
+The privileged step runs as the security admin, never as the build's identity: the admin's dbt target
+(`<target>_admin` of profiles.yml, or UNIFY_ACCESS_ADMIN_TARGET) and, where the caller is a container or
+a CI runner, the admin's IAM role (UNIFY_ACCESS_ADMIN_ROLE_ARN): `apply` and `install-pii-key` assume it
+with STS and connect with its temporary credentials, so the database user is IAMR:<admin role>. `unify
+cycle` runs the step after every build on every target but local (`cycle_access_step`).
+
+Exit codes: 0 done (for show: the user exists, report printed); 1 no such user; 2 the warehouse, dbt, STS
+or Secrets Manager failed (the message says which); 75 rotate-pii-key refused: a load cycle is running.
 """
 
 from __future__ import annotations
@@ -24,9 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
+import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -36,7 +45,7 @@ from unify.dbt_runner import dbt_schema
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_NO_USER, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_NO_USER, EXIT_ERROR, EXIT_BUSY = 0, 1, 2, 75
 MAPPING_TABLE = "access_client_grants"
 CLIENTS_TABLE = "stg_azureware__clients"
 
@@ -356,7 +365,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "reader roles. On every target but local the build does none of it; run this right after each build, "
         "with the security admin's credentials (docs/access-control.md, 'Who needs what').",
     )
-    apply.add_argument("--target", default="local", help="dbt target of profiles.yml (default: local)")
+    apply.add_argument("--target", default="local",
+                       help="the security admin's dbt target of profiles.yml, e.g. prod_admin (default: local)")
+    _assume_role_option(apply)
     for name, help_text, description in (
         ("install-pii-key", "copy the PII pseudonymisation key into the target's key vault",
          "Installs the key of the keyed hash that pseudonymises PII into <schema>_pii.pii_hash_key of the "
@@ -365,16 +376,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
          "(COPY FROM STDIN, bound parameters), never as SQL text. Models already built keep hashes made "
          "with the previous key: use rotate-pii-key to re-key them."),
         ("rotate-pii-key", "install a new PII key and rebuild every pseudonymised model and its dependents",
-         "Re-keys: installs the secret's current version (--secret-id; on the local target without one, a "
-         "generated key), then `dbt build --full-refresh` of every model that calls keyed_hash and everything "
-         "downstream. Rotate the secret in Secrets Manager first; run it while no load cycle runs."),
+         "Re-keys: takes the cycle lock (refused, exit 75, while a load cycle runs), installs the secret's "
+         "current version as `install-pii-key` does (--secret-id; on the local target without one, a generated "
+         "key), then `dbt build --full-refresh` of every model that calls keyed_hash and everything downstream, "
+         "then, on every target but local, the privileged step as the security admin. Rotate the secret in "
+         "Secrets Manager first."),
     ):
         action = actions.add_parser(name, help=help_text, description=description)
         action.add_argument("--target", default="local", help="dbt target of profiles.yml (default: local)")
         action.add_argument("--secret-id", default=None,
                             help="Secrets Manager secret name or ARN (default: $UNIFY_PII_KEY_SECRET_ID; "
                                  "required on every target but local)")
+        _assume_role_option(action)
     parser.set_defaults(func=run)
+
+
+def _assume_role_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--assume-role", dest="assume_role", default=os.environ.get(ADMIN_ROLE_ENV) or None,
+                        metavar="ROLE_ARN",
+                        help=f"act as the security admin: assume this IAM role first (default: ${ADMIN_ROLE_ENV}, "
+                             "set in the cycle's container and CI; unset: the caller's own credentials)")
 
 
 # The one rule for logins (docs/access-control.md, "Logins"): every person or service in the mapping
@@ -472,19 +493,137 @@ def project_vars(root: Path) -> dict:
     return yaml.safe_load((root / "dbt_project.yml").read_text()).get("vars") or {}
 
 
-def run_key_action(args: argparse.Namespace, settings: Settings) -> int:
-    """install-pii-key and rotate-pii-key."""
-    import os
+# ------------------------------------------------------------------------- the privileged step
 
+ADMIN_ROLE_ENV = "UNIFY_ACCESS_ADMIN_ROLE_ARN"     # the security admin's IAM role (containers, CI)
+ADMIN_TARGET_ENV = "UNIFY_ACCESS_ADMIN_TARGET"     # its dbt target (default: <build target>_admin)
+_APPLIED = re.compile(r"apply_access: ([^\n\"]*)")
+_SECURED = re.compile(r"row-level security and reader grants on (\d+) tables")
+
+
+class AccessApplyError(AccessQueryError):
+    """The privileged step failed: assuming the admin role, or `dbt run-operation apply_access`."""
+
+
+@dataclass(frozen=True)
+class AdminIdentity:
+    """Who runs the privileged step: a dbt target of profiles.yml and, optionally, an IAM role assumed
+    first (the database user is then IAMR:<that role>; the build's identity never holds its rights)."""
+
+    target: str
+    role_arn: str | None = None
+
+    @classmethod
+    def for_build(cls, build_target: str, env: dict[str, str] | None = None) -> "AdminIdentity":
+        """The admin of a build target: UNIFY_ACCESS_ADMIN_TARGET or <build target>_admin, and
+        UNIFY_ACCESS_ADMIN_ROLE_ARN."""
+        env = os.environ if env is None else env
+        return cls(env.get(ADMIN_TARGET_ENV) or f"{build_target}_admin", env.get(ADMIN_ROLE_ENV) or None)
+
+
+def assume_admin_role(role_arn: str, session_name: str) -> tuple[dict[str, str], str]:
+    """Temporary credentials of the admin role (STS AssumeRole, one hour) as environment variables for
+    a child process or this one, and the assumed session's ARN (what CloudTrail records)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    sts = boto3.client("sts", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    try:
+        reply = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=3600)
+    except (ClientError, BotoCoreError) as err:
+        raise AccessApplyError(f"assuming the security admin's role {role_arn}: {err}") from None
+    creds = reply["Credentials"]
+    env = {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+           "AWS_SESSION_TOKEN": creds["SessionToken"]}
+    return env, reply["AssumedRoleUser"]["Arn"]
+
+
+def admin_environment(admin: AdminIdentity, session_name: str) -> tuple[dict[str, str], str | None]:
+    """The environment a child process acting as the admin needs ({} without a role) and the assumed ARN."""
+    if not admin.role_arn:
+        return {}, None
+    env, assumed = assume_admin_role(admin.role_arn, session_name)
+    log.info(json.dumps({"event": "access_admin_assumed", "role": admin.role_arn, "session": assumed}))
+    return env, assumed
+
+
+@dataclass
+class AccessApplied:
+    target: str
+    assumed_role: str | None
+    applied: str | None        # apply_access's own summary line (captured runs)
+    tables: int | None         # row-secured tables secured and granted
+
+
+def apply_access(settings: Settings, admin: AdminIdentity, *, target_path: Path | None = None,
+                 capture: bool = True, log_format: str | None = None,
+                 session_name: str = "unify-access-apply") -> AccessApplied:
+    """`dbt run-operation apply_access --target <admin target>`, as the admin (its role assumed first).
+    Raises AccessApplyError with dbt's last lines when it fails."""
+    from unify.dbt_runner import run_dbt
+
+    env, assumed = admin_environment(admin, session_name)
+    args = ["run-operation", "apply_access", "--target", admin.target]
+    if log_format:
+        args = ["--log-format", log_format, *args]
+    proc = run_dbt(args, settings, target_path=target_path, capture=capture, check=False, env=env)
+    output = proc.stdout or ""
+    if proc.returncode != 0:
+        tail = "\n".join(output.splitlines()[-15:])
+        raise AccessApplyError(f"`dbt run-operation apply_access --target {admin.target}` exited {proc.returncode}"
+                               + (f" (as {assumed})" if assumed else "") + (f":\n{tail}" if tail else ""))
+    applied, secured = _APPLIED.search(output), _SECURED.search(output)
+    return AccessApplied(admin.target, assumed, applied.group(1).strip() if applied else None,
+                         int(secured.group(1)) if secured else None)
+
+
+def cycle_access_step(context) -> dict:
+    """The cycle's privileged step (unify.cycle.POST_CYCLE_STEPS): after every build on every target but
+    local, apply_access as the security admin, so readers read the tables the build replaced through their
+    policies. Local: skipped, the local build applies everything itself (macros/access/
+    access_privileged_in_build.sql: true on the local target only)."""
+    from unify.cycle import PostCycleSkipped
+
+    build_target = context.dbt_target or os.environ.get("DBT_TARGET") or "local"
+    if build_target == "local":
+        raise PostCycleSkipped("the local target's build applies access control itself (as the warehouse's "
+                               "superuser, in its hooks)")
+    admin = AdminIdentity.for_build(build_target)
+    target_root = context.target_root or context.build_target_path
+    done = apply_access(context.settings, admin, target_path=target_root / "access", capture=True,
+                        log_format=context.dbt_log_format, session_name=f"unify-cycle-{context.run_id}")
+    return {"admin_target": done.target, "assumed_role": done.assumed_role, "tables": done.tables,
+            "applied": done.applied}
+
+
+def run_apply(args: argparse.Namespace, settings: Settings) -> int:
+    """`unify access apply`: the privileged step for the target, as the admin."""
+    try:
+        done = apply_access(settings, AdminIdentity(args.target, args.assume_role), capture=False)
+    except AccessApplyError as err:
+        print(f"unify access apply: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    if done.assumed_role:
+        print(f"unify access apply: applied on target {done.target} as {done.assumed_role}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ the PII key
+
+
+def _install_key(args: argparse.Namespace, settings: Settings, secret_id: str | None) -> int:
+    """install-pii-key, in this process: with --assume-role, this process acts as the admin (the role's
+    temporary credentials in its environment before any AWS or Redshift call)."""
     from unify import pii_key
-    from unify.dbt_runner import DbtError, ensure_profile, run_dbt
 
     name = f"unify access {args.action}"
-    root = settings.root
-    ensure_profile(root)
-    secret_id = args.secret_id or os.environ.get("UNIFY_PII_KEY_SECRET_ID") or None
     try:
-        target = pii_key.load_target(root, root, args.target)
+        if args.assume_role:
+            env, assumed = admin_environment(AdminIdentity(args.target, args.assume_role), "unify-install-pii-key")
+            os.environ.update(env)
+            print(f"{name}: acting as {assumed}", file=sys.stderr)
+        target = pii_key.load_target(settings.root, settings.root, args.target)
         if secret_id:
             key = pii_key.fetch_secret_key(secret_id)
         elif args.target == "local":
@@ -493,40 +632,85 @@ def run_key_action(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{name}: target {args.target!r} needs --secret-id or UNIFY_PII_KEY_SECRET_ID (the Secrets "
                   "Manager secret holding the key); only the local target generates its own", file=sys.stderr)
             return EXIT_ERROR
-        role = pii_key.transformer_role(root)
-        if args.action == "install-pii-key":
-            state = pii_key.install_key(target, key, role)
-            print(f"installed PII key {state.key_id} ({state.source}) into {target.vault} of target {target.name}")
-            return EXIT_OK
-        env = {"UNIFY_PII_KEY_SECRET_ID": secret_id} if secret_id else {}
+        state = pii_key.install_key(target, key, pii_key.transformer_role(settings.root))
+    except (pii_key.PiiKeyError, AccessApplyError) as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"installed PII key {state.key_id} ({state.source}) into {target.vault} of target {target.name}")
+    return EXIT_OK
+
+
+def _rotate_key(args: argparse.Namespace, settings: Settings, secret_id: str | None) -> int:
+    """rotate-pii-key: under the cycle lock, install the new key as `install-pii-key` does (a child process:
+    with --assume-role it acts as the admin, this process stays the build's identity), rebuild every
+    pseudonymised model and its dependents with --full-refresh, then, outside the local target, the
+    privileged step (the rebuilt tables are closed to readers until it runs)."""
+    from unify import pii_key
+    from unify.cycle_lock import CycleLockError, CycleRefused, Holder, open_lock
+    from unify.dbt_runner import DbtError, dbt_schema, run_dbt
+
+    name = "unify access rotate-pii-key"
+    local = args.target == "local"
+    env = {"UNIFY_PII_KEY_SECRET_ID": secret_id} if secret_id else {}
+    holder = Holder("rotate-pii-key")
+    try:
+        lock = open_lock(settings, dbt_schema(), holder, lock_url=os.environ.get("UNIFY_CYCLE_LOCK") or None,
+                         local_target=local)
+        lock.acquire()
+    except CycleRefused as err:
+        print(f"{name}: refused, a load cycle is running: {err}. Run it again when the cycle has finished "
+              "(a rotation rebuilds what the cycle builds).", file=sys.stderr)
+        return EXIT_BUSY
+    except CycleLockError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+
+    def install() -> pii_key.VaultState:
+        command = [sys.executable, "-m", "unify.cli", "access", "install-pii-key", "--target", args.target]
+        command += ["--secret-id", secret_id] if secret_id else []
+        command += ["--assume-role", args.assume_role] if args.assume_role else []
+        proc = subprocess.run(command, cwd=settings.root, env={**os.environ, **env}, text=True,
+                              capture_output=True)
+        print((proc.stdout + proc.stderr).strip(), file=sys.stderr)
+        if proc.returncode != 0:
+            raise pii_key.PiiKeyError(f"installing the new key failed (exit {proc.returncode})")
+        return pii_key.vault_state(target)
+
+    try:
+        target = pii_key.load_target(settings.root, settings.root, args.target)
         with tempfile.TemporaryDirectory(prefix="unify-rotate-") as scratch:
             target_path = Path(scratch) / "target"
             run_dbt(["parse", "--target", args.target], settings, target_path=target_path, capture=True, env=env)
             manifest = json.loads((target_path / "manifest.json").read_text())
-            print(f"{name}: installing key {key.key_id}, then rebuilding {', '.join(pii_key.keyed_models(manifest))} "
+            print(f"{name}: installing the new key, then rebuilding {', '.join(pii_key.keyed_models(manifest))} "
                   "and everything downstream with --full-refresh", file=sys.stderr)
             rotation = pii_key.rotate_key(
-                target, key, role, manifest,
+                target, None, pii_key.transformer_role(settings.root), manifest,
                 lambda dbt_args: run_dbt([*dbt_args, "--target", args.target], settings, target_path=target_path,
-                                         env=env))
-    except (pii_key.PiiKeyError, DbtError) as err:
+                                         env=env), install=install)
+        if not local:
+            admin = replace(AdminIdentity.for_build(args.target), role_arn=args.assume_role)
+            apply_access(settings, admin, capture=False, session_name="unify-rotate-pii-key")
+    except (pii_key.PiiKeyError, DbtError, AccessApplyError) as err:
         print(f"{name}: {err}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        lock.release()
     print(f"rotated the PII key of target {target.name}: {rotation.before.key_id} -> {rotation.after.key_id}; "
-          f"rebuilt {', '.join(m + '+' for m in rotation.rebuilt)}")
+          f"rebuilt {', '.join(m + '+' for m in rotation.rebuilt)}"
+          + ("" if local else "; the privileged step applied"))
     return EXIT_OK
 
 
-def run_apply(args: argparse.Namespace, settings: Settings) -> int:
-    """`unify access apply`: dbt run-operation apply_access for the target."""
-    from unify.dbt_runner import DbtError, run_dbt
+def run_key_action(args: argparse.Namespace, settings: Settings) -> int:
+    """install-pii-key and rotate-pii-key."""
+    from unify.dbt_runner import ensure_profile
 
-    try:
-        run_dbt(["run-operation", "apply_access", "--target", args.target], settings)
-    except DbtError as err:
-        print(f"unify access apply: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    return EXIT_OK
+    ensure_profile(settings.root)
+    secret_id = args.secret_id or os.environ.get("UNIFY_PII_KEY_SECRET_ID") or None
+    if args.action == "install-pii-key":
+        return _install_key(args, settings, secret_id)
+    return _rotate_key(args, settings, secret_id)
 
 
 def run(args: argparse.Namespace) -> int:

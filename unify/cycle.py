@@ -5,7 +5,9 @@
                                                          S3-event Lambda has not loaded)
     -> dbt build --selector <frequent|nightly>          (selectors.yml; frequent sets UNIFY_TEST_WINDOW_HOURS=6)
     -> dbt source freshness
-    -> post-cycle steps                                 (POST_CYCLE_STEPS: e.g. the QuickSight SPICE refresh)
+    -> post-cycle steps                                 (POST_CYCLE_STEPS: the privileged access step on every
+                                                         target but local, then the QuickSight SPICE refresh
+                                                         where QuickSight is configured)
     -> publish failures, warnings and stale sources to SNS (unify/alerting.py)
     -> one JSON summary line on stdout, with CloudWatch Embedded Metric Format metrics, and an exit code
 
@@ -81,13 +83,28 @@ class PostCycleStep:
     function: str                               # "package.module:function", imported when the step runs
     cycles: tuple[str, ...] = ("frequent", "nightly")
     needs_build: bool = True                    # run only after a build that succeeded
+    after: tuple[str, ...] = ()                 # earlier post-cycle steps that must not have failed
 
 
-# The hook other parts of the platform plug into: append a PostCycleStep here (one line, in the module
-# that owns the step, or below). Steps run in order after the build and the freshness check, before the
-# alert; each gets a PostCycleContext and returns a dict for the summary (or None). An exception fails
-# that step (and so the cycle, and the alert says so); the other steps still run.
-POST_CYCLE_STEPS: list[PostCycleStep] = []
+class PostCycleSkipped(Exception):
+    """Raised by a post-cycle step that does not apply here (e.g. QuickSight not configured): the step is
+    `skipped` in the summary with this reason, and the cycle is not failed."""
+
+
+# The hook other parts of the platform plug into: append a PostCycleStep here (one line). Steps run in
+# order after the build and the freshness check, before the alert; each gets a PostCycleContext and
+# returns a dict for the summary (or None), or raises PostCycleSkipped(reason). Any other exception fails
+# that step (and so the cycle, and the alert says so); the other steps still run, except those that
+# name it in `after`.
+POST_CYCLE_STEPS: list[PostCycleStep] = [
+    # The privileged step (docs/access-control.md, "Who needs what"): on every target but local a build
+    # grants readers nothing on the row-secured tables it replaced; `apply_access` runs as the security
+    # admin (another dbt target, another IAM role) right after every build, also a failed one: the
+    # tables it did replace must not stay closed to readers until the next successful cycle.
+    PostCycleStep("access", "unify.access:cycle_access_step", needs_build=False),
+    # SPICE reads through the reader grants the access step restores: never before it, nor after it failed.
+    PostCycleStep("quicksight_refresh", "unify.quicksight.refresh:cycle_refresh_step", after=("access",)),
+]
 
 
 @dataclass
@@ -99,6 +116,9 @@ class PostCycleContext:
     dbt_target: str | None
     build_target_path: Path      # the build's manifest.json and run_results.json
     build_succeeded: bool
+    run_id: str = ""
+    target_root: Path | None = None   # the cycle's artifacts folder: a step keeps its own under it
+    dbt_log_format: str | None = None  # "json" in production, for a step that runs dbt
 
 
 @dataclass
@@ -365,12 +385,16 @@ def _steps(settings: Settings, options: CycleOptions, spec: CycleSpec, result: C
     _timed(result, "freshness", freshness_step)
     build_ok = result.steps["build"].status in ("ok", "warning")
     context = PostCycleContext(options.cycle, settings, schema, options.environment, options.dbt_target,
-                               build_path, build_ok)
+                               build_path, build_ok, result.run_id, base, options.dbt_log_format)
     for post in POST_CYCLE_STEPS:
         if options.cycle not in post.cycles:
             continue
         if post.needs_build and not build_ok:
             result.step(post.name).detail = {"reason": "the build did not succeed"}
+            continue
+        failed_before = [name for name in post.after if result.steps.get(name, Step(name)).status == "failed"]
+        if failed_before:
+            result.step(post.name).detail = {"reason": f"step {', '.join(failed_before)} failed"}
             continue
         _timed(result, post.name, lambda step, post=post: _post_step(post, context, step))
     try:
@@ -383,7 +407,11 @@ def _steps(settings: Settings, options: CycleOptions, spec: CycleSpec, result: C
 
 def _post_step(post: PostCycleStep, context: PostCycleContext, step: Step) -> None:
     module, _, name = post.function.partition(":")
-    output = getattr(importlib.import_module(module), name)(context)
+    try:
+        output = getattr(importlib.import_module(module), name)(context)
+    except PostCycleSkipped as skipped:
+        step.status, step.detail = "skipped", {"reason": str(skipped)}
+        return
     step.status, step.detail = "ok", dict(output or {})
 
 
@@ -452,7 +480,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "cycle",
         help="one production load cycle (what the scheduler runs): load, dbt build, freshness, alert",
-        description="Load what is new, `dbt build --selector <cycle>`, `dbt source freshness`, post-cycle steps, "
+        description="Load what is new, `dbt build --selector <cycle>`, `dbt source freshness`, post-cycle steps "
+                    "(the privileged access step as the security admin, the QuickSight SPICE refresh), "
                     "publish failures and stale sources to SNS; prints one JSON summary line (CloudWatch "
                     "Embedded Metric Format). Overlapping cycles are refused (exit 75). Exit codes: 0 succeeded, "
                     "1 failed, 2 configuration error, 75 refused. docs/operations.md.",

@@ -27,8 +27,8 @@ Writing never puts the key into SQL text: PostgreSQL receives the row through CO
 as bound parameters of a prepared statement (redshift_connector's extended protocol), so neither
 server logs nor Redshift's query history (SYS_QUERY_HISTORY, STL_QUERYTEXT) hold it.
 
-`unify access rotate-pii-key` installs a new key and rebuilds, with --full-refresh, every model that
-pseudonymises PII and everything downstream of them.
+`unify access rotate-pii-key` takes the cycle lock, installs a new key and rebuilds, with --full-refresh,
+every model that pseudonymises PII and everything downstream of them (unify/access.py).
 """
 
 from __future__ import annotations
@@ -429,10 +429,13 @@ class Rotation:
     rebuilt: list[str]  # the keyed models whose descendants were rebuilt too (--select m+)
 
 
-def rotate_key(target: WarehouseTarget, new_key: PiiKey, role: str, manifest: dict,
-               build: Callable[[list[str]], None]) -> Rotation:
-    """Install `new_key`, then `build(["build", "--full-refresh", "--select", "m1+", ...])` every model
-    that pseudonymises PII and everything downstream. Refuses when a snapshot is downstream."""
+def rotate_key(target: WarehouseTarget, new_key: PiiKey | None, role: str, manifest: dict,
+               build: Callable[[list[str]], None], *, install: Callable[[], VaultState] | None = None) -> Rotation:
+    """Install the new key, then `build(["build", "--full-refresh", "--select", "m1+", ...])` every model
+    that pseudonymises PII and everything downstream. Refuses when a snapshot is downstream, and when the
+    vault already held the key (nothing would change). The key is `new_key`, installed here; or `install()`
+    puts it in place and returns the vault's state (`unify access rotate-pii-key`: as the security admin,
+    who alone may read the secret)."""
     models = keyed_models(manifest)
     if not models:
         raise PiiKeyError("no model calls keyed_hash: nothing to re-key")
@@ -442,9 +445,12 @@ def rotate_key(target: WarehouseTarget, new_key: PiiKey, role: str, manifest: di
                           "--full-refresh does not rebuild them: their history would keep the old key's "
                           "hashes. Re-key them by hand (docs/access-control.md, 'Key rotation').")
     before = vault_state(target)
-    if before.key_id == new_key.key_id:
-        raise PiiKeyError(f"the vault of target {target.name!r} already holds key {new_key.key_id}: "
-                          "rotate the secret first (a new version in Secrets Manager)")
-    after = install_key(target, new_key, role)
+    unchanged = (f"the vault of target {target.name!r} already holds key {{}}: rotate the secret first (a new "
+                 "version in Secrets Manager)")
+    if new_key is not None and before.key_id == new_key.key_id:
+        raise PiiKeyError(unchanged.format(new_key.key_id))
+    after = install() if install is not None else install_key(target, new_key, role)
+    if after.key_id == before.key_id:
+        raise PiiKeyError(unchanged.format(after.key_id))
     build(["build", "--full-refresh", "--select", *[m + "+" for m in models]])
     return Rotation(before, after, models)

@@ -9,11 +9,17 @@
         2. dbt run-operation drop_ci_schemas: ci_pr_7 and ci_pr_7_* are dropped, also when the build failed.
     unify ci publish-state --target-path target --to s3://<artifacts>/dbt/prod  # on merge: the next comparison
 
+On Redshift (.github/workflows/ci.yml) the run's schemas outlive the build for two more steps, so the
+workflow splits it: `unify access install-pii-key` fills the run's key vault (ci_pr_7_pii) before the build,
+`unify ci slim --keep-schemas` builds, `unify access apply --target ci_admin` runs the privileged step as
+CI's security admin, and `unify ci drop --schema ci_pr_7` drops everything (a step that always runs).
+
 The CI schema must start with `ci_` and must not be (or prefix) a schema of the production manifest.
 
-Exit codes (slim): 0 the build passed and the schemas are gone; 1 the build failed (schemas dropped);
-2 bad input (no production manifest, a schema that is not a CI schema); 3 the schemas could not be
-dropped (the message says which command to run by hand). fetch/publish: 0 done, 2 bad input, 4 S3 failed.
+Exit codes (slim): 0 the build passed and the schemas are gone (or kept: --keep-schemas); 1 the build
+failed (schemas dropped unless kept); 2 bad input (no production manifest, a schema that is not a CI
+schema); 3 the schemas could not be dropped (the message says which command to run by hand). drop: 0
+dropped, 2 bad input, 3 not dropped. fetch/publish: 0 done, 2 bad input, 4 S3 failed.
 """
 
 from __future__ import annotations
@@ -83,17 +89,17 @@ def _target_args(dbt_target: str | None) -> list[str]:
 
 
 def slim_ci(settings: Settings, *, state: Path, schema: str, dbt_target: str | None = None,
-            target_path: Path | None = None, capture: bool = False) -> SlimCiResult:
-    """Build state:modified+ deferred to production into `schema`, then drop the run's schemas (always)."""
+            target_path: Path | None = None, capture: bool = False, drop: bool = True) -> SlimCiResult:
+    """Build state:modified+ deferred to production into `schema`, then drop the run's schemas (always,
+    unless `drop` is false: `unify ci drop` does it later)."""
     check_ci_schema(schema, read_state(state))
     target_path = target_path or dbt_target_path() / "ci" / schema
     (target_path / "run_results.json").unlink(missing_ok=True)
-    env = {"UNIFY_SCHEMA": schema}
     result = SlimCiResult(schema, build_exit_code=-1, target_path=target_path)
     try:
         proc = run_dbt(["build", "--selector", "ci", "--defer", "--state", str(state.resolve()),
                         *_target_args(dbt_target)], settings, target_path=target_path, capture=capture,
-                       check=False, env=env)
+                       check=False, env={"UNIFY_SCHEMA": schema})
         result.build_exit_code = proc.returncode
         try:
             run_results = json.loads((target_path / "run_results.json").read_text())
@@ -101,13 +107,23 @@ def slim_ci(settings: Settings, *, state: Path, schema: str, dbt_target: str | N
         except FileNotFoundError:
             pass
     finally:
-        drop = run_dbt(["run-operation", "drop_ci_schemas", "--args", json.dumps({"prefix": schema}),
-                        *_target_args(dbt_target)], settings, target_path=target_path / "drop", capture=True,
-                       check=False, env=env)
-        result.drop_exit_code, result.drop_output = drop.returncode, drop.stdout or ""
-        found = re.search(r"drop_ci_schemas: dropped \d+ schema\(s\): ?([^\n]*)", result.drop_output)
-        result.dropped = [s.strip() for s in found.group(1).split(",") if s.strip()] if found else []
+        if drop:
+            result.drop_exit_code, result.drop_output, result.dropped = drop_ci_schemas(
+                settings, schema, dbt_target, target_path / "drop")
     return result
+
+
+def drop_ci_schemas(settings: Settings, schema: str, dbt_target: str | None,
+                    target_path: Path) -> tuple[int, str, list[str]]:
+    """`dbt run-operation drop_ci_schemas` for a CI schema: (exit code, dbt's output, the schemas dropped)."""
+    if not CI_SCHEMA.match(schema):
+        raise SlimCiError(f"CI schema {schema!r} must match {CI_SCHEMA.pattern} (e.g. ci_pr_7)")
+    drop = run_dbt(["run-operation", "drop_ci_schemas", "--args", json.dumps({"prefix": schema}),
+                    *_target_args(dbt_target)], settings, target_path=target_path, capture=True,
+                   check=False, env={"UNIFY_SCHEMA": schema})
+    output = drop.stdout or ""
+    found = re.search(r"drop_ci_schemas: dropped \d+ schema\(s\): ?([^\n]*)", output)
+    return drop.returncode, output, [s.strip() for s in found.group(1).split(",") if s.strip()] if found else []
 
 
 # ------------------------------------------------------------------------------------- S3 state
@@ -177,7 +193,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     slim.add_argument("--target-path", type=Path, default=None, help="dbt artifacts (default: <target>/ci/<schema>)")
     slim.add_argument("--project-dir", type=Path, default=None,
                       help="the dbt project to build (default: this checkout)")
+    slim.add_argument("--keep-schemas", action="store_true",
+                      help="leave the run's schemas for later steps (the privileged step); `unify ci drop` drops them")
     slim.set_defaults(func=run_slim)
+
+    drop = sub.add_parser("drop", help="drop a CI run's schemas SCHEMA and SCHEMA_* (after slim --keep-schemas)",
+                          description="Exit codes: 0 dropped, 2 bad input, 3 not dropped.")
+    drop.add_argument("--schema", required=True, help="the run's schema, e.g. ci_pr_7")
+    drop.add_argument("--target", dest="dbt_target", default=os.environ.get("DBT_TARGET"),
+                      help="profiles.yml target (default: $DBT_TARGET, else local; `ci` on Redshift)")
+    drop.add_argument("--project-dir", type=Path, default=None, help="the dbt project (default: this checkout)")
+    drop.set_defaults(func=run_drop)
 
     fetch = sub.add_parser("fetch-state", help="download the production manifest.json from S3")
     fetch.add_argument("--from", dest="url", required=True, help="s3://bucket/prefix holding manifest.json")
@@ -190,13 +216,36 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     publish.set_defaults(func=run_publish)
 
 
-def run_slim(args: argparse.Namespace) -> int:
+def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings()
-    if args.project_dir:
-        settings = replace(settings, root=args.project_dir.resolve())
+    return replace(settings, root=args.project_dir.resolve()) if args.project_dir else settings
+
+
+def _drop_failed(schema: str, code: int, output: str) -> None:
+    print(f"unify ci: dropping {schema}* FAILED (exit {code}); drop them by hand: UNIFY_SCHEMA={schema} "
+          f"dbt run-operation drop_ci_schemas --args '{{prefix: {schema}}}'\n"
+          + "\n".join(output.splitlines()[-10:]), file=sys.stderr)
+
+
+def run_drop(args: argparse.Namespace) -> int:
+    try:
+        code, output, dropped = drop_ci_schemas(_settings(args), args.schema, args.dbt_target,
+                                                dbt_target_path() / "ci" / args.schema / "drop")
+    except SlimCiError as err:
+        print(f"unify ci drop: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    if code:
+        _drop_failed(args.schema, code, output)
+        return EXIT_DROP_FAILED
+    print(f"unify ci drop: dropped {len(dropped)} schema(s): {', '.join(dropped) or '-'}")
+    return EXIT_OK
+
+
+def run_slim(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     try:
         result = slim_ci(settings, state=args.state, schema=args.schema, dbt_target=args.dbt_target,
-                         target_path=args.target_path)
+                         target_path=args.target_path, drop=not args.keep_schemas)
     except SlimCiError as err:
         print(f"unify ci slim: {err}", file=sys.stderr)
         return EXIT_INPUT
@@ -206,10 +255,11 @@ def run_slim(args: argparse.Namespace) -> int:
     print(f"unify ci slim: built {len(result.built)} node(s) in {args.schema} "
           f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or 'nothing changed'}); "
           f"dbt build exit {result.build_exit_code}")
-    if result.drop_exit_code:
-        print(f"unify ci slim: dropping {args.schema}* FAILED (exit {result.drop_exit_code}); drop them by hand: "
-              f"UNIFY_SCHEMA={args.schema} dbt run-operation drop_ci_schemas --args '{{prefix: {args.schema}}}'\n"
-              + "\n".join(result.drop_output.splitlines()[-10:]), file=sys.stderr)
+    if args.keep_schemas:
+        print(f"unify ci slim: kept {args.schema} and {args.schema}_* (drop them with `unify ci drop --schema "
+              f"{args.schema}`)")
+    elif result.drop_exit_code:
+        _drop_failed(args.schema, result.drop_exit_code, result.drop_output)
     else:
         print(f"unify ci slim: dropped {len(result.dropped)} schema(s): {', '.join(result.dropped) or '-'}")
     return result.exit_code

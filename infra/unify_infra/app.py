@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
@@ -20,9 +22,16 @@ def build_app(app: cdk.App, names: list[str] | None = None) -> dict[str, UnifyPl
     unknown = [n for n in names if n not in ENVIRONMENTS]
     if unknown:
         raise ValueError(f"unknown environment(s) {unknown}: choose from {', '.join(ENVIRONMENTS)} or all")
+    # `-c unify:schedules=disabled`: the first deployment of an environment, before its warehouse is set up
+    # (the runbook), when a scheduled cycle could only fail
+    schedules = str(app.node.try_get_context("unify:schedules") or "as-configured")
+    if schedules not in ("as-configured", "disabled"):
+        raise ValueError(f"unify:schedules must be disabled or as-configured, not {schedules!r}")
     stacks = {}
     for name in names:
         environment = ENVIRONMENTS[name]
+        if schedules == "disabled":
+            environment = replace(environment, schedules_enabled=False)
         stack = UnifyPlatformStack(app, f"unify-{name}", environment=environment,
                                    description=f"Project Unify platform, {name} environment")
         cdk.Tags.of(stack).add("project", "unify")

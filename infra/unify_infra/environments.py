@@ -24,6 +24,10 @@ class Environment:
     nightly_cron: str             # EventBridge Scheduler cron, UTC
     alarm_email: str | None       # subscribed to the alert topic (confirmation mail on first deploy)
     log_retention_days: int
+    quicksight: bool = False      # QuickSight deployed here: the cycles refresh its SPICE data sets
+    # IAM roles (by name, same account) besides the cycle task that may act as the security admin: CI's
+    # GitHub OIDC role runs the privileged step after its slim build (.github/workflows/ci.yml)
+    access_admin_callers: tuple[str, ...] = ()
     database: str = "unify"
     frequent_rate_minutes: int = 10
     frequent_timeout_minutes: int = 30   # a frequent cycle stuck longer is stopped; the next tick runs
@@ -49,16 +53,20 @@ class Environment:
         return f"unify-{self.name}-artifacts-{account}"
 
 
+# The GitHub Actions role CI assumes through OIDC (outside these stacks; docs/operations.md, "Slim CI"):
+# its database user is IAMR:unify-ci-github (profiles.yml.example, target ci).
+CI_ROLE_NAME = "unify-ci-github"
+
 ENVIRONMENTS: dict[str, Environment] = {
     "dev": Environment(name="dev", dbt_target="dev", schema="analytics", base_capacity_rpu=8,
                        schedules_enabled=False, nightly_cron="cron(0 3 * * ? *)", alarm_email=None,
                        log_retention_days=14),
     "ci": Environment(name="ci", dbt_target="ci", schema="analytics", base_capacity_rpu=8,
                       schedules_enabled=False, nightly_cron="cron(0 3 * * ? *)", alarm_email=None,
-                      log_retention_days=14),
+                      log_retention_days=14, access_admin_callers=(CI_ROLE_NAME,)),
     "prod": Environment(name="prod", dbt_target="prod", schema="analytics", base_capacity_rpu=32,
                         schedules_enabled=True, nightly_cron="cron(30 2 * * ? *)",
-                        alarm_email="data-oncall@glc.example", log_retention_days=365),
+                        alarm_email="data-oncall@glc.example", log_retention_days=365, quicksight=True),
 }
 
 # The raw landing zone's prefixes are the loaders' own layout (loaders/sources: DMS, AppFlow, TMS), so the

@@ -37,8 +37,9 @@ def suppress_reviewed_findings(stack) -> None:
                "wheels are built for it. Moving the runtime is a project-wide upgrade.")])
     NagSuppressions.add_resource_suppressions(stack.task_definition, [NagPackSuppression(
         id="AwsSolutions-ECS2",
-        reason="The environment variables are non-secret configuration (names, ARNs, the schema); the one "
-               "secret, UNIFY_PII_HASH_KEY, comes from Secrets Manager through the task's `secrets`.")])
+        reason="The environment variables are non-secret configuration (names, ARNs, the schema, the PII key "
+               "secret's name). No secret reaches the container: the PII key is read from Secrets Manager only "
+               "by the access-admin role when it installs the key into the warehouse.")])
     NagSuppressions.add_resource_suppressions(stack.task_definition, [NagPackSuppression(
         id="AwsSolutions-IAM5", applies_to=["Resource::*"],
         reason="Execution role: ecr:GetAuthorizationToken supports no resource-level permission.")],
@@ -53,6 +54,14 @@ def suppress_reviewed_findings(stack) -> None:
         id="AwsSolutions-IAM5", applies_to=[{"regex": "/^Resource::<LoaderLogs[0-9A-F]*\\.Arn>:log-stream:\\*$/"}],
         reason="Lambda creates a log stream per execution environment, in the function's own log group only.")],
         apply_to_children=True)
+    if stack.config.quicksight:
+        NagSuppressions.add_resource_suppressions(stack.task_role, [NagPackSuppression(
+            id="AwsSolutions-IAM5",
+            applies_to=[{"regex": "/^Resource::arn:<AWS::Partition>:quicksight:<AWS::Region>:<AWS::AccountId>:"
+                                  "dataset\\/[a-z0-9-]+\\/ingestion\\/\\*$/"}],
+            reason="quicksight:CreateIngestion on each of the dashboards' data sets, by id: a SPICE refresh creates "
+                   "a new ingestion id each time (its slot), so the grant ends at the data set's ingestions.")],
+            apply_to_children=True)
     NagSuppressions.add_resource_suppressions(stack.task_role, [NagPackSuppression(
         id="AwsSolutions-IAM5", applies_to=["Action::kms:GenerateDataKey*"],
         reason="Publishing to the KMS-encrypted alert topic: kms:GenerateDataKey* on that one key (CDK's "

@@ -9,13 +9,16 @@
     (loader errors, DLQ depth, cycle failures, data older than 15 minutes)
 
 Least privilege, by construction: each role gets the actions it calls on the resources it touches
-(bucket prefixes, one workgroup, one secret, one topic, one lock object); where AWS offers no resource
-level (the Data API's statement calls, ECR's GetAuthorizationToken) the wildcard is documented in nag.py.
+(bucket prefixes, one workgroup, one secret, one topic, one lock object, the dashboards' data sets); where
+AWS offers no resource level (the Data API's statement calls, ECR's GetAuthorizationToken) the wildcard is
+documented in nag.py. What needs a security admin in the warehouse (row-level security, reader grants on
+row-secured tables) and the PII key's secret belong to a role of their own, the access admin, which the
+cycle assumes for its privileged step only (docs/access-control.md, "Who needs what").
 """
 
 from __future__ import annotations
 
-from aws_cdk import (Duration, RemovalPolicy, Stack, aws_cloudwatch as cloudwatch,
+from aws_cdk import (ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, aws_cloudwatch as cloudwatch,
                      aws_cloudwatch_actions as cw_actions, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam,
                      aws_kms as kms, aws_lambda as lambda_, aws_lambda_event_sources as event_sources,
                      aws_logs as logs, aws_redshiftserverless as redshift, aws_s3 as s3,
@@ -26,6 +29,14 @@ from constructs import Construct
 
 from unify_infra.environments import (LOCK_PREFIX, MANIFEST_PREFIX, RAW_PREFIXES, STATE_PREFIX, Environment)
 from unify_infra.lambda_bundle import HANDLER, ROOT, function_code, layer_code
+
+
+def quicksight_data_set_ids() -> list[str]:
+    """The data sets `unify quicksight deploy` makes, from the dashboards' spec (the cycle refreshes them)."""
+    from unify.quicksight.deploy import data_set_ids
+    from unify.quicksight.resources import load_config
+
+    return data_set_ids(load_config(env={}))
 
 SEVEN_YEARS = Duration.days(7 * 365 + 2)   # NFR-6: raw data kept 7 years (two leap days)
 LOADER_TIMEOUT = Duration.minutes(10)
@@ -125,9 +136,13 @@ class UnifyPlatformStack(Stack):
             generate_secret_string=secrets.SecretStringGenerator(
                 secret_string_template='{"username": "unify_loader"}', generate_string_key="password",
                 exclude_punctuation=True, password_length=40))
+        # The PII key (docs/access-control.md, "The PII key"): installed into the warehouse's key vault by
+        # `unify access install-pii-key` as the security admin, the one identity that may read it; the
+        # cycles know its name only (UNIFY_PII_KEY_SECRET_ID), to check the vault holds its key.
         self.pii_key_secret = secrets.Secret(
             self, "PiiHashKey", secret_name=env.resource("pii-hash-key"), encryption_key=self.key,
-            description="UNIFY_PII_HASH_KEY: the keyed hash that pseudonymises PII in staging",
+            description="The PII pseudonymisation key; read only by the access-admin role, which installs it "
+                        "into the warehouse (unify access install-pii-key)",
             generate_secret_string=secrets.SecretStringGenerator(exclude_punctuation=True, password_length=64))
 
         self._loader(env)
@@ -230,6 +245,16 @@ class UnifyPlatformStack(Stack):
             sid="CycleLock", actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
             resources=[self.artifacts.arn_for_objects(f"{LOCK_PREFIX}{env.name}/lock.json")]))
         self.topic.grant_publish(self.task_role)
+        self._access_admin(env)
+        if env.quicksight:
+            # the SPICE refresh after a cycle (unify/quicksight/refresh.py): ingestions of exactly the data
+            # sets `unify quicksight deploy` makes, nothing else in QuickSight
+            self.task_role.add_to_policy(iam.PolicyStatement(
+                sid="RefreshSpice", actions=["quicksight:CreateIngestion"],
+                resources=[self.format_arn(service="quicksight", resource="dataset",
+                                           resource_name=f"{data_set_id}/ingestion/*",
+                                           arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+                           for data_set_id in quicksight_data_set_ids()]))
 
         self.task_definition = ecs.FargateTaskDefinition(
             self, "CycleTask", family=env.resource("cycle"), cpu=1024, memory_limit_mib=4096,
@@ -252,8 +277,25 @@ class UnifyPlatformStack(Stack):
                 "UNIFY_LOG_FORMAT": "json",
                 "UNIFY_LOADER_DB_USER": "unify_loader",  # the loader's database user (access control)
                 "REDSHIFT_DB_USER": f"IAMR:{env.resource('cycle-task')}",  # the task role's database user
-            },
-            secrets={"UNIFY_PII_HASH_KEY": ecs.Secret.from_secrets_manager(self.pii_key_secret)})
+                # the PII key's secret, by name: the build checks the vault holds its key; only the admin reads it
+                "UNIFY_PII_KEY_SECRET_ID": self.pii_key_secret_name,
+                # the privileged step after each build: the admin's dbt target, role and database user
+                "UNIFY_ACCESS_ADMIN_TARGET": f"{env.dbt_target}_admin",
+                "UNIFY_ACCESS_ADMIN_ROLE_ARN": self.access_admin_role.role_arn,
+                "UNIFY_ACCESS_ADMIN_DB_USER": f"IAMR:{env.resource('access-admin')}",
+                **({"UNIFY_QUICKSIGHT_ACCOUNT_ID": self.account, "UNIFY_QUICKSIGHT_REGION": self.region}
+                   if env.quicksight else {}),
+            })
+
+        # What `aws ecs run-task` needs to run one command in the cycle's container, with the cycle's
+        # identities (the runbook: the first privileged step and key installation, a key rotation)
+        private = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnet_ids
+        for name, value, text in (
+                ("CycleCluster", self.cluster.cluster_name, "ECS cluster of the cycles"),
+                ("CycleTaskDefinition", self.task_definition.family, "task definition family of the cycles"),
+                ("CycleSubnets", Fn.join(",", private), "private subnets a one-off cycle task runs in"),
+                ("CycleSecurityGroup", self.task_sg.security_group_id, "security group of the cycle tasks")):
+            CfnOutput(self, name, value=value, description=f"{text} (docs/operations.md, the runbook)")
 
         self.state_machines: dict[str, sfn.StateMachine] = {}
         for cycle, timeout in (("frequent", env.frequent_timeout_minutes), ("nightly", env.nightly_timeout_minutes)):
@@ -275,6 +317,34 @@ class UnifyPlatformStack(Stack):
                     retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=2,
                                                                           maximum_event_age_in_seconds=300)),
                 description=f"unify cycle {cycle}")
+
+    def _access_admin(self, env: Environment) -> None:
+        """The security admin (docs/access-control.md, "Who needs what"): its own IAM role, whose database user
+        IAMR:unify-<env>-access-admin alone holds the privileged step's rights. The cycle task (and, where
+        configured, CI's role) may assume it; it may get database credentials and read the PII key, nothing
+        else. The task role itself never reads the key and its database user never holds sys:secadmin."""
+        callers = [self.format_arn(service="iam", region="", resource="role", resource_name=name)
+                   for name in (env.resource("cycle-task"), *env.access_admin_callers)]
+        self.access_admin_role = iam.Role(
+            self, "AccessAdminRole", role_name=env.resource("access-admin"),
+            # trusted by name (a condition, not a principal), so that a caller created later still works
+            assumed_by=iam.AccountPrincipal(self.account).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": callers}}),
+            max_session_duration=Duration.hours(1),
+            description="The privileged step (unify access apply) and the PII key's installation: database "
+                        "user IAMR:<this role> with the security admin's rights; the PII key secret")
+        self.access_admin_role.add_to_policy(iam.PolicyStatement(
+            sid="AdminIamCredentials", actions=["redshift-serverless:GetCredentials"], resources=[self.workgroup_arn]))
+        self.access_admin_role.add_to_policy(iam.PolicyStatement(
+            sid="PiiKeySecret", actions=["secretsmanager:GetSecretValue"], resources=[self.pii_key_secret.secret_arn]))
+        self.key.grant_decrypt(self.access_admin_role)
+        self.task_role.add_to_policy(iam.PolicyStatement(
+            sid="ActAsAccessAdmin", actions=["sts:AssumeRole"], resources=[self.access_admin_role.role_arn]))
+
+    @property
+    def pii_key_secret_name(self) -> str:
+        """UNIFY_PII_KEY_SECRET_ID: the name, as the vault records it (`secretsmanager:<name> version ...`)."""
+        return self.config.resource("pii-hash-key")
 
     def _cycle_state_machine(self, env: Environment, cycle: str, timeout: Duration) -> sfn.StateMachine:
         run = tasks.EcsRunTask(

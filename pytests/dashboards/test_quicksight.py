@@ -2,16 +2,19 @@
 row-level security wiring checked against the warehouse's own (the models' yml), and the calls moto
 5.2.5 implements exercised on moto's server over HTTP.
 
-moto implements QuickSight groups, data sources (create, describe, update), data sets (create only),
-ingestions, dashboards (create, describe, list) and tags; describe_data_set, update_data_set,
-update_dashboard and the *_permissions calls it does not, so those are checked offline only.
+moto implements QuickSight groups, data sources (create, describe, update, list, delete), data sets
+(create only), ingestions (create only: it keeps none), dashboards (create, describe, list) and tags;
+describe_data_set, update_data_set, list_data_sets, delete_data_set, update_dashboard, delete_dashboard
+and the *_permissions calls it does not, so those are checked offline only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import botocore.session
@@ -22,6 +25,8 @@ from botocore.validate import validate_parameters
 from unify.dashboards.spec import load_spec
 from unify.quicksight import deploy
 from unify.quicksight.exposures import check_exposures
+from unify.quicksight.refresh import (DEFAULT_REFRESHES_PER_DAY, QUOTA_PER_DAY, RefreshConfigError, refresh_slot,
+                                      refreshes_per_day)
 from unify.quicksight.resources import RULES_RENAMES, VIEWER_DASHBOARD_ACTIONS, build_resources, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +57,14 @@ def test_every_request_passes_botocore_validation(config):
             _validate(op, params)
             calls += 1
     assert calls == 3 * sum(r.kind != "group" for r in resources)
-    _validate("create_ingestion", {"AwsAccountId": ACCOUNT, "DataSetId": "x", "IngestionId": "unify-1",
+    for r in resources:  # what prune sends for a resource the spec no longer has
+        if r.kind in deploy.DELETE_OP:
+            _validate(deploy.DELETE_OP[r.kind], deploy.identity(r))
+    for op, _key, _id in deploy.LIST_OP.values():
+        _validate(op, {"AwsAccountId": ACCOUNT})
+        _validate(op, {"AwsAccountId": ACCOUNT, "NextToken": "page-2"})
+    slot = refresh_slot(datetime(2026, 12, 6, 9, 37, tzinfo=timezone.utc), DEFAULT_REFRESHES_PER_DAY)
+    _validate("create_ingestion", {"AwsAccountId": ACCOUNT, "DataSetId": "x", "IngestionId": slot.ingestion_id,
                                    "IngestionType": "FULL_REFRESH"})
     _validate("update_dashboard_published_version", {"AwsAccountId": ACCOUNT, "DashboardId": "x", "VersionNumber": 2})
 
@@ -136,9 +148,13 @@ def test_exposures_and_analyses_are_in_step_with_the_spec(config):
         assert all(ref.startswith("ref('rpt_") for ref in exposure["depends_on"]), "QuickSight reads reporting only"
 
 
+# moto lists dashboards and data sources, not data sets: the moto tests search those for orphans only
+MOTO_LISTS = ("dashboard", "data_source")
+
+
 def test_deploy_on_moto_creates_everything_and_a_second_plan_changes_nothing_moto_can_describe(s3_endpoint, config):
     client = deploy.client_for(config, endpoint_url=s3_endpoint)
-    first = deploy.plan(config, client)
+    first = deploy.plan(config, client, MOTO_LISTS)
     assert {c.action for c in first} == {"create"}
     done = deploy.apply(client, first, say=print)
     assert len(done) == len(first) == 14
@@ -151,14 +167,15 @@ def test_deploy_on_moto_creates_everything_and_a_second_plan_changes_nothing_mot
     assert groups == set(config.groups.values())
     refreshed = deploy.refresh_data_sets(config, client)
     assert len(refreshed) == 6 and all(status == "INITIALIZED" for _id, _ingestion, status in refreshed)
-    again = {c.resource.id: c.action for c in deploy.plan(config, client)}
+    again = {c.resource.id: c.action for c in deploy.plan(config, client, MOTO_LISTS)}
     describable = {k: v for k, v in again.items() if not k.startswith("glc-rpt-")}
     assert set(describable.values()) == {"unchanged"}, describable
     # moto has no describe_data_set: the data sets look missing to it (on AWS they are found and compared)
     assert {v for k, v in again.items() if k.startswith("glc-rpt-")} == {"create"}
     # a changed configuration is an update of exactly what it changes
     changed = load_config(ACCOUNT, env={"UNIFY_QUICKSIGHT_DATA_SOURCE_HOST": "new-host.example"})
-    updates = {c.resource.id: c.action for c in deploy.plan(changed, client) if c.resource.kind != "data_set"}
+    updates = {c.resource.id: c.action for c in deploy.plan(changed, client, MOTO_LISTS)
+               if c.resource.kind != "data_set"}
     assert updates["glc-redshift-analytics"] == "update"
     assert {a for k, a in updates.items() if k != "glc-redshift-analytics"} == {"unchanged"}
 
@@ -175,3 +192,80 @@ def test_plan_on_a_fresh_clone_without_aws_lists_every_resource(tmp_path):
     assert kinds.count("group") == 5 and kinds.count("data_source") == 1
     assert kinds.count("data_set") == 6 and kinds.count("dashboard") == 2
     assert "14 resources in eu-west-1: 14 to create" in proc.stdout
+
+
+def test_plan_lists_what_deploy_made_and_the_spec_dropped_and_prune_deletes_it(s3_endpoint):
+    """A dashboard taken out of the spec and a data source renamed: plan lists the old ones as deletes (they
+    carry deploy's tag), never a resource made by hand; deploy deletes them only with --prune."""
+    account, region = ACCOUNT, "eu-central-1"  # moto keeps a region per account: this test's own
+    config = load_config(account, env={"UNIFY_QUICKSIGHT_REGION": region})
+    client = deploy.client_for(config, endpoint_url=s3_endpoint)
+    deploy.apply(client, deploy.plan(config, client, MOTO_LISTS), say=print)
+    client.create_data_source(AwsAccountId=account, DataSourceId="made-by-hand", Name="a console user's",
+                              Type="ATHENA", DataSourceParameters={"AthenaParameters": {"WorkGroup": "primary"}})
+    smaller = dataclasses.replace(config.spec, dashboards=config.spec.dashboards[:1])
+    changed = load_config(account, spec=smaller, env={"UNIFY_QUICKSIGHT_REGION": region,
+                                                      "UNIFY_QUICKSIGHT_DATA_SOURCE_ID": "glc-redshift-reporting"})
+    changes = deploy.plan(changed, client, MOTO_LISTS)
+    deletes = {(c.resource.kind, c.resource.id) for c in changes if c.action == "delete"}
+    dropped = config.dashboard_id(config.spec.dashboards[1])
+    assert deletes == {("dashboard", dropped), ("data_source", "glc-redshift-analytics")}
+    assert [c.resource.id for c in changes if c.action == "delete"] == [dropped, "glc-redshift-analytics"]  # users first
+    assert next(c for c in changes if c.resource.id == "glc-redshift-reporting").action == "create"
+    for change in changes:
+        if change.action == "delete":
+            _validate(change.resource.create_op, change.resource.request)
+
+    def sources() -> set[str]:
+        return {d["DataSourceId"] for d in client.list_data_sources(AwsAccountId=account)["DataSources"]}
+
+    # moto can delete data sources (not dashboards): apply the data source changes, without and with prune
+    data_source_changes = [c for c in changes if c.resource.kind == "data_source"]
+    deploy.apply(client, data_source_changes, say=print)
+    assert sources() == {"glc-redshift-analytics", "glc-redshift-reporting", "made-by-hand"}
+    deploy.apply(client, data_source_changes[1:], say=print, prune=True)
+    assert sources() == {"glc-redshift-reporting", "made-by-hand"}
+    again = deploy.plan(changed, client, ("data_source",))
+    assert [c for c in again if c.action == "delete"] == []
+
+
+def test_refresh_slots_keep_every_24_hours_within_quicksights_quota():
+    """Ingestion ids name the slot: any 24 hours touch at most per_day + 1 slots, within the 32 QuickSight
+    allows, with the default one hour long."""
+    assert refreshes_per_day({}) == DEFAULT_REFRESHES_PER_DAY == 24
+    for bad in ("0", str(QUOTA_PER_DAY), "many"):
+        with pytest.raises(RefreshConfigError, match="from 1 to 31"):
+            refreshes_per_day({"UNIFY_QUICKSIGHT_REFRESHES_PER_DAY": bad})
+    start = datetime(2026, 12, 6, tzinfo=timezone.utc)
+    for per_day in (24, 30, 31, 7):
+        ids = [refresh_slot(start + timedelta(minutes=m), per_day).ingestion_id for m in range(3 * 24 * 60)]
+        most = max(len(set(ids[m:m + 24 * 60])) for m in range(0, 2 * 24 * 60, 7))
+        assert most <= per_day + 1 <= QUOTA_PER_DAY, (per_day, most)
+    slot = refresh_slot(datetime(2026, 12, 6, 9, 59, 59, tzinfo=timezone.utc), 24)
+    assert (slot.ingestion_id, slot.minutes) == ("unify-cycle-20261206T0900", 60)
+    assert refresh_slot(datetime(2026, 12, 6, 10, 0, tzinfo=timezone.utc), 24).ingestion_id == "unify-cycle-20261206T1000"
+
+
+def test_a_slot_already_refreshed_is_left_alone(config):
+    """QuickSight refuses an ingestion id a data set already has (ResourceExistsException, as CreateIngestion
+    documents): the cycle's refresh counts that data set as already started and goes on. moto keeps no
+    ingestions, so botocore's Stubber plays QuickSight's documented answer here; any other error fails."""
+    from botocore.stub import Stubber
+
+    client = deploy.client_for(config)
+    ids = deploy.data_set_ids(config)
+    with Stubber(client) as stub:
+        for i, data_set_id in enumerate(ids):
+            params = {"AwsAccountId": ACCOUNT, "DataSetId": data_set_id, "IngestionId": "unify-cycle-20261206T0900",
+                      "IngestionType": "FULL_REFRESH"}
+            if i % 2:
+                stub.add_client_error("create_ingestion", "ResourceExistsException", http_status_code=409,
+                                      expected_params=params)
+            else:
+                stub.add_response("create_ingestion", {"Status": 201, "IngestionStatus": "INITIALIZED"}, params)
+        results = deploy.refresh_data_sets(config, client, ingestion_id="unify-cycle-20261206T0900")
+    assert [status for _id, _ingestion, status in results] == ["INITIALIZED", "EXISTS"] * (len(ids) // 2)
+    with Stubber(client) as stub:
+        stub.add_client_error("create_ingestion", "LimitExceededException", http_status_code=429)
+        with pytest.raises(deploy.QuickSightDeployError, match="LimitExceededException"):
+            deploy.refresh_data_sets(config, client, ingestion_id="unify-cycle-20261206T1000")

@@ -301,7 +301,9 @@ def test_cycles_run_every_ten_minutes_and_nightly_in_a_container(synthesised):
     assert env["UNIFY_LOG_FORMAT"] == "json" and env["DBT_TARGET"] == "prod" and env["UNIFY_ENV"] == "prod"
     assert text(env["UNIFY_CYCLE_LOCK"]).endswith('/cycles/prod/lock.json"]]}') or \
         env["UNIFY_CYCLE_LOCK"].endswith("/cycles/prod/lock.json")
-    assert [s["Name"] for s in container["Secrets"]] == ["UNIFY_PII_HASH_KEY"]
+    assert "Secrets" not in container  # no secret reaches the container (the PII key: below)
+    # what the runbook's one-off `aws ecs run-task` needs, as stack outputs
+    assert {"CycleCluster", "CycleTaskDefinition", "CycleSubnets", "CycleSecurityGroup"} <= set(template["Outputs"])
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
     allowed = _allowed(template, "unify-prod-cycle-task")
     workgroup_id, _ = one(template, "AWS::RedshiftServerless::Workgroup")
@@ -356,3 +358,122 @@ def test_the_cycle_image_holds_the_whole_dbt_project(path_key):
         assert f"!{folder}" in allowed
     for name in ("dbt_project.yml", "selectors.yml", "profiles.yml.example"):
         assert name in dockerfile and f"!{name}" in allowed
+
+
+# ------------------------------------------------------------------------------------ the PII key, the admin
+
+
+def _statements_on(template: dict, fragment: str) -> list[tuple[str, dict]]:
+    """(role logical id, statement) for every statement whose resources name `fragment`."""
+    found = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if fragment in text(statement["Resource"]):
+                found += [(r["Ref"], statement) for r in policy["Properties"]["Roles"]]
+    return found
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_only_the_access_admin_reads_the_pii_key_and_the_cycle_knows_its_name(synthesised, name):
+    from unify.access import ADMIN_ROLE_ENV, ADMIN_TARGET_ENV
+
+    template = synthesised.templates[name]
+    secret_id, secret = one(template, "AWS::SecretsManager::Secret", Name=f"unify-{name}-pii-hash-key")
+    readers = _statements_on(template, secret_id)
+    admin = role_id(template, f"unify-{name}-access-admin")
+    assert [(role, st["Action"]) for role, st in readers] == [(admin, "secretsmanager:GetSecretValue")]
+    assert "UNIFY_PII_HASH_KEY" not in json.dumps(template)
+    _, task = one(template, "AWS::ECS::TaskDefinition")
+    [container] = task["Properties"]["ContainerDefinitions"]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    # the name the vault records and the build compares (macros/pii/ensure_pii_key.sql): the secret's name
+    assert env["UNIFY_PII_KEY_SECRET_ID"] == secret["Properties"]["Name"]
+    assert env[ADMIN_TARGET_ENV] == f"{synthesised.stacks[name].config.dbt_target}_admin"
+    assert env[ADMIN_ROLE_ENV] == {"Fn::GetAtt": [admin, "Arn"]}
+    assert env["UNIFY_ACCESS_ADMIN_DB_USER"] == f"IAMR:unify-{name}-access-admin"
+    # the admin: database credentials on the workgroup, the key's secret (and its KMS key), nothing else
+    allowed = _allowed(template, f"unify-{name}-access-admin")
+    assert set(allowed) == {"redshift-serverless:GetCredentials", "secretsmanager:GetSecretValue", "kms:Decrypt"}
+    workgroup_id, _ = one(template, "AWS::RedshiftServerless::Workgroup")
+    assert allowed["redshift-serverless:GetCredentials"] == [{"Fn::GetAtt": [workgroup_id, "Workgroup.WorkgroupArn"]}]
+    # trusted by the cycle task (and CI's role where configured) only; the task may assume it, nothing more
+    [trust] = resources(template, "AWS::IAM::Role")[admin]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    callers = [text(arn).rsplit("role/", 1)[1].rstrip('"]}') for arn in trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]]
+    assert callers == [f"unify-{name}-cycle-task", *synthesised.stacks[name].config.access_admin_callers]
+    assert trust["Action"] == "sts:AssumeRole" and text(trust["Principal"]["AWS"]).endswith(':root"]]}')
+    assumers = _statements_on(template, admin)
+    assert [(role, st["Action"]) for role, st in assumers] == [(role_id(template, f"unify-{name}-cycle-task"),
+                                                                "sts:AssumeRole")]
+    task_allowed = _allowed(template, f"unify-{name}-cycle-task")
+    assert "secretsmanager:GetSecretValue" in task_allowed  # the loader's secret (its load step), not the key
+    assert all(secret_id not in text(r) for r in task_allowed["secretsmanager:GetSecretValue"])
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_the_cycle_refreshes_exactly_the_dashboards_data_sets_where_quicksight_is(synthesised, name):
+    from unify.quicksight.deploy import data_set_ids
+    from unify.quicksight.resources import load_config
+
+    template = synthesised.templates[name]
+    allowed = _allowed(template, f"unify-{name}-cycle-task")
+    _, task = one(template, "AWS::ECS::TaskDefinition")
+    env = {e["Name"] for e in task["Properties"]["ContainerDefinitions"][0]["Environment"]}
+    quicksight_actions = {a for a in allowed if a.startswith("quicksight:")}
+    if not synthesised.stacks[name].config.quicksight:
+        assert quicksight_actions == set() and "UNIFY_QUICKSIGHT_ACCOUNT_ID" not in env
+        return
+    assert quicksight_actions == {"quicksight:CreateIngestion"}
+    assert {"UNIFY_QUICKSIGHT_ACCOUNT_ID", "UNIFY_QUICKSIGHT_REGION"} <= env
+    granted = sorted(re.search(r":dataset/([^/]+)/ingestion/\*", text(r)).group(1)
+                     for r in allowed["quicksight:CreateIngestion"])
+    assert granted == sorted(data_set_ids(load_config(env={}))) and len(granted) == 6
+
+
+def test_the_dockerfile_builds_what_the_cycle_runs():
+    """No docker here: the Dockerfile read statically. Every file it copies exists and passes .dockerignore;
+    the console script it runs is the project's; the commands the state machines give it parse."""
+    import shlex
+    import tomllib
+
+    from unify.cli import build_parser
+    from unify_infra.lambda_bundle import ROOT
+
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    allowed = {line[1:] for line in (ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")}
+    copies = [shlex.split(line)[1:] for line in lines if line.startswith("COPY ")]
+    assert copies
+    for *sources, _dest in copies:
+        for source in sources:
+            assert (ROOT / source).exists(), f"COPY {source}: no such file in the repository"
+            assert source.split("/")[0] in allowed, f"COPY {source}: excluded by .dockerignore"
+    # `pip install -e .` needs the packages' sources and the metadata pyproject names
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    copied = {source for *sources, _ in copies for source in sources}
+    assert {"pyproject.toml", "loaders", "unify", project["project"]["readme"]} <= copied
+    install = next(i for i, line in enumerate(lines) if line.startswith("RUN pip install"))
+    assert max(i for i, line in enumerate(lines) if line.startswith(("COPY loaders", "COPY unify"))) < install
+    assert project["project"]["scripts"]["unify"] == "unify.cli:main"
+    assert "profiles.yml" in next(line for line in lines if line.startswith("RUN cp profiles.yml.example"))
+    assert next(line for line in lines if line.startswith("USER ")) == "USER unify"  # not root
+    cmd = json.loads(next(line for line in lines if line.startswith("CMD "))[4:])
+    assert cmd[0] == "unify"
+    parser = build_parser()
+    for command in [cmd[1:], *(["cycle", c] for c in CYCLES), ["access", "apply", "--target", "prod_admin"],
+                    ["access", "rotate-pii-key", "--target", "prod"]]:
+        assert callable(parser.parse_args(command).func), command
+
+
+def test_a_first_deployment_can_leave_the_schedules_off():
+    """`cdk deploy -c unify:schedules=disabled` (the runbook's first deployment): no cycle starts before the
+    warehouse is set up. The template is otherwise the environment's."""
+    import aws_cdk as cdk
+
+    from unify_infra.app import build_app
+
+    app = cdk.App(context={"aws:cdk:bundling-stacks": [], "unify:schedules": "disabled"})
+    stack = build_app(app, ["prod"])["prod"]
+    template = app.synth().get_stack_by_name("unify-prod").template
+    assert stack.config.schedules_enabled is False
+    assert {s["Properties"]["State"] for s in resources(template, "AWS::Scheduler::Schedule").values()} == {"DISABLED"}
+    with pytest.raises(ValueError, match="unify:schedules"):
+        build_app(cdk.App(context={"aws:cdk:bundling-stacks": [], "unify:schedules": "off"}), ["prod"])

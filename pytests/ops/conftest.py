@@ -6,7 +6,8 @@ scale, no faults, "now" pinned) landed in a local folder, each step a real `unif
   A  frequent, the first deliveries                         -> everything built
   B  frequent, the next day delivered (a real subprocess, `python -m unify.cli cycle frequent`);
      while it runs, a second cycle is started and must be refused
-  C  frequent, nothing new                                   -> nothing changes
+  C  frequent, nothing new but one damaged delivery         -> nothing changes; the file is quarantined and
+     the alert (a warning) reaches the SNS topic on moto's server
   D  frequent, another day delivered, fct_orders locked by another session so its rebuild fails
      (lock_timeout) -> the cycle fails, the alert reaches an SNS topic on moto's server, the marts stay
   E  frequent, lock gone                                     -> catches up
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from ops_hooks import PINNED
 from support import pinned_env, query, sns_topic_with_queue
 
 from loaders.config import Settings
@@ -39,8 +41,6 @@ from unify.local_warehouse import LocalWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_DAY = date(2026, 10, 27)
-AS_OF_AT = "2026-11-01 00:00:00"
-PINNED = {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0", "UNIFY_SCHEMA": "analytics"}
 MART_SCHEMAS = ("analytics_marts", "analytics_reporting")
 
 
@@ -79,6 +79,17 @@ def settle(landing: Path) -> set[Path]:
     for path in files:
         os.utime(path, (past, past))
     return {p for p in files if p.suffix == ".csv"}
+
+
+def damaged_delivery(landing: Path) -> Path:
+    """A DMS file for Orders whose header is right and whose records are not text (bytes that are not
+    UTF-8, a NUL): what a broken transfer leaves. The loader must quarantine it."""
+    sibling = sorted((landing / "dms").rglob("*.csv"))
+    sibling = next(p for p in sibling if "/Orders/" in p.as_posix())
+    header = sibling.read_bytes().split(b"\n", 1)[0]
+    damaged = sibling.with_name("20261030-235959999.csv")
+    damaged.write_bytes(header + b"\n" + b"I,\xff\xfe\x00\x00broken," * 3 + b"\n")
+    return damaged
 
 
 @dataclass
@@ -178,7 +189,10 @@ def cycles(warehouse: Settings, s3_endpoint, tmp_path_factory) -> Cycles:
                                   {"exit_code": proc.returncode, "stderr": out["stderr"], "lock_seen": held,
                                    "refused_exit": refused_exit, "refused_output": refused_out})
 
-            cycle("C")  # nothing new
+            damaged = damaged_delivery(landing)  # nothing new but a file nobody can read
+            settle(landing)
+            cycle("C", topic_arn=topic_arn)
+            run.steps["C"].extra.update(messages=received(), damaged=damaged.relative_to(landing).as_posix())
 
             # D: another day; fct_orders locked by another session, so its rebuild times out
             files = settle(landing)

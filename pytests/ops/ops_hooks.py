@@ -1,8 +1,12 @@
-"""Post-cycle steps the cycle tests register in unify.cycle.POST_CYCLE_STEPS ("ops_hooks:<function>")."""
+"""Post-cycle steps the cycle tests register in unify.cycle.POST_CYCLE_STEPS ("ops_hooks:<function>"),
+and what every cycle of these tests pins (conftest.py's scenario, test_privileged_cycle.py)."""
 
 from __future__ import annotations
 
 from support import query
+
+AS_OF_AT = "2026-11-01 00:00:00"
+PINNED = {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0", "UNIFY_SCHEMA": "analytics"}
 
 
 def recording_step(context) -> dict:

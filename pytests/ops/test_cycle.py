@@ -100,6 +100,23 @@ def test_a_cycle_with_nothing_new_changes_nothing(cycles):
     print(f"nothing new: cycle {summary['CycleSeconds']:.1f} s (build {summary['steps']['build']['seconds']:.1f} s)")
 
 
+def test_a_quarantined_delivery_is_alerted_once_as_a_warning(cycles):
+    step = cycles.steps["C"]
+    summary = step.summary
+    load = summary["steps"]["load"]
+    assert load["status"] == "warning" and load["quarantined"] == 1 and summary["FilesQuarantined"] == 1
+    assert (summary["outcome"], summary["exit_code"]) == ("succeeded", 0)  # the marts are fine: a warning
+    [envelope] = step.extra["messages"]
+    assert envelope["MessageAttributes"]["severity"]["Value"] == "warning"
+    message = envelope["Message"]
+    assert "quarantined files" in message and step.extra["damaged"] in message
+    assert "--retry-quarantined" in message
+    assert summary["steps"]["alert"]["published"] is True and summary["steps"]["alert"]["warnings"] == 1
+    # the ledger remembers it: later cycles do not quarantine it again, nor alert about it again
+    for later in ("D", "E"):
+        assert cycles.steps[later].summary["steps"]["load"]["quarantined"] == 0
+
+
 def test_a_failed_cycle_leaves_the_marts_as_they_were_and_alerts(cycles):
     step = cycles.steps["D"]
     summary = step.summary

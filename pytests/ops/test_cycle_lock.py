@@ -84,3 +84,37 @@ def test_lock_configuration():
                       S3CycleLock)
     with pytest.raises(CycleLockError, match="needs UNIFY_CYCLE_LOCK"):
         open_lock(None, "analytics", Holder("frequent"), lock_url=None, local_target=False)
+
+
+def test_key_rotation_waits_for_no_cycle(lock_url, s3_bucket, cycles, capsys, monkeypatch):
+    """`unify access rotate-pii-key` rebuilds what a cycle builds: it takes the same lock and is refused
+    (exit 75) while a cycle holds it, before it reads a key or builds anything. On the production S3 lock
+    (target prod) and on the local warehouse's advisory lock."""
+    from support import query
+
+    from unify.cli import main
+    from unify.cycle_lock import PostgresCycleLock
+
+    monkeypatch.setenv("UNIFY_CYCLE_LOCK", lock_url)
+    running = S3CycleLock(lock_url, Holder("frequent"))
+    running.acquire()
+    try:
+        assert main(["access", "rotate-pii-key", "--target", "prod", "--secret-id", "unify-prod-pii-hash-key"]) == 75
+    finally:
+        running.release()
+    err = capsys.readouterr().err
+    assert "refused, a load cycle is running" in err and f"cycle frequent run {running.holder.run_id}" in err
+
+    monkeypatch.delenv("UNIFY_CYCLE_LOCK")
+    monkeypatch.setenv("UNIFY_PG_DATABASE", cycles.settings.pg_database)
+    monkeypatch.setenv("UNIFY_SCHEMA", "analytics")
+    vault = "select key_id, installed_at from analytics_pii.pii_hash_key"
+    before = query(cycles.settings, vault)
+    local = PostgresCycleLock(cycles.settings, "analytics", Holder("nightly"))
+    local.acquire()
+    try:
+        assert main(["access", "rotate-pii-key"]) == 75
+    finally:
+        local.release()
+    assert "another cycle holds the lock on schema 'analytics'" in capsys.readouterr().err
+    assert query(cycles.settings, vault) == before  # no key installed, nothing rebuilt

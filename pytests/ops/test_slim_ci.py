@@ -119,6 +119,23 @@ def test_a_failing_build_still_drops_the_schemas(cycles, production_state, tmp_p
     assert "dropped" in capsys.readouterr().out
 
 
+def test_kept_schemas_outlive_the_build_until_ci_drop(cycles, production_state, tmp_path, capsys):
+    """On Redshift the workflow keeps the run's schemas for the privileged step, then drops them in a step
+    of its own (`unify ci slim --keep-schemas`, `unify ci drop`). Nothing changed here: the run still makes
+    its key vault (ci_pr_10_pii), which must go too."""
+    with pinned_env(UNIFY_PG_DATABASE=cycles.settings.pg_database):
+        assert main(["ci", "slim", "--state", str(production_state), "--schema", "ci_pr_10", "--project-dir",
+                     str(ROOT), "--target-path", str(tmp_path / "target"), "--keep-schemas"]) == 0
+        assert "kept ci_pr_10" in capsys.readouterr().out
+        kept = _ci_schemas(cycles, "ci_pr_10")
+        assert "ci_pr_10_pii" in kept
+        assert main(["ci", "drop", "--schema", "ci_pr_10"]) == 0
+        assert f"dropped {len(kept)} schema(s)" in capsys.readouterr().out
+        assert _ci_schemas(cycles, "ci_pr_10") == []
+        assert main(["ci", "drop", "--schema", "analytics"]) == 2  # never a schema that is not a CI run's
+        assert "must match" in capsys.readouterr().err
+
+
 def test_bad_input_is_refused_before_anything_is_built(cycles, production_state, tmp_path, capsys):
     production = json.loads((production_state / "manifest.json").read_text())
     for schema, reason in (("analytics", "must match"), ("ci_pr_7; drop", "must match")):

@@ -2,7 +2,8 @@
 
   plan        what deploy would change (with no AWS session, or --offline: every resource, as creates)
   deploy      create or update the groups, the Redshift data source, the SPICE data sets (row-level
-              security attached to the client-scoped ones) and the two dashboards; idempotent
+              security attached to the client-scoped ones) and the two dashboards; idempotent; --prune
+              also deletes what an earlier deploy made and the spec no longer has (plan lists it)
   refresh     start a SPICE ingestion of every data set (after the frequent load cycle)
   exposures   the dbt exposures from the same configuration: --check (exit 1 when stale) or --write
 
@@ -34,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         if name == "plan":
             p.add_argument("--offline", action="store_true", help="do not call AWS: list every resource")
             p.add_argument("--json", action="store_true", help="print the requests as JSON")
+        if name == "deploy":
+            p.add_argument("--prune", action="store_true",
+                           help="also delete what an earlier deploy made and the spec no longer has")
         p.set_defaults(func=run)
     ex = actions.add_parser("exposures", help="dbt exposures from the spec's configuration")
     mode = ex.add_mutually_exclusive_group(required=True)
@@ -76,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
             for c in changes:
                 extra = f"  ({'; '.join(c.resource.notes)})" if c.resource.notes else ""
                 print(f"  {c.action:9s} {c.resource.kind:11s} {c.resource.id:40s} {c.reason}{extra}")
-            counts = {a: sum(c.action == a for c in changes) for a in ("create", "update", "unchanged")}
+            counts = {a: sum(c.action == a for c in changes) for a in ("create", "update", "unchanged", "delete")}
             print(f"{len(changes)} resources in {config.region}: "
-                  + ", ".join(f"{n} to {a}" if a != "unchanged" else f"{n} unchanged" for a, n in counts.items()))
+                  + ", ".join(f"{n} to {a}" if a != "unchanged" else f"{n} unchanged" for a, n in counts.items()
+                              if n or a != "delete"))
             return EXIT_OK
         if offline:
             print(f"unify quicksight {args.action}: no AWS credentials (boto3 found none)", file=sys.stderr)
@@ -86,8 +91,12 @@ def run(args: argparse.Namespace) -> int:
         client = deploy.client_for(config)
         if args.action == "deploy":
             changes = deploy.plan(config, client)
-            done = deploy.apply(client, changes)
-            print(f"deployed: {len(done)} change(s), {len(changes) - len(done)} unchanged")
+            done = deploy.apply(client, changes, prune=args.prune)
+            kept = [c.resource for c in changes if c.action == "delete" and not args.prune]
+            print(f"deployed: {len(done)} change(s), {sum(c.action == 'unchanged' for c in changes)} unchanged")
+            if kept:
+                print(f"kept {len(kept)} resource(s) an earlier deploy made that the spec no longer has (deploy "
+                      "--prune deletes them): " + ", ".join(f"{r.kind} {r.id}" for r in kept))
             for d in config.spec.dashboards:
                 print(f"  {d.name}: {config.dashboard_url(d)}")
             return EXIT_OK

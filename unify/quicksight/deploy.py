@@ -7,9 +7,10 @@ resource is listed as a create. `deploy` applies a plan: create_*, or update_* (
 dashboard with a new published version), permissions brought to the wanted set (grants, and revokes of
 principals no longer wanted), and the digest tag. Groups are created when missing; their members come
 from the identity provider, not from here. `refresh_data_sets` starts a SPICE ingestion per data set
-(the ops cycle calls it after the frequent load cycle). Every call is one line of JSON in the log.
+(the cycle calls it after each load cycle, within QuickSight's quota: unify/quicksight/refresh.py). Every call is one line of JSON in the log.
 A console edit that leaves the tag alone is not seen by `plan`: QuickSight as code means changing the
-spec and deploying.
+spec and deploying. `plan` also lists, as `delete`, what deploy made (tagged) and the spec no longer
+has; `deploy --prune` deletes those.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ UPDATE_OP = {"data_source": "update_data_source", "data_set": "update_data_set",
 PERMISSIONS_OP = {"data_source": ("describe_data_source_permissions", "update_data_source_permissions"),
                   "data_set": ("describe_data_set_permissions", "update_data_set_permissions"),
                   "dashboard": ("describe_dashboard_permissions", "update_dashboard_permissions")}
+DELETE_OP = {"data_source": "delete_data_source", "data_set": "delete_data_set", "dashboard": "delete_dashboard"}
+# kind -> (list operation, the reply's list, the summary's id); in deletion order: what uses a thing first
+LIST_OP = {"dashboard": ("list_dashboards", "DashboardSummaryList", "DashboardId"),
+           "data_set": ("list_data_sets", "DataSetSummaries", "DataSetId"),
+           "data_source": ("list_data_sources", "DataSources", "DataSourceId")}
+ORPHAN_KINDS = tuple(LIST_OP)
 
 
 class QuickSightDeployError(Exception):
@@ -40,7 +47,7 @@ class QuickSightDeployError(Exception):
 @dataclass
 class Change:
     resource: Resource
-    action: str  # create | update | unchanged
+    action: str  # create | update | unchanged | delete (managed by deploy, no longer in the spec)
     reason: str
 
 
@@ -102,11 +109,57 @@ def current_state(client, resource: Resource) -> tuple[str, str]:
     return "update", "differs from the spec" if deployed else "exists without the spec's tag (made by hand?)"
 
 
-def plan(config: Config, client=None) -> list[Change]:
+def plan(config: Config, client=None, orphan_kinds: tuple[str, ...] = ORPHAN_KINDS) -> list[Change]:
+    """Every resource of the spec with what deploy would do to it, then (with a client) a `delete` for each
+    resource of `orphan_kinds` that deploy made and the spec no longer has."""
     resources = build_resources(config)
     if client is None:
         return [Change(r, "create", "offline: nothing compared, every resource listed") for r in resources]
-    return [Change(r, *current_state(client, r)) for r in resources]
+    return [Change(r, *current_state(client, r)) for r in resources] + orphans(config, client, resources,
+                                                                               orphan_kinds)
+
+
+def _listed(client, kind: str, account_id: str) -> list[dict]:
+    """Every summary a list_* call returns, page by page."""
+    from botocore.exceptions import ClientError
+
+    op, key, _id = LIST_OP[kind]
+    params, out = {"AwsAccountId": account_id}, []
+    while True:
+        try:
+            reply = _call(client, op, params)
+        except ClientError as err:
+            raise QuickSightDeployError(f"{op}: {err}") from None
+        out += reply.get(key, [])
+        if not reply.get("NextToken"):
+            return out
+        params = {**params, "NextToken": reply["NextToken"]}
+
+
+def orphans(config: Config, client, wanted: list[Resource], kinds: tuple[str, ...] = ORPHAN_KINDS) -> list[Change]:
+    """Resources of `kinds` that deploy made (they carry its SPEC_HASH_TAG) and the spec no longer has:
+    one `delete` change each, dashboards before the data sets they read, data sets before their data source.
+    Resources made by hand carry no such tag and are never touched. Groups are not pruned: deleting one
+    would drop its members, who come from the identity provider."""
+    from botocore.exceptions import ClientError
+
+    keep = {(r.kind, r.id) for r in wanted}
+    found = []
+    for kind in sorted(kinds, key=list(LIST_OP).index):
+        id_key = LIST_OP[kind][2]
+        for summary in _listed(client, kind, config.account_id):
+            if (kind, summary[id_key]) in keep:
+                continue
+            try:
+                tags = _call(client, "list_tags_for_resource", {"ResourceArn": summary["Arn"]}).get("Tags", [])
+            except ClientError as err:
+                raise QuickSightDeployError(f"list_tags_for_resource {summary['Arn']}: {err}") from None
+            if not any(t["Key"] == SPEC_HASH_TAG for t in tags):
+                continue
+            request = {"AwsAccountId": config.account_id, ID_KEY[kind]: summary[id_key]}
+            found.append(Change(Resource(kind, summary[id_key], DELETE_OP[kind], request, summary["Arn"]), "delete",
+                                "deployed from the spec, no longer in it (deploy --prune deletes it)"))
+    return found
 
 
 def update_requests(resource: Resource, service_model) -> list[tuple[str, dict]]:
@@ -130,15 +183,18 @@ def _revocations(client, resource: Resource) -> list[dict]:
     return [p for p in reply.get("Permissions", []) if p["Principal"] not in wanted]
 
 
-def apply(client, changes: list[Change], say=print) -> list[Change]:
-    """Carry out a plan; the changes made. Stops at the first failure with QuickSightDeployError."""
+def apply(client, changes: list[Change], say=print, prune: bool = False) -> list[Change]:
+    """Carry out a plan; the changes made. `delete` changes only with `prune`. Stops at the first failure
+    with QuickSightDeployError."""
     from botocore.exceptions import ClientError
 
     done = []
     for change in changes:
         r = change.resource
         try:
-            if change.action == "create":
+            if change.action == "delete" and prune:
+                _call(client, DELETE_OP[r.kind], r.request, r)
+            elif change.action == "create":
                 _call(client, r.create_op, r.request, r)
             elif change.action == "update":
                 for op, params in update_requests(r, client.meta.service_model):
@@ -161,23 +217,31 @@ def apply(client, changes: list[Change], say=print) -> list[Change]:
     return done
 
 
-def refresh_data_sets(config: Config, client) -> list[tuple[str, str, str]]:
+def data_set_ids(config: Config) -> list[str]:
+    """The ids of every data set deploy makes (what a refresh ingests; the cycle's IAM grant, infra/)."""
+    return [r.id for r in build_resources(config) if r.kind == "data_set"]
+
+
+def refresh_data_sets(config: Config, client, ingestion_id: str | None = None) -> list[tuple[str, str, str]]:
     """Start a full SPICE ingestion of every data set (the rules data set too, so viewers' rights follow
-    the mapping); (data set id, ingestion id, status) per data set. Called after the frequent cycle."""
+    the mapping); (data set id, ingestion id, status) per data set. With `ingestion_id` (the cycle's slot,
+    unify/quicksight/refresh.py) a data set that already has an ingestion of that id is left alone, status
+    EXISTS: QuickSight refuses the id twice."""
     from botocore.exceptions import ClientError
 
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    ingestion_id = ingestion_id or f"unify-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
     out = []
-    for r in build_resources(config):
-        if r.kind != "data_set":
-            continue
-        ingestion_id = f"unify-{stamp}"
+    for data_set_id in data_set_ids(config):
+        params = {"AwsAccountId": config.account_id, "DataSetId": data_set_id, "IngestionId": ingestion_id,
+                  "IngestionType": "FULL_REFRESH"}
         try:
-            reply = _call(client, "create_ingestion", {"AwsAccountId": config.account_id, "DataSetId": r.id,
-                                                       "IngestionId": ingestion_id, "IngestionType": "FULL_REFRESH"}, r)
+            reply = _call(client, "create_ingestion", params)
         except ClientError as err:
-            raise QuickSightDeployError(f"create_ingestion for {r.id}: {err}") from None
-        out.append((r.id, ingestion_id, str(reply.get("IngestionStatus"))))
+            if err.response.get("Error", {}).get("Code") == "ResourceExistsException":
+                out.append((data_set_id, ingestion_id, "EXISTS"))
+                continue
+            raise QuickSightDeployError(f"create_ingestion {ingestion_id} for {data_set_id}: {err}") from None
+        out.append((data_set_id, ingestion_id, str(reply.get("IngestionStatus"))))
     return out
 
 
@@ -191,14 +255,3 @@ def account_from_sts(region: str) -> str:
     import boto3
 
     return boto3.client("sts", region_name=region).get_caller_identity()["Account"]
-
-
-def refresh(account_id: str | None = None, endpoint_url: str | None = None) -> list[tuple[str, str, str]]:
-    """What the operations cycle calls after the frequent load cycle: one SPICE ingestion per data set,
-    with the configuration of the spec (account from UNIFY_QUICKSIGHT_ACCOUNT_ID, the spec, or STS)."""
-    from unify.quicksight.resources import EXAMPLE_ACCOUNT, load_config
-
-    config = load_config(account_id)
-    if config.account_id == EXAMPLE_ACCOUNT:
-        config = load_config(account_from_sts(config.region))
-    return refresh_data_sets(config, client_for(config, endpoint_url))
