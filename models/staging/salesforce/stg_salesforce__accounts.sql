@@ -11,19 +11,7 @@ source as (
 final as (
 
     select
-        id as account_id,
-        name as account_name,
-        type as account_type,
-        industry,
-        billingcountry as billing_country,
-        ownerid as owner_user_id,
-        wms_client_code__c as wms_client_code,
-        tier__c as tier,
-        currencyisocode as currency_code,
-        isdeleted as is_deleted,
-        createddate as created_at,
-        lastmodifieddate as last_modified_at,
-        systemmodstamp as system_modstamp_at,
+        {{ salesforce_account_columns() }},
         last_loaded_at
     from ranked
     where version_rank = 1
