@@ -68,8 +68,8 @@ def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
     assert build["lookback_hours"] == 3
     # the incremental measure is the production frequent cycle: windowed tests, no nightly-only tests, no unit
     # tests; the nightly build after it runs every test, unit tests included
-    assert build["frequent_command"] == ("UNIFY_TEST_WINDOW_HOURS=6 dbt build --exclude tag:nightly "
-                                         "--exclude-resource-type unit_test")
+    assert build["frequent_command"] == "UNIFY_TEST_WINDOW_HOURS=6 dbt build --selector frequent"
+    assert data["options"]["nightly"] == "dbt build --selector nightly"
     frequent, nightly = build["incremental_detail"]["nodes_by_type"], build["nightly_detail"]["nodes_by_type"]
     assert "unit_test" not in frequent and nightly["unit_test"] >= 5
     assert 0 < frequent["test"] < nightly["test"], "the nightly-only tests must run in the nightly build only"
@@ -78,6 +78,9 @@ def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
     for detail in (build["full_detail"], build["incremental_detail"], build["nightly_detail"]):
         assert 0 < detail["test_share"] < 1
     assert latency["new_orders"] >= 1 and latency["files"] >= 1
+    # the end-to-end step builds a named build (dbt would ignore a -s given beside --selector)
+    assert "`UNIFY_TEST_WINDOW_HOURS=6 dbt build --selector frequent_wms`" in latency["cycle"]
+    assert 0 < latency["build_nodes"] < sum(frequent.values()), "frequent_wms builds a part of the frequent cycle"
     assert latency["land_s"] <= latency["loaded_s"] <= latency["fct_visible_s"] <= latency["build_done_s"] + 1
     assert latency["fct_visible_s"] <= latency["rpt_visible_s"] <= latency["build_done_s"] + 1
     assert latency["total_s"] == max(latency["fct_visible_s"], latency["rpt_visible_s"])

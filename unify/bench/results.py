@@ -68,7 +68,7 @@ class LoadFigures:
 
 @dataclass
 class BuildFigures:
-    full_s: float  # `dbt build` of a fresh database
+    full_s: float  # the nightly build (`dbt build --selector nightly`: everything) of a fresh database
     full_nodes: int  # models, snapshots, seeds and tests it ran
     aging_s: float  # set-up, not a cost: raw _loaded_at spread over the simulated days (see ladder.py)
     change_records: int  # raw records in the change batch
@@ -80,7 +80,7 @@ class BuildFigures:
     lookback_hours: int
     full_detail: dict = field(default_factory=dict)  # from run_results.json: time per node type, slowest nodes
     incremental_detail: dict = field(default_factory=dict)
-    nightly_s: float | None = None  # `dbt build` (no flags: every test on every row) after the frequent cycle
+    nightly_s: float | None = None  # `dbt build --selector nightly` (every test on every row) after the frequent cycle
     nightly_detail: dict = field(default_factory=dict)
     frequent_command: str = ""  # what the incremental measure ran
     test_window_hours: int | None = None
@@ -112,6 +112,7 @@ class LatencyFigures:
     fct_visible_s: float | None  # first poll that saw every new order in fct_orders
     rpt_visible_s: float | None  # first poll that saw them counted in rpt_operations_health_daily
     build_done_s: float  # the dbt build (models and their tests) finished
+    build_nodes: int | None = None  # nodes the build ran (run_results.json): what the selector really builds
 
     @property
     def total_s(self) -> float | None:
@@ -321,16 +322,18 @@ def markdown(run: BenchRun) -> str:
     scales = run.scales
     largest = run.largest()
     frequent = next((s.build.frequent_command for s in scales if s.build and s.build.frequent_command), "")
+    nightly = run.options.get("nightly") or "dbt build"
     lines = [
         f"Benchmark of {run.started_at} on {run.machine.get('description', '?')}",
         f"Command: `{run.command}`" + (" (quick: CI-size figures, not for the README)" if run.quick else ""),
         "",
-        "Builds: *full* = `dbt build` of the fresh database; *frequent cycle* = the production load cycle's build"
+        f"Builds: *full* = `{nightly}` of the fresh database; *frequent cycle* = the production load cycle's build"
         + (f", `{frequent}`" if frequent else "")
         + " (tests on the large incremental models check the rows loaded within the window and their keys across the "
-        "whole table; whole-history reconciliations and unit tests wait for the nightly build); *nightly* = "
-        "`dbt build` (every test on every row). The frequent cycle and the nightly build run after the change batch, "
-        f"with the production incremental lookback ({run.options.get('lookback_hours', 3)} h).",
+        "whole table; whole-history reconciliations and unit tests wait for the nightly "
+        f"build); *nightly* = `{nightly}` (everything, every test on every row). The frequent cycle and the nightly "
+        f"build run after the change batch, with the production incremental lookback "
+        f"({run.options.get('lookback_hours', 3)} h).",
         "",
     ]
     header = ["measure", *(s.scale for s in scales), "growth b, ladder (cost ~ lines^b)", "b, two largest",
@@ -394,7 +397,7 @@ def _details(s: ScaleResult) -> list[str]:
         out.append(f"- end to end: {lt.files} CDC file(s) with {lt.new_orders} new order(s): landed "
                    f"{lt.land_s:.2f} s, loaded {lt.loaded_s:.1f} s, in fct_orders {_fmt(lt.fct_visible_s, 1)} s, "
                    f"in rpt_operations_health_daily {_fmt(lt.rpt_visible_s, 1)} s, build (with tests) done "
-                   f"{lt.build_done_s:.1f} s; cycle: {lt.cycle}")
+                   f"{lt.build_done_s:.1f} s ({_fmt(lt.build_nodes, 0)} nodes); cycle: {lt.cycle}")
     if s.rls:
         out.append(f"- row-level security: {s.rls}")
     for name, seen in sorted(s.rows_seen.items()):
