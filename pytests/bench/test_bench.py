@@ -73,6 +73,7 @@ def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
     frequent, nightly = build["incremental_detail"]["nodes_by_type"], build["nightly_detail"]["nodes_by_type"]
     assert "unit_test" not in frequent and nightly["unit_test"] >= 5
     assert 0 < frequent["test"] < nightly["test"], "the nightly-only tests must run in the nightly build only"
+    assert frequent["model"] == nightly["model"] - 2, "finance's two monthly models are the nightly build's only"
     assert build["full_detail"]["nodes_by_type"] == nightly
     assert build["nightly_ratio"] == pytest.approx(build["nightly_s"] / build["full_s"], rel=0.01)
     for detail in (build["full_detail"], build["incremental_detail"], build["nightly_detail"]):

@@ -71,9 +71,9 @@ DEFAULT_CYCLE = "frequent_wms"
 
 # The production load cycles' builds, by their names in selectors.yml (what `unify cycle frequent|nightly`
 # runs; docs/warehouse-model.md, "Load cycles"): the frequent one leaves whole-history reconciliations
-# (tag `nightly`) and unit tests to the nightly build, and its generic tests on the large incremental
-# models check only the rows loaded within the test window (and the keys of those rows across the whole
-# table).
+# (tag `nightly`), unit tests and finance's monthly models (tag `finance_monthly`) to the nightly build,
+# and its generic tests on the large incremental models check only the rows loaded within the test
+# window (and the keys of those rows across the whole table).
 FREQUENT_CYCLE_ARGS = ("build", "--selector", "frequent")
 FREQUENT_CYCLE_TEST_WINDOW_HOURS = 6  # >= the WMS cycle's 15 minutes + the 3-hour lookback, with margin
 NIGHTLY_ARGS = ("build", "--selector", "nightly")

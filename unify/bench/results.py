@@ -330,7 +330,7 @@ def markdown(run: BenchRun) -> str:
         f"Builds: *full* = `{nightly}` of the fresh database; *frequent cycle* = the production load cycle's build"
         + (f", `{frequent}`" if frequent else "")
         + " (tests on the large incremental models check the rows loaded within the window and their keys across the "
-        "whole table; whole-history reconciliations and unit tests wait for the nightly "
+        "whole table; whole-history reconciliations, unit tests and finance's monthly models wait for the nightly "
         f"build); *nightly* = `{nightly}` (everything, every test on every row). The frequent cycle and the nightly "
         f"build run after the change batch, with the production incremental lookback "
         f"({run.options.get('lookback_hours', 3)} h).",
