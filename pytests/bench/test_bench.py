@@ -148,6 +148,19 @@ def test_growth_exponent_is_the_log_log_slope_over_the_ladder():
     assert row.count(" 0.50 ") == 2 and f" {1.3 ** 0.5:.2f} " in row  # over the ladder, and the two largest
 
 
+def test_a_goal_set_for_one_rung_is_judged_at_that_rung():
+    # issue #18: the frequent cycle / full build at most 0.25 at large, 0.15 at xlarge
+    [ratio] = [m for m in MEASURES if m.key == "incremental_ratio"]
+    large, xlarge = _scale("large", 1_000_000, 40.0), _scale("xlarge", 4_000_000, 40.0)
+    for s in (large, xlarge):
+        s.build.incremental_s = 8.0  # ratio 0.2
+    assert (ratio.goal_text(large), ratio.met(large)) == ("<= 0.25", True)
+    assert (ratio.goal_text(xlarge), ratio.met(xlarge)) == ("<= 0.15", False)
+    run = BenchRun("2026-12-06T00:00:00+00:00", {"description": "test"}, "unify bench", False, {}, [large, xlarge])
+    row = next(line for line in markdown(run).splitlines() if line.startswith("| frequent cycle / full build"))
+    assert row.endswith("| <= 0.15 | NO |")
+
+
 def test_the_xlarge_rung_is_the_large_scale_over_four_times_the_history_ending_on_the_same_day():
     from datetime import date
 

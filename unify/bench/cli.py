@@ -5,9 +5,10 @@
     unify bench --scale tiny --quick             # CI size: about a minute
 
 For each scale (unify/bench/ladder.py): simulate (time, peak memory), load (rows/s against a bare
-COPY FROM STDIN of the same files), a full `dbt build`, then after a ~1% change batch the production
-frequent load cycle's build (docs/warehouse-model.md, "Load cycles") and the nightly build, the end to
-end latency of a new CDC file, and the dashboards' queries under row-level security at 1, 10 and 100
+COPY FROM STDIN of the same files), a full build (`dbt build --selector nightly` of the fresh database),
+then after a ~1% change batch the production frequent load cycle's build (`--selector frequent`;
+docs/warehouse-model.md, "Load cycles") and the nightly build, the end to end latency of a new CDC file
+(`--selector frequent_wms`), and the dashboards' queries under row-level security at 1, 10 and 100
 concurrent sessions as different users (unify/bench/concurrency.py); then the exponent of each cost's
 growth with scale. The presets tiny..large simulate 7 days (--days); `xlarge` is the large scale's daily
 volume over four times the history (28 days, ~4.6M order lines, ~6 GB of landing files while it runs),
