@@ -6,7 +6,8 @@
     sum, so any set of clients, warehouses and days adds up exactly: percentages and averages are
     ratios of sums, computed by the dashboard query (OTIF % = otif_orders / due_orders). Backlog is
     cumulative created minus cumulative shipped (cancelled orders excluded). The OTIF target is the
-    client's contract target for the month (fct_client_profitability_monthly), carried as "orders the
+    client's contract target for the month (int_client_monthly_contract_terms: the same target as
+    fct_client_profitability_monthly's, read without that nightly-only mart), carried as "orders the
     target calls for" so the target of any selection is a ratio of sums too. -#}
 with
 
@@ -36,7 +37,7 @@ dates as (
 
 monthly_targets as (
 
-    select * from {{ ref('fct_client_profitability_monthly') }}
+    select * from {{ ref('int_client_monthly_contract_terms') }}
 
 ),
 

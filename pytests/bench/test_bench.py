@@ -68,16 +68,20 @@ def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
     assert build["lookback_hours"] == 3
     # the incremental measure is the production frequent cycle: windowed tests, no nightly-only tests, no unit
     # tests; the nightly build after it runs every test, unit tests included
-    assert build["frequent_command"] == ("UNIFY_TEST_WINDOW_HOURS=6 dbt build --exclude tag:nightly "
-                                         "--exclude-resource-type unit_test")
+    assert build["frequent_command"] == "UNIFY_TEST_WINDOW_HOURS=6 dbt build --selector frequent"
+    assert data["options"]["nightly"] == "dbt build --selector nightly"
     frequent, nightly = build["incremental_detail"]["nodes_by_type"], build["nightly_detail"]["nodes_by_type"]
     assert "unit_test" not in frequent and nightly["unit_test"] >= 5
     assert 0 < frequent["test"] < nightly["test"], "the nightly-only tests must run in the nightly build only"
+    assert frequent["model"] == nightly["model"] - 2, "finance's two monthly models are the nightly build's only"
     assert build["full_detail"]["nodes_by_type"] == nightly
     assert build["nightly_ratio"] == pytest.approx(build["nightly_s"] / build["full_s"], rel=0.01)
     for detail in (build["full_detail"], build["incremental_detail"], build["nightly_detail"]):
         assert 0 < detail["test_share"] < 1
     assert latency["new_orders"] >= 1 and latency["files"] >= 1
+    # the end-to-end step builds a named build (dbt would ignore a -s given beside --selector)
+    assert "`UNIFY_TEST_WINDOW_HOURS=6 dbt build --selector frequent_wms`" in latency["cycle"]
+    assert 0 < latency["build_nodes"] < sum(frequent.values()), "frequent_wms builds a part of the frequent cycle"
     assert latency["land_s"] <= latency["loaded_s"] <= latency["fct_visible_s"] <= latency["build_done_s"] + 1
     assert latency["fct_visible_s"] <= latency["rpt_visible_s"] <= latency["build_done_s"] + 1
     assert latency["total_s"] == max(latency["fct_visible_s"], latency["rpt_visible_s"])
@@ -142,6 +146,19 @@ def test_growth_exponent_is_the_log_log_slope_over_the_ladder():
     assert run.largest() is scales[-1]
     row = next(line for line in markdown(run).splitlines() if line.startswith("| dbt build, full (s)"))
     assert row.count(" 0.50 ") == 2 and f" {1.3 ** 0.5:.2f} " in row  # over the ladder, and the two largest
+
+
+def test_a_goal_set_for_one_rung_is_judged_at_that_rung():
+    # issue #18: the frequent cycle / full build at most 0.25 at large, 0.15 at xlarge
+    [ratio] = [m for m in MEASURES if m.key == "incremental_ratio"]
+    large, xlarge = _scale("large", 1_000_000, 40.0), _scale("xlarge", 4_000_000, 40.0)
+    for s in (large, xlarge):
+        s.build.incremental_s = 8.0  # ratio 0.2
+    assert (ratio.goal_text(large), ratio.met(large)) == ("<= 0.25", True)
+    assert (ratio.goal_text(xlarge), ratio.met(xlarge)) == ("<= 0.15", False)
+    run = BenchRun("2026-12-06T00:00:00+00:00", {"description": "test"}, "unify bench", False, {}, [large, xlarge])
+    row = next(line for line in markdown(run).splitlines() if line.startswith("| frequent cycle / full build"))
+    assert row.endswith("| <= 0.15 | NO |")
 
 
 def test_the_xlarge_rung_is_the_large_scale_over_four_times_the_history_ending_on_the_same_day():

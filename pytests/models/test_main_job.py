@@ -1,22 +1,30 @@
 """The warehouse model built by the main job on simulated data with every fault switched on.
 
 One session-scoped main job (unify.demo.run_main_job: initial load + build, then daily cycles)
-and one catch-up build of the same landed files are shared by every test here.
+and one catch-up build of the same landed files are shared by every test here. The production cadence
+(`frequent_then_nightly`: the same files delivered in the order their sources wrote them, several
+`dbt build --selector frequent` cycles, then `--selector nightly`) is compared with the catch-up too.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import shutil
+import uuid
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support import drop_database, pinned_env, query
 
+from unify.dbt_runner import run_dbt
 from unify.summary import otif_by_client_last_month
 from reference_metrics import compute
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 11, 6)  # conftest.AS_OF_AT
+FIRST_DAY, INITIAL_DAYS = date(2026, 10, 27), 8  # conftest's: the main job's first day and initial load
 
 # Columns that record WHEN a run saw data (load times, build time): they may differ between a
 # catch-up and several daily cycles; nothing else may.
@@ -180,6 +188,107 @@ def test_numbers_do_not_depend_on_how_often_the_pipeline_ran(main_job, catch_up,
     assert daily, f"{table} is empty"
     assert len(daily) == len(caught_up)
     assert daily == caught_up
+
+
+# ---------------------------------------------------------------------------------- production cadence
+FINANCE_MONTHLY = ("fct_client_profitability_monthly", "rpt_client_profitability_monthly")  # tag finance_monthly
+
+
+def _cycle_ends() -> list[datetime]:
+    """Where the frequent cycles fall: after the initial days, then twice a day (midday, midnight)."""
+    start = datetime.combine(FIRST_DAY + timedelta(days=INITIAL_DAYS), datetime.min.time())
+    return [start] + [start + timedelta(hours=12 * n) for n in range(1, 6)]
+
+
+@pytest.fixture(scope="module")
+def frequent_then_nightly(warehouse, main_job, tmp_path_factory):
+    """The main job's landed files delivered in the order their sources wrote them (the bench's
+    delivered_at: DMS by file time, AppFlow by execution, TMS the night after its day), each delivery
+    loaded and built by the production frequent cycle (`UNIFY_TEST_WINDOW_HOURS=6 dbt build --selector
+    frequent`), the first one on an empty database; then the nightly build (`--selector nightly`). Returns
+    the database and, per frequent cycle, what it left (the finance monthly tables that existed, the
+    operations dashboard's due orders with an OTIF target; after the last, the compared relations)."""
+    from loaders.load import EXIT_FAILED, LoaderConfig, load
+    from unify.bench.ladder import delivered_at
+
+    from unify.local_warehouse import LocalWarehouse
+
+    name = f"test_models_cadence_{uuid.uuid4().hex[:8]}"
+    LocalWarehouse(warehouse).ensure_database(name)
+    settings = warehouse.with_database(name)
+    base = tmp_path_factory.mktemp("cadence")
+    landing, target = base / "landing", base / "target"
+    files = sorted(p for p in main_job.landing.rglob("*")
+                   if p.is_file() and not p.relative_to(main_job.landing).as_posix().startswith("_simulator/"))
+    pending = {p: delivered_at(p.relative_to(main_job.landing).as_posix(), FIRST_DAY) for p in files}
+    config = replace(LoaderConfig.from_env(), quiet_s=0.0)  # files copied whole
+    after_frequent: list[dict] = []
+    try:
+        with pinned_env(UNIFY_INCREMENTAL_LOOKBACK_HOURS="0"):
+            ends = _cycle_ends()
+            as_of = datetime.combine(AS_OF, datetime.min.time())
+            for n, end in enumerate(ends):
+                last = n == len(ends) - 1
+                # the cycle's "now" is the delivery time it replays (a completeness test must not expect
+                # a TMS extract that is not due yet), up to the catch-up's as-of day
+                due = [p for p, at in pending.items() if last or at < end]
+                for path in due:
+                    copy = landing / path.relative_to(main_job.landing)
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, copy)
+                    del pending[path]
+                report = load(settings, str(landing), config=config)
+                assert report.exit_code != EXIT_FAILED, report.summary()
+                now = f"{min(end, as_of):%Y-%m-%d %H:%M:%S}"
+                run_dbt(["build", "--selector", "frequent"], settings, target_path=target, capture=True,
+                        env={"UNIFY_TEST_WINDOW_HOURS": "6", "UNIFY_AS_OF_AT": now})
+                [(with_target,)] = query(settings, "select sum(due_orders_with_target) "
+                                                   "from analytics_reporting.rpt_operations_health_daily")
+                after_frequent.append({"files": len(due), "finance_tables": _finance_tables(settings),
+                                       "due_orders_with_target": with_target})
+            assert not pending
+            built = type(main_job)(settings, landing, target, 0.0)
+            # every other compared relation as the last frequent cycle left it (the nightly should change none)
+            after_frequent[-1]["relations"] = {table: _relation_rows(built, schema, table, order_by)
+                                               for schema, table, order_by in COMPARED_RELATIONS
+                                               if table not in FINANCE_MONTHLY}
+            run_dbt(["build", "--selector", "nightly"], settings, target_path=target, capture=True,
+                    env={"UNIFY_TEST_WINDOW_HOURS": "", "UNIFY_AS_OF_AT": f"{as_of:%Y-%m-%d %H:%M:%S}"})
+        yield built, after_frequent
+    finally:
+        drop_database(warehouse, name)
+
+
+def _finance_tables(settings) -> set[str]:
+    rows = query(settings, "select table_name from information_schema.tables where table_schema in "
+                           "('analytics_marts', 'analytics_reporting') and table_name = any(%s)", (list(FINANCE_MONTHLY),))
+    return {t for (t,) in rows}
+
+
+def test_the_frequent_cycle_leaves_finance_monthly_models_to_the_nightly(frequent_then_nightly):
+    built, cycles = frequent_then_nightly
+    assert len(cycles) >= 3 and all(c["files"] for c in cycles), cycles  # every cycle had new files
+    # the frequent cycles never built them (the first ran on an empty database and still succeeded)
+    assert all(c["finance_tables"] == set() for c in cycles), cycles
+    nightly = {r["unique_id"] for r in built.run_results()["results"]}  # the last build's: the nightly's
+    assert {f"model.unify.{t}" for t in FINANCE_MONTHLY} <= nightly
+    assert _finance_tables(built.settings) == set(FINANCE_MONTHLY)
+    # the operations dashboard's monthly OTIF target does not wait for them (it has the same rule)
+    assert all(c["due_orders_with_target"] and c["due_orders_with_target"] > 0 for c in cycles), cycles
+
+
+@pytest.mark.parametrize("schema, table, order_by", COMPARED_RELATIONS, ids=[t for _, t, _ in COMPARED_RELATIONS])
+def test_frequent_cycles_and_the_nightly_equal_a_catch_up_build(frequent_then_nightly, catch_up, schema, table,
+                                                                 order_by):
+    """At the end of the day (after the nightly build), the production cadence's marts are the catch-up's."""
+    built, cycles = frequent_then_nightly
+    columns, cadence = _relation_rows(built, schema, table, order_by)
+    columns_catch_up, caught_up = _relation_rows(catch_up, schema, table, order_by)
+    assert columns == columns_catch_up
+    assert cadence, f"{table} is empty"
+    assert cadence == caught_up
+    if table not in FINANCE_MONTHLY:  # the frequent cycle alone had already made it what a full build makes
+        assert cycles[-1]["relations"][table] == (columns, cadence)
 
 
 def test_snapshots_record_what_each_run_saw(main_job, catch_up):

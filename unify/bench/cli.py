@@ -5,9 +5,10 @@
     unify bench --scale tiny --quick             # CI size: about a minute
 
 For each scale (unify/bench/ladder.py): simulate (time, peak memory), load (rows/s against a bare
-COPY FROM STDIN of the same files), a full `dbt build`, then after a ~1% change batch the production
-frequent load cycle's build (docs/warehouse-model.md, "Load cycles") and the nightly build, the end to
-end latency of a new CDC file, and the dashboards' queries under row-level security at 1, 10 and 100
+COPY FROM STDIN of the same files), a full build (`dbt build --selector nightly` of the fresh database),
+then after a ~1% change batch the production frequent load cycle's build (`--selector frequent`;
+docs/warehouse-model.md, "Load cycles") and the nightly build, the end to end latency of a new CDC file
+(`--selector frequent_wms`), and the dashboards' queries under row-level security at 1, 10 and 100
 concurrent sessions as different users (unify/bench/concurrency.py); then the exponent of each cost's
 growth with scale. The presets tiny..large simulate 7 days (--days); `xlarge` is the large scale's daily
 volume over four times the history (28 days, ~4.6M order lines, ~6 GB of landing files while it runs),
@@ -68,8 +69,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--test-window-hours", type=int, default=BenchOptions.test_window_hours,
                         help="the frequent cycle's test window (env UNIFY_TEST_WINDOW_HOURS; default "
                              f"{BenchOptions.test_window_hours}, the production WMS cycle's)")
-    parser.add_argument("--cycle-select", default=DEFAULT_CYCLE,
-                        help=f"dbt selection of the end-to-end cycle (default {DEFAULT_CYCLE!r})")
+    parser.add_argument("--cycle-selector", default=DEFAULT_CYCLE,
+                        help=f"named build (selectors.yml) of the end-to-end cycle (default {DEFAULT_CYCLE}: the "
+                             "frequent cycle restricted to what the WMS feeds)")
     parser.add_argument("--seed", type=int, default=42, help="the simulator's random seed")
     parser.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START,
                         help=f"first simulated day of a --days history (default {DEFAULT_START}: the history crosses "
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("loaders").setLevel(logging.WARNING)
     settings = load_settings()
     options = BenchOptions(days=days, seed=args.seed, start=args.start, sessions=args.sessions, rounds=rounds,
-                           lookback_hours=args.lookback_hours, cycle_select=args.cycle_select, keep=args.keep,
+                           lookback_hours=args.lookback_hours, cycle_selector=args.cycle_selector, keep=args.keep,
                            schema=dbt_schema(), test_window_hours=args.test_window_hours)
     try:
         for s in scales:
@@ -131,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                      command=command, quick=args.quick,
                      options={"days": days, "seed": args.seed, "start": args.start.isoformat(),
                               "as_of_at": options.as_of_at, "sessions": list(args.sessions), "rounds": rounds,
-                              "lookback_hours": args.lookback_hours, "cycle_select": args.cycle_select,
+                              "lookback_hours": args.lookback_hours, "cycle_selector": args.cycle_selector,
                               "change_pct": options.change_pct, "frequent_cycle": options.frequent_command,
                               "nightly": "dbt " + " ".join(ladder.NIGHTLY_ARGS)})
     t0 = time.perf_counter()

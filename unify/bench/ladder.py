@@ -18,13 +18,14 @@ landing folders under the run's output folder:
    after the history;
 5. change batch: the simulation continues one day in a scratch copy; the DMS CDC files of its first
    hours, as many as make ~1% of the records loaded so far, land and load; then the production
-   FREQUENT cycle's build runs (timed): `dbt build` with the frequent cycle's flags and test window
-   (FREQUENT_CYCLE below; docs/warehouse-model.md "Load cycles") and the production lookback (3 h);
-   then the NIGHTLY build, `dbt build` with no flags (every test on every row), timed too;
+   FREQUENT cycle's build runs (timed): `dbt build --selector frequent` (selectors.yml) with the
+   frequent cycle's test window (FREQUENT_CYCLE_ARGS below; docs/warehouse-model.md "Load cycles") and
+   the production lookback (3 h); then the NIGHTLY build, `dbt build --selector nightly` (everything,
+   every test on every row), timed too;
 6. end to end: the next DMS CDC interval with new orders lands; the production frequent cycle runs for
-   it (load of the new keys, as the S3-event Lambda does, then the frequent cycle's build restricted to
-   `-s <cycle selection>`, default every model downstream of the WMS, with its tests); a second
-   connection polls every 0.2 s until the new orders are in fct_orders and counted in
+   it (load of the new keys, as the S3-event Lambda does, then `dbt build --selector <cycle selector>`,
+   default `frequent_wms`: the frequent cycle restricted to what the WMS feeds, with its tests); a
+   second connection polls every 0.2 s until the new orders are in fct_orders and counted in
    rpt_operations_health_daily;
 7. the dashboards' queries (analyses/, compiled by dbt) under the project's row-level security at 1, 10
    and 100 concurrent sessions, logged in as the people of the RLS mapping (unify/bench/concurrency.py).
@@ -34,6 +35,7 @@ The database, the benchmark's login roles and the landing folders are dropped af
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import re
@@ -45,7 +47,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import psycopg2
 
@@ -54,21 +56,27 @@ from unify.bench.results import BuildFigures, LatencyFigures, LoadFigures, Scale
 from loaders.config import Settings
 from unify.dbt_runner import DbtError, run_dbt
 
+if TYPE_CHECKING:
+    from loaders.load import LoaderConfig
+
 log = logging.getLogger("unify.bench")
 
 DELIVERY_DELAY = timedelta(minutes=5)  # aged history: loaded this long after its file was delivered
 DMS_TIME = re.compile(r"/(\d{8}-\d{6})\d*\.csv$")  # CDC files: <YYYYMMDD-HHMMSS><fraction>.csv
 APPFLOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")  # execution time in the part file name
 TMS_DAY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
-DEFAULT_CYCLE = "source:azureware+"
+# selectors.yml: the end-to-end step's build (dbt ignores -s/--exclude when --selector is given, so a
+# restriction of a named build is a named build of its own)
+DEFAULT_CYCLE = "frequent_wms"
 
-# The production frequent load cycle (docs/warehouse-model.md, "Load cycles"): generic tests on the large
-# incremental models check only the rows loaded within the test window (and the keys of those rows across
-# the whole table), tests tagged `nightly` (whole-history reconciliations) and unit tests (code, not data:
-# CI runs them) are left to the nightly build, which is `dbt build` with no flags.
-FREQUENT_CYCLE_ARGS = ("build", "--exclude", "tag:nightly", "--exclude-resource-type", "unit_test")
+# The production load cycles' builds, by their names in selectors.yml (what `unify cycle frequent|nightly`
+# runs; docs/warehouse-model.md, "Load cycles"): the frequent one leaves whole-history reconciliations
+# (tag `nightly`), unit tests and finance's monthly models (tag `finance_monthly`) to the nightly build,
+# and its generic tests on the large incremental models check only the rows loaded within the test
+# window (and the keys of those rows across the whole table).
+FREQUENT_CYCLE_ARGS = ("build", "--selector", "frequent")
 FREQUENT_CYCLE_TEST_WINDOW_HOURS = 6  # >= the WMS cycle's 15 minutes + the 3-hour lookback, with margin
-NIGHTLY_ARGS = ("build",)
+NIGHTLY_ARGS = ("build", "--selector", "nightly")
 
 # Rungs that are not simulator presets: name -> (simulator scale, history as a multiple of --days). xlarge
 # keeps the large scale's daily volume and quadruples the history: the rung where history dominates, so
@@ -91,7 +99,7 @@ class BenchOptions:
     rounds: int = 3  # dashboard views per session at each concurrency level
     change_pct: float = 1.0
     lookback_hours: int = 3  # the project's default (dbt_project.yml incremental_lookback_hours)
-    cycle_select: str = DEFAULT_CYCLE
+    cycle_selector: str = DEFAULT_CYCLE  # selectors.yml: the end-to-end step's build
     keep: bool = False
     schema: str = "analytics"
 
@@ -298,8 +306,6 @@ def build(rung: Rung, options: BenchOptions, say: Callable[[str], None], kind: s
           env: dict[str, str]) -> tuple[float, int, dict]:
     """One timed `dbt <args>` with `env`; its figures from run_results.json (time per node type, the
     tests' share of the node time, the slowest nodes)."""
-    import json
-
     say(f"{rung.scale}: dbt {' '.join(args)} ({kind})")
     started = time.perf_counter()
     run_dbt(list(args), rung.settings, target_path=rung.target, capture=True, env=env)  # a failure raises DbtError
@@ -354,6 +360,17 @@ def _continue(rung: Rung, say: Callable[[str], None]) -> None:
     rung.arrivals = sorted(found)
 
 
+def _written_whole() -> LoaderConfig:
+    """The loader's settings for files copied whole into the landing folder before the load: no quiet
+    period to wait out (a local file modified in the last seconds may still be being written; these are
+    complete, as S3 objects always are in production, where the loader never waits)."""
+    from dataclasses import replace
+
+    from loaders.load import LoaderConfig
+
+    return replace(LoaderConfig.from_env(), quiet_s=0.0)
+
+
 def _land(rung: Rung, keys: list[str]) -> None:
     for key in keys:
         target = rung.landing / key
@@ -384,7 +401,7 @@ def change_batch(rung: Rung, options: BenchOptions, say: Callable[[str], None]) 
     rung.arrivals = rung.arrivals[len(keys):]
     _land(rung, keys)
     started = time.perf_counter()
-    report = load_landing(rung.settings, str(rung.landing), keys=keys)
+    report = load_landing(rung.settings, str(rung.landing), keys=keys, config=_written_whole())
     load_s = time.perf_counter() - started
     if report.exit_code == EXIT_FAILED or report.rows != records:
         raise BenchError(f"{rung.scale}: the change batch loaded {report.rows} of {records} records:\n"
@@ -418,7 +435,7 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
     if not new_orders:
         raise BenchError(f"{rung.scale}: no DMS CDC file of the continued day creates an order")
     ids = sorted(new_orders)
-    args = [*FREQUENT_CYCLE_ARGS, "-s", options.cycle_select]
+    args = ["build", "--selector", options.cycle_selector]
     cycle = (f"load of the {len(keys)} new key(s) (as the S3-event Lambda), then the frequent cycle's "
              f"`UNIFY_TEST_WINDOW_HOURS={options.test_window_hours} dbt {' '.join(args)}`")
     with closing(psycopg2.connect(rung.settings.dsn())) as conn:
@@ -442,7 +459,7 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
         try:
             _land(rung, keys)
             land_s = time.perf_counter() - t0
-            report = load_landing(rung.settings, str(rung.landing), keys=keys)
+            report = load_landing(rung.settings, str(rung.landing), keys=keys, config=_written_whole())
             loaded_s = time.perf_counter() - t0
             if report.exit_code == EXIT_FAILED:
                 raise BenchError(f"{rung.scale}: the latency load failed:\n{report.summary()}")
@@ -452,8 +469,9 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
             poller.wait(timeout=30)
         finally:
             poller.stop()
+    nodes = len(json.loads((rung.target / "run_results.json").read_text())["results"])
     figures = LatencyFigures(cycle, len(keys), len(ids), round(land_s, 3), round(loaded_s, 3),
-                             poller.fct_at, poller.rpt_at, round(build_done_s, 3))
+                             poller.fct_at, poller.rpt_at, round(build_done_s, 3), nodes)
     say(f"{rung.scale}: end to end {figures.total_s} s (loaded {figures.loaded_s:.1f} s, fct_orders "
         f"{figures.fct_visible_s} s, reporting {figures.rpt_visible_s} s, build done {figures.build_done_s:.1f} s)")
     return figures

@@ -1,26 +1,21 @@
 {#- Client profitability at order grain (see the revenue_usd / cost_usd docs): every shipped,
-    non-cancelled, non-deleted order, priced with the contract version in force at its ShippedAt and
-    converted at the rate of its ship month. fct_client_profitability_monthly sums it. A missing
+    non-cancelled, non-deleted order, priced with the contract version in force at its ShippedAt
+    (int_orders_contract_in_force) and converted at the rate of its ship month. fct_client_profitability_monthly sums it. A missing
     reference row (no rate for the contract's or a shipment's currency in the ship month, no cost rate
     for the warehouse) leaves the amounts it feeds null and sets an is_missing_* flag: an order is never
     priced at zero or at another row's rate, and the mart's tests fail on the flags. -#}
 with
 
-orders as (
+shipped_orders as (
 
-    select * from {{ ref('fct_orders') }}
+    -- every shipped, non-cancelled order with the contract terms in force at its ShippedAt
+    select * from {{ ref('int_orders_contract_in_force') }}
 
 ),
 
 shipments as (
 
     select * from {{ ref('fct_shipments') }}
-
-),
-
-contracts as (
-
-    select * from {{ ref('dim_contract') }}
 
 ),
 
@@ -33,16 +28,6 @@ warehouses as (
 currency_rates as (
 
     select * from {{ ref('currency_rates_monthly') }}
-
-),
-
-shipped_orders as (
-
-    select *
-    from orders
-    where
-        shipped_at is not null
-        and not is_cancelled
 
 ),
 
@@ -61,47 +46,6 @@ order_freight as (
 
 ),
 
-contract_candidates as (
-
-    -- the Activated, non-deleted contract of the client's account covering the ship date, with the
-    -- terms of the version in force at ShippedAt
-    select
-        shipped_orders.order_id,
-        contracts.contract_id,
-        contracts.contract_version_key,
-        contracts.contract_number,
-        contracts.currency_code,
-        contracts.handling_fee_per_order,
-        contracts.pick_fee_per_unit,
-        contracts.freight_markup_pct,
-        contracts.otif_target_pct,
-        row_number() over (
-            partition by shipped_orders.order_id
-            order by contracts.start_date desc, contracts.contract_id desc
-        ) as contract_rank
-    from shipped_orders
-    inner join contracts
-        on
-            shipped_orders.client_id = contracts.client_id
-            and shipped_orders.shipped_at >= contracts.valid_from
-            and shipped_orders.shipped_at < contracts.valid_to
-    where
-        contracts.contract_status = 'Activated'
-        and not contracts.is_version_deleted
-        and not contracts.is_contract_deleted
-        and coalesce(contracts.start_date, cast('1900-01-01' as date)) <= shipped_orders.shipped_date
-        and coalesce(contracts.end_date, cast('9999-12-31' as date)) >= shipped_orders.shipped_date
-
-),
-
-contract_in_force as (
-
-    select *
-    from contract_candidates
-    where contract_rank = 1
-
-),
-
 priced as (
 
     select
@@ -112,18 +56,18 @@ priced as (
         shipped_orders.ship_month,
         shipped_orders.units_shipped,
         coalesce(order_freight.shipment_count, 0) as shipment_count,
-        contract_in_force.contract_id,
-        contract_in_force.contract_version_key,
-        contract_in_force.contract_number,
-        contract_in_force.currency_code as contract_currency_code,
-        contract_in_force.otif_target_pct,
-        contract_in_force.handling_fee_per_order,
-        contract_in_force.pick_fee_per_unit,
-        contract_in_force.freight_markup_pct,
-        contract_in_force.contract_id is not null as has_contract,
+        shipped_orders.contract_id,
+        shipped_orders.contract_version_key,
+        shipped_orders.contract_number,
+        shipped_orders.contract_currency_code,
+        shipped_orders.otif_target_pct,
+        shipped_orders.handling_fee_per_order,
+        shipped_orders.pick_fee_per_unit,
+        shipped_orders.freight_markup_pct,
+        shipped_orders.has_contract,
         -- no contract in force: no fees (rate 0); a contract whose currency has no rate for the ship
         -- month: the fees are unknown (null), never zero
-        case when contract_in_force.contract_id is null then 0 else fee_rates.usd_per_unit end
+        case when not shipped_orders.has_contract then 0 else fee_rates.usd_per_unit end
             as fee_usd_per_unit,
         case
             when order_freight.order_id is null then 0
@@ -134,11 +78,9 @@ priced as (
     from shipped_orders
     left join order_freight
         on shipped_orders.order_id = order_freight.order_id
-    left join contract_in_force
-        on shipped_orders.order_id = contract_in_force.order_id
     left join currency_rates as fee_rates
         on
-            contract_in_force.currency_code = fee_rates.currency_code
+            shipped_orders.contract_currency_code = fee_rates.currency_code
             and shipped_orders.ship_month = fee_rates.month_start_date
     left join warehouses
         on shipped_orders.warehouse_id = warehouses.warehouse_id

@@ -1,14 +1,21 @@
 {#- Sums order-grain profitability per client and ship month; amounts round to the cent only here,
     so monthly totals are exact. Contract terms are as of each order's ship date (see
     int_orders_priced_with_contract_terms); the contract columns describe the version in force at the
-    month's last shipped order. An amount is unknown (null) for a month in which any order's amount is
-    unknown (a missing reference rate, int_orders_priced_with_contract_terms): never a partial sum; the
-    orders_without_*_rate counts, which tests require to be 0, say which reference is missing. -#}
+    month's last shipped order (int_client_monthly_contract_terms). An amount is unknown (null) for a
+    month in which any order's amount is unknown (a missing reference rate,
+    int_orders_priced_with_contract_terms): never a partial sum; the orders_without_*_rate counts, which
+    tests require to be 0, say which reference is missing. -#}
 with
 
 priced_orders as (
 
     select * from {{ ref('int_orders_priced_with_contract_terms') }}
+
+),
+
+last_terms as (
+
+    select * from {{ ref('int_client_monthly_contract_terms') }}
 
 ),
 
@@ -52,23 +59,6 @@ monthly as (
 
 ),
 
-last_terms as (
-
-    select
-        client_id,
-        ship_month,
-        contract_number,
-        contract_currency_code,
-        freight_markup_pct,
-        otif_target_pct,
-        row_number() over (
-            partition by client_id, ship_month
-            order by has_contract desc, shipped_at desc, order_id desc
-        ) as term_rank
-    from priced_orders
-
-),
-
 final as (
 
     select
@@ -105,7 +95,6 @@ final as (
         on
             monthly.client_id = last_terms.client_id
             and monthly.ship_month = last_terms.ship_month
-            and last_terms.term_rank = 1
 
 )
 

@@ -1,0 +1,95 @@
+{#- The contract terms in force at each shipped order's ShippedAt (see the contract_in_force doc): the
+    one place that rule is written. int_orders_priced_with_contract_terms prices orders with it (the
+    nightly's finance marts); int_client_monthly_contract_terms takes each client-month's terms from it
+    (the OTIF target the operations dashboard needs in every frequent cycle), so the frequent cycle does
+    not depend on the monthly finance marts. -#}
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('dim_contract') }}
+
+),
+
+shipped_orders as (
+
+    select *
+    from orders
+    where
+        shipped_at is not null
+        and not is_cancelled
+
+),
+
+contract_candidates as (
+
+    -- the Activated, non-deleted contract of the client's account covering the ship date, with the
+    -- terms of the version in force at ShippedAt
+    select
+        shipped_orders.order_id,
+        contracts.contract_id,
+        contracts.contract_version_key,
+        contracts.contract_number,
+        contracts.currency_code,
+        contracts.handling_fee_per_order,
+        contracts.pick_fee_per_unit,
+        contracts.freight_markup_pct,
+        contracts.otif_target_pct,
+        row_number() over (
+            partition by shipped_orders.order_id
+            order by contracts.start_date desc, contracts.contract_id desc
+        ) as contract_rank
+    from shipped_orders
+    inner join contracts
+        on
+            shipped_orders.client_id = contracts.client_id
+            and shipped_orders.shipped_at >= contracts.valid_from
+            and shipped_orders.shipped_at < contracts.valid_to
+    where
+        contracts.contract_status = 'Activated'
+        and not contracts.is_version_deleted
+        and not contracts.is_contract_deleted
+        and coalesce(contracts.start_date, cast('1900-01-01' as date)) <= shipped_orders.shipped_date
+        and coalesce(contracts.end_date, cast('9999-12-31' as date)) >= shipped_orders.shipped_date
+
+),
+
+contract_in_force as (
+
+    select *
+    from contract_candidates
+    where contract_rank = 1
+
+),
+
+final as (
+
+    select
+        shipped_orders.order_id,
+        shipped_orders.client_id,
+        shipped_orders.warehouse_id,
+        shipped_orders.shipped_at,
+        shipped_orders.ship_month,
+        shipped_orders.units_shipped,
+        contract_in_force.contract_id,
+        contract_in_force.contract_version_key,
+        contract_in_force.contract_number,
+        contract_in_force.currency_code as contract_currency_code,
+        contract_in_force.handling_fee_per_order,
+        contract_in_force.pick_fee_per_unit,
+        contract_in_force.freight_markup_pct,
+        contract_in_force.otif_target_pct,
+        contract_in_force.contract_id is not null as has_contract
+    from shipped_orders
+    left join contract_in_force
+        on shipped_orders.order_id = contract_in_force.order_id
+
+)
+
+select * from final
