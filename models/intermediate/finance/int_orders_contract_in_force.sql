@@ -44,7 +44,8 @@ contract_candidates as (
         row_number() over (
             partition by shipped_orders.order_id
             order by contracts.start_date desc, contracts.contract_id desc
-        ) as contract_rank
+        ) as contract_rank,
+        count(*) over (partition by shipped_orders.order_id) as contracts_in_force
     from shipped_orders
     inner join contracts
         on
@@ -85,7 +86,8 @@ final as (
         contract_in_force.pick_fee_per_unit,
         contract_in_force.freight_markup_pct,
         contract_in_force.otif_target_pct,
-        contract_in_force.contract_id is not null as has_contract
+        contract_in_force.contract_id is not null as has_contract,
+        coalesce(contract_in_force.contracts_in_force, 0) as contracts_in_force
     from shipped_orders
     left join contract_in_force
         on shipped_orders.order_id = contract_in_force.order_id

@@ -15,27 +15,11 @@ contracts as (
 
 ),
 
-accounts as (
+client_accounts as (
 
-    select * from {{ ref('stg_salesforce__accounts') }}
-
-),
-
-clients as (
-
-    select * from {{ ref('stg_azureware__clients') }}
-
-),
-
-account_clients as (
-
-    select
-        accounts.account_id,
-        clients.client_id
-    from accounts
-    inner join clients
-        on accounts.wms_client_code = clients.client_code
-    where not accounts.is_deleted
+    -- the one rule tying a client to its account (int_client_accounts): a contract of another account
+    -- carrying the same WMS client code belongs to no client, as that account is not the client's
+    select * from {{ ref('int_client_accounts') }}
 
 ),
 
@@ -66,7 +50,7 @@ final as (
         cast(windowed.contract_id as varchar(18)) as contract_id,
         cast(windowed.contract_number as varchar(120)) as contract_number,
         cast(windowed.account_id as varchar(18)) as account_id,
-        cast(account_clients.client_id as integer) as client_id,
+        cast(client_accounts.client_id as integer) as client_id,
         cast(windowed.contract_status as varchar(255)) as contract_status,
         cast(windowed.start_date as date) as start_date,
         cast(windowed.end_date as date) as end_date,
@@ -90,8 +74,8 @@ final as (
     from windowed
     inner join contracts
         on windowed.contract_id = contracts.contract_id
-    left join account_clients
-        on windowed.account_id = account_clients.account_id
+    left join client_accounts
+        on windowed.account_id = client_accounts.account_id
 
 )
 
