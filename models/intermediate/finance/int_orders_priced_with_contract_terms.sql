@@ -33,13 +33,16 @@ currency_rates as (
 
 order_freight as (
 
-    -- freight in USD, unknown (null) when a shipment with a freight cost has no rate for its currency
+    -- freight in USD, unknown (null) when a shipment has no freight cost or no rate for its currency:
+    -- never a partial sum that prices the missing shipment at zero
     select
         order_id,
         count(*) as shipment_count,
+        sum(case when freight_cost is null then 1 else 0 end) as shipments_without_freight_cost,
+        sum(case when freight_cost is not null and freight_cost_usd is null then 1 else 0 end)
+            as shipments_without_freight_rate,
         case
-            when sum(case when freight_cost is not null and freight_cost_usd is null then 1 else 0 end) = 0
-                then coalesce(sum(freight_cost_usd), 0)
+            when count(freight_cost_usd) = count(*) then sum(freight_cost_usd)
         end as freight_cost_usd
     from shipments
     group by order_id
@@ -73,6 +76,8 @@ priced as (
             when order_freight.order_id is null then 0
             else order_freight.freight_cost_usd
         end as freight_cost_usd,
+        coalesce(order_freight.shipments_without_freight_cost, 0) > 0 as is_missing_freight_cost,
+        coalesce(order_freight.shipments_without_freight_rate, 0) > 0 as is_missing_freight_rate,
         warehouses.cost_per_order_usd + warehouses.cost_per_unit_usd * shipped_orders.units_shipped
             as warehouse_handling_cost_usd
     from shipped_orders
@@ -118,7 +123,8 @@ final as (
         has_contract,
         cast(fee_usd_per_unit as numeric(12, 6)) as fee_usd_per_unit,
         fee_usd_per_unit is null as is_missing_fee_rate,
-        freight_cost_usd is null as is_missing_freight_rate,
+        is_missing_freight_rate,
+        is_missing_freight_cost,
         warehouse_handling_cost_usd is null as is_missing_warehouse_rate,
         cast(handling_fee_revenue_usd as numeric(28, 12)) as handling_fee_revenue_usd,
         cast(pick_fee_revenue_usd as numeric(28, 12)) as pick_fee_revenue_usd,

@@ -30,6 +30,7 @@ monthly as (
         sum(case when has_contract then 0 else 1 end) as orders_without_contract,
         sum(case when is_missing_fee_rate then 1 else 0 end) as orders_without_fee_rate,
         sum(case when is_missing_freight_rate then 1 else 0 end) as orders_without_freight_rate,
+        sum(case when is_missing_freight_cost then 1 else 0 end) as orders_without_freight_cost,
         sum(case when is_missing_warehouse_rate then 1 else 0 end) as orders_without_warehouse_rate,
         count(distinct contract_version_key) as contract_versions_applied,
         -- an amount unknown for one order is unknown for the month (count() skips nulls): no partial sums
@@ -70,6 +71,7 @@ final as (
         cast(monthly.orders_without_contract as integer) as orders_without_contract,
         cast(monthly.orders_without_fee_rate as integer) as orders_without_fee_rate,
         cast(monthly.orders_without_freight_rate as integer) as orders_without_freight_rate,
+        cast(monthly.orders_without_freight_cost as integer) as orders_without_freight_cost,
         cast(monthly.orders_without_warehouse_rate as integer) as orders_without_warehouse_rate,
         cast(monthly.contract_versions_applied as integer) as contract_versions_applied,
         cast(last_terms.contract_number as varchar(120)) as contract_number,

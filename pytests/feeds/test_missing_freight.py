@@ -1,0 +1,53 @@
+"""A shipment without a freight cost makes its order's freight unknown and fails the build, never zero.
+
+The TMS promises no freight cost on every shipment (an empty field is NULL, SOURCE_FORMATS.md), and a
+missing one priced at zero would understate the month's cost and freight recharge while every check
+passed. In a copy of the hand-written landing zone, every delivered version of shipment SHP-000101
+(client 501 KESTREL-01) loses its freight cost: client 501's month has no cost or revenue (unknown, not
+understated), client 502's is unchanged, and profitability_every_shipment_has_its_freight_cost fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+import support
+from feeds_support import landing_copy, load_and_build
+
+
+def _blank_freight(path, shipment_id: str) -> int:
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = rows[0]
+    key, cost = header.index("shipment_id"), header.index("freight_cost")
+    changed = 0
+    for row in rows[1:]:
+        if row and row[key] == shipment_id:
+            row[cost], changed = "", changed + 1
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator=newline).writerows(rows)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode())
+    return changed
+
+
+def test_a_shipment_without_freight_cost_fails_the_build_and_leaves_the_month_unknown(fresh_database, tmp_path):
+    landing = landing_copy(tmp_path / "landing")
+    blanked = sum(_blank_freight(path, "SHP-000101") for path in (landing / "tms/shipments").rglob("*.csv"))
+    assert blanked > 0
+    built = load_and_build(fresh_database, landing, tmp_path / "target")
+    assert built.load_exit == 0, built.load_stdout[-3000:]
+    assert built.build_exit != 0
+    results = {r["unique_id"].split(".")[2]: r for r in
+               json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]}
+    assert results["profitability_every_shipment_has_its_freight_cost"]["status"] == "fail"
+    assert results["profitability_every_shipment_has_its_freight_cost"]["failures"] == 1  # client 501's November
+    money = support.query(fresh_database, "select client_id, revenue_usd, cost_usd, orders_without_freight_cost "
+                                          "from analytics_marts.fct_client_profitability_monthly order by client_id")
+    # 502's figures are the hand-computed ones of test_reference_data (76.50, 71.40)
+    assert money == [(501, None, None, 1), (502, Decimal("76.50"), Decimal("71.40"), 0)]
