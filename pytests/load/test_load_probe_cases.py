@@ -1,0 +1,84 @@
+"""Loader bugs an independent probe found, each on files written here by hand in the documented layout and
+formats (SOURCE_FORMATS.md): a mistyped --landing or --key that "loaded 0 files" with exit code 0; files
+quarantined for their path recorded again on every run; a TMS extract that quotes every field (RFC 4180),
+whose quoted empty fields were not NULL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _load_helpers import query, unify_load
+
+from loaders.load import EXIT_FAILED, EXIT_OK, load
+
+CARRIERS = "tms/carriers/dt=2026-11-02/carriers-20261102.csv"
+CARRIERS_CSV = "carrier_id,carrier_name,scac,mode,updated_at\nC7,Kestrel Haulage,KHLT,ROAD,2026-11-02T06:00:00Z\n"
+
+
+def _write(root: Path, key: str, text: str) -> Path:
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+# ------------------------------------------------------------------------------- 1: a mistyped --landing
+def test_an_empty_folder_as_landing_zone_fails_naming_the_folder_and_the_prefixes(database, tmp_path):
+    empty = tmp_path / "landing"
+    empty.mkdir()
+    result = unify_load(database, "--landing", str(empty))
+    assert result.returncode == EXIT_FAILED, result.stdout + result.stderr
+    assert (f"landing zone {empty} holds none of the sources' prefixes (dms/azureware/, appflow/salesforce/, tms/)"
+            in result.stdout), result.stdout
+    assert "all loaded" not in result.stdout
+
+
+def test_a_folder_one_level_too_deep_fails_although_it_holds_files(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, CARRIERS, CARRIERS_CSV)
+    too_deep = root / "tms"  # holds carriers/dt=.../carriers-....csv, but no source prefix
+    report = load(database, str(too_deep))
+    assert report.exit_code == EXIT_FAILED and report.files == 0
+    assert f"landing zone {too_deep} holds none of the sources' prefixes" in report.error
+    assert query(database, "select to_regclass('unify_loader.load_ledger')")[0][0] is None  # nothing written
+
+
+def test_prefixes_that_exist_but_hold_nothing_new_are_a_quiet_run(database, tmp_path):
+    root = tmp_path / "landing"
+    for prefix in ("dms/azureware", "appflow/salesforce", "tms"):
+        (root / prefix).mkdir(parents=True)
+    quiet = load(database, str(root))
+    assert quiet.exit_code == EXIT_OK and quiet.files == 0 and quiet.absent_prefixes == [], quiet.summary()
+    _write(root, CARRIERS, CARRIERS_CSV)
+    assert load(database, str(root)).files == 1
+    again = load(database, str(root))
+    assert again.exit_code == EXIT_OK and again.new == 0 and again.files == 0, again.summary()
+
+
+def test_a_selected_source_whose_prefix_is_absent_says_so(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, CARRIERS, CARRIERS_CSV)
+    only_dms = load(database, str(root), sources=["azureware"])
+    assert only_dms.exit_code == EXIT_FAILED
+    assert f"landing zone {root} holds none of the prefix of source azureware (dms/azureware/)" in only_dms.error
+    assert "--source" in only_dms.error
+    # with another selected source present, the run goes on and names the absent prefix
+    both = load(database, str(root), sources=["azureware", "tms"])
+    assert both.exit_code == EXIT_OK and both.files == 1 and both.absent_prefixes == ["dms/azureware/"]
+    assert "no dms/azureware/ prefix in the landing zone: nothing from that source" in both.summary()
+
+
+def test_a_key_that_names_no_object_fails_naming_the_key(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, CARRIERS, CARRIERS_CSV)
+    missing = unify_load(database, "--landing", str(root), "--key", "tms/carriers/dt=2026-11-02/nope.csv")
+    assert missing.returncode == EXIT_FAILED, missing.stdout + missing.stderr
+    assert f"key tms/carriers/dt=2026-11-02/nope.csv: no such object in the landing zone {root}" in missing.stdout
+    outside = unify_load(database, "--landing", str(root), "--key", "does/not/exist.csv")
+    assert outside.returncode == EXIT_FAILED
+    assert "key does/not/exist.csv: outside the selected sources' prefixes" in outside.stdout
+    # the same keys from S3 events (the Lambda): an object gone since its event is nothing to load
+    events = load(database, str(root), keys=["tms/carriers/dt=2026-11-02/nope.csv", "does/not/exist.csv", CARRIERS],
+                  keys_from_events=True)
+    assert events.exit_code == EXIT_OK and events.files == 1
