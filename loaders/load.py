@@ -324,7 +324,10 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
     by_key = {o.key: o for o in objects}
     new_unknown = []
     for q in unknown:
-        verdict, obj, _seen = plan.decide(by_key[q.key], read=not by_key[q.key].refused)  # never read via a link out
+        # never read through a link out of the zone; a local file (no ETag) needs its checksum in the ledger
+        # row, or the next run cannot tell that these bytes were quarantined before and records them again
+        readable = not by_key[q.key].refused
+        verdict, obj, _seen = plan.decide(by_key[q.key], read=readable, identify_new=readable)
         if verdict == "new":
             new_unknown.append(Quarantine(q.key, obj.etag or (obj.checksum or ""), q.size, q.reason, q.line,
                                           checksum=obj.checksum or "", known_batches=plan.known(q.key)))
@@ -371,11 +374,13 @@ class _Identities:
     def known(self, key: str) -> frozenset[str]:
         return frozenset(e.batch_id for e in self.entries.get(key, []))
 
-    def decide(self, obj: LandedObject, read: bool = True) -> tuple[str, LandedObject, str | None]:
+    def decide(self, obj: LandedObject, read: bool = True,
+               identify_new: bool = False) -> tuple[str, LandedObject, str | None]:
         """("new" | "done" | "duplicate" | "quarantined before" | "gone", the object with its checksum when it
-        was needed, the batch that settled it)."""
+        was needed, the batch that settled it). `identify_new`: an object with no ETag gets its checksum even
+        when the ledger does not know its key (one that will be recorded without being loaded)."""
         got = self.entries.get(obj.key, [])
-        if not got:
+        if not got and not (identify_new and not obj.etag and not obj.checksum):
             return "new", obj, None
         if obj.etag and ledger.decided(got, obj.etag, None) is not None:
             return "done", obj, None  # the same S3 ETag: the same bytes

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _load_helpers import query, unify_load
+from _load_helpers import ledger, query, unify_load
 
-from loaders.load import EXIT_FAILED, EXIT_OK, load
+from loaders.load import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, load
 
 CARRIERS = "tms/carriers/dt=2026-11-02/carriers-20261102.csv"
 CARRIERS_CSV = "carrier_id,carrier_name,scac,mode,updated_at\nC7,Kestrel Haulage,KHLT,ROAD,2026-11-02T06:00:00Z\n"
@@ -82,3 +82,32 @@ def test_a_key_that_names_no_object_fails_naming_the_key(database, tmp_path):
     events = load(database, str(root), keys=["tms/carriers/dt=2026-11-02/nope.csv", "does/not/exist.csv", CARRIERS],
                   keys_from_events=True)
     assert events.exit_code == EXIT_OK and events.files == 1
+
+
+# --------------------------------------------------------------- 2: a path quarantine is decided once
+def test_a_file_quarantined_for_its_path_is_recorded_once_however_many_runs(database, tmp_path):
+    root = tmp_path / "landing"
+    unknown = "tms/returns/dt=2026-11-06/returns-20261106.csv"
+    bad_dt = "tms/carriers/dt=2026-13-01/carriers-20261301.csv"
+    backup = "tms/carriers/dt=2026-11-02/carriers-20261102.csv.bak"
+    _write(root, unknown, "return_id,updated_at\nR1,2026-11-06T10:00:00Z\n")
+    _write(root, bad_dt, CARRIERS_CSV)
+    _write(root, backup, CARRIERS_CSV)
+    _write(root, CARRIERS, CARRIERS_CSV)
+    first = load(database, str(root))
+    assert first.exit_code == EXIT_QUARANTINED and first.files == 1
+    assert sorted(q.key for q in first.quarantined) == sorted([unknown, bad_dt, backup])
+    for _ in range(2):
+        later = load(database, str(root))
+        assert later.exit_code == EXIT_OK, later.summary()
+        assert later.new == 0 and later.quarantined == []
+        assert sorted(e.key for e in later.previously_quarantined) == sorted([unknown, bad_dt, backup])
+    rows = ledger(database)
+    assert sorted(k for k, *_ in rows) == sorted([CARRIERS, unknown, bad_dt, backup])  # one row per object
+    checksums = query(database, "select object_key, content_checksum from unify_loader.load_ledger")
+    assert all(c and c.startswith("crc64nvme:") for _, c in checksums)
+    # new bytes under the same key are a new decision (quarantined again: the path is still unknown)
+    _write(root, unknown, "return_id,updated_at\nR2,2026-11-07T10:00:00Z\n")
+    changed = load(database, str(root))
+    assert changed.exit_code == EXIT_QUARANTINED and [q.key for q in changed.quarantined] == [unknown]
+    assert len([k for k, *_ in ledger(database) if k == unknown]) == 2
