@@ -10,10 +10,21 @@ from pathlib import Path
 
 from _load_helpers import ledger, query, unify_load
 
+from loaders.landing import LocalLanding
 from loaders.load import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, load
+from loaders.sources import Layout, identify
+from loaders.sources import dms, tms
 
 CARRIERS = "tms/carriers/dt=2026-11-02/carriers-20261102.csv"
 CARRIERS_CSV = "carrier_id,carrier_name,scac,mode,updated_at\nC7,Kestrel Haulage,KHLT,ROAD,2026-11-02T06:00:00Z\n"
+DMS_ORDERS_HEADER = ("Op,dms_commit_ts,OrderId,OrderNumber,ClientId,WarehouseId,OrderType,Priority,CreatedAt,"
+                     "RequiredShipBy,PromisedDeliveryDate,Status,ShippedAt,CustomerName,DestinationAddress,"
+                     "DestinationPostcode,DestinationCountry,ModifiedAt,dms_change_seq")
+# DMS: "" is an empty string, only the unquoted NULL marker is NULL (ShippedAt)
+DMS_ORDER_EMPTY_NAME = ('I,2026-11-02 10:00:00.000000,7,SO-7,1,1,B2C,STANDARD,2026-11-01 08:00:00.000000,'
+                        '2026-11-02 08:00:00.000000,2026-11-04,NEW,NULL,"","",AB1,GB,2026-11-02 10:00:00.000000,7\n')
+SHIPMENTS_HEADER = ("shipment_id,order_number,warehouse_code,carrier_id,service_level,tracking_number,shipped_at,"
+                    "estimated_delivery_at,delivered_at,status,weight_kg,freight_cost,currency,updated_at")
 
 
 def _write(root: Path, key: str, text: str) -> Path:
@@ -111,3 +122,49 @@ def test_a_file_quarantined_for_its_path_is_recorded_once_however_many_runs(data
     changed = load(database, str(root))
     assert changed.exit_code == EXIT_QUARANTINED and [q.key for q in changed.quarantined] == [unknown]
     assert len([k for k, *_ in ledger(database) if k == unknown]) == 2
+
+
+# ------------------------------------------------------- 3: a TMS extract that quotes every field
+QUOTED_SHIPMENTS = (
+    SHIPMENTS_HEADER + "\n"
+    + '"S1","SO-1","LHR1","C7","LTL","T1","2026-11-02T09:00:00Z","","","IN_TRANSIT","1.5","12.34","GBP",'
+      '"2026-11-02T10:00:00Z"\n'
+    + '"S2","SO-2","LHR1","C7","","","2026-11-02T09:30:00Z","2026-11-04T12:00:00Z","2026-11-03T08:00:00Z",'
+      '"DELIVERED","","","GBP","2026-11-03T08:00:00Z"\n')
+
+
+def test_quoted_empty_tms_fields_are_null_in_postgres_and_dms_keeps_empty_strings(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, "tms/shipments/dt=2026-11-02/shipments-20261102.csv", QUOTED_SHIPMENTS)
+    _write(root, "dms/azureware/dbo/Orders/20261102-100000000.csv", DMS_ORDERS_HEADER + "\n" + DMS_ORDER_EMPTY_NAME)
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 3, report.summary()
+    assert query(database, "select customername, destinationaddress, shippedat from raw_azureware.orders") == [
+        ("", "", None)]
+    rows = query(database, "select shipment_id, estimated_delivery_at, delivered_at, service_level, "
+                           "tracking_number, weight_kg, freight_cost from raw_tms.shipments order by shipment_id")
+    assert [(r[0], r[1], r[2]) for r in rows] == [("S1", None, None),
+                                                 ("S2", rows[1][1], rows[1][2])]
+    assert rows[1][1] is not None and rows[1][2] is not None
+    assert rows[1][3:] == (None, None, None, None)  # quoted "" in text and numeric columns: NULL too
+
+
+def _read(root: Path, key: str, source) -> list[dict]:
+    zone = LocalLanding(root)
+    sf = identify(zone.stat(key), Layout())
+    info = source.inspect(zone, sf)
+    return [row for batch in source.record_batches(zone, sf, info) for row in batch.to_pylist()]
+
+
+def test_quoted_empty_is_null_for_tms_records_but_an_empty_string_for_dms(tmp_path):
+    """The records the Redshift bulk path stages (and PostgreSQL's non-landed path): TMS `""` is NULL; DMS
+    keeps `""` an empty string and only its unquoted NULL marker is NULL (SOURCE_FORMATS.md)."""
+    _write(tmp_path, "tms/shipments/dt=2026-11-02/shipments-20261102.csv", QUOTED_SHIPMENTS)
+    rows = _read(tmp_path, "tms/shipments/dt=2026-11-02/shipments-20261102.csv", tms)
+    assert [(r["estimated_delivery_at"], r["delivered_at"]) for r in rows] == [
+        (None, None), ("2026-11-04T12:00:00Z", "2026-11-03T08:00:00Z")]
+    assert (rows[1]["service_level"], rows[1]["weight_kg"]) == (None, None)
+    key = "dms/azureware/dbo/Orders/20261102-100000000.csv"
+    _write(tmp_path, key, DMS_ORDERS_HEADER + "\n" + DMS_ORDER_EMPTY_NAME)
+    rows = _read(tmp_path, key, dms)
+    assert (rows[0]["CustomerName"], rows[0]["DestinationAddress"], rows[0]["ShippedAt"]) == ("", "", None)
