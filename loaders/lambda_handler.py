@@ -108,7 +108,7 @@ def handler(event: dict, context: Any = None) -> dict:
         log_event(log, "lambda_event", request_id=request, objects=len(refs), keys=len(keys))
         if not keys:
             return {"exit_code": 0, "files": 0, "rows": 0, "note": "no object of the landing zone in the event"}
-        report = load(settings, landing, keys=keys)
+        report = load(settings, landing, keys=keys, keys_from_events=True)
     result = report.to_dict()
     if report.exit_code == EXIT_FAILED:
         raise LoadFailedError(f"load failed: {report.error}")

@@ -99,6 +99,7 @@ class LandingZone(Protocol):
     atomic: bool  # objects appear whole (S3); False: a file may still be being written (a local folder)
 
     def check(self) -> None: ...
+    def has_prefix(self, prefix: str) -> bool: ...
     def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[LandedObject]: ...
     def stat(self, key: str) -> LandedObject: ...
     def checksum(self, key: str) -> str: ...
@@ -142,6 +143,11 @@ class LocalLanding:
         if not self.root.is_dir():
             what = "is not a folder" if self.root.exists() else "does not exist"
             raise LandingNotFound(f"landing zone {self.url} {what}: check --landing or UNIFY_LANDING")
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether the folder a source prefix names exists (empty or not: an empty one is a quiet source)."""
+        folder = prefix.strip("/")
+        return bool(folder) and os.path.isdir(self._root_prefix + folder.replace("/", os.sep))
 
     def _inside(self, path: str) -> bool:
         return os.path.realpath(path).startswith(self._root_prefix)
@@ -316,6 +322,15 @@ class S3Landing:
             if not page.get("KeyCount", len(page.get("Contents", []))):
                 raise LandingNotFound(f"landing zone {self.url}: no object under the prefix {self.prefix}/ "
                                       "(a mistyped prefix?)")
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether any object has a key under `prefix` (S3 has no folders: an empty prefix does not exist)."""
+        try:
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._full(prefix.rstrip("/")) + "/",
+                                               MaxKeys=1)
+        except Exception as err:  # botocore raises several unrelated types
+            raise LandingError(f"cannot list {self.url}/{prefix}: {err}") from err
+        return bool(page.get("KeyCount", len(page.get("Contents", []))))
 
     def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[LandedObject]:
         """ListObjectsV2, every page; keys relative to the zone's prefix, in key order (ETags always)."""

@@ -133,6 +133,7 @@ class LoadReport:
     skipped: int = 0  # decided by another loader while this one waited
     duplicates: list[FileOutcome] = field(default_factory=list)  # same bytes re-uploaded: recorded, not loaded
     deferred: list[FileOutcome] = field(default_factory=list)  # left for the next run (written, gone, dangling)
+    absent_prefixes: list[str] = field(default_factory=list)  # selected sources whose prefix the zone lacks
     batches: list[str] = field(default_factory=list)
     drift: list[dict] = field(default_factory=list)  # {change: added|widened, table, column, type, from, key}
     error: str | None = None
@@ -156,6 +157,7 @@ class LoadReport:
             "skipped_loaded_by_another_loader": self.skipped,
             "duplicates": [{"key": d.key, "etag": d.etag, "reason": d.reason} for d in self.duplicates],
             "deferred": [{"key": d.key, "reason": d.reason} for d in self.deferred],
+            "absent_prefixes": self.absent_prefixes,
             "tables": {name: {"files": t.files, "rows": t.rows, "quarantined": t.quarantined,
                               "added_columns": t.added_columns, "widened_columns": t.widened_columns}
                        for name, t in sorted(self.tables.items())},
@@ -170,6 +172,8 @@ class LoadReport:
             f"  objects under the source prefixes: {self.seen}, new: {self.new}, quarantined: {len(self.quarantined)}"
             + (f", loaded meanwhile by another loader: {self.skipped}" if self.skipped else ""),
         ]
+        for prefix in self.absent_prefixes:
+            lines.append(f"  no {prefix} prefix in the landing zone: nothing from that source")
         if self.tables:
             lines.append(f"  {'raw table':<36} {'files':>7} {'rows':>12} {'quarantined':>12}")
             for name, t in sorted(self.tables.items()):
@@ -223,6 +227,7 @@ def load(
     progress: bool = False,
     retry_quarantined: bool = False,
     keys: Sequence[str] | None = None,
+    keys_from_events: bool = False,
     warehouse: Warehouse | None = None,
     config: LoaderConfig | None = None,
     crash_at: str | None = None,
@@ -232,7 +237,8 @@ def load(
     problems (they are in the report and its exit code).
 
     `sources`: systems to load (azureware, salesforce, tms; default all). `keys`: load only these object
-    keys (S3 events). `crash_at`/`step_hook`: crash injection (loaders/crash.py; also UNIFY_LOAD_CRASH_AT).
+    keys: a key that names no object, or one outside the selected sources' prefixes, fails the run, unless
+    `keys_from_events` (S3 events, the Lambda: such a key is logged and ignored). `crash_at`/`step_hook`: crash injection (loaders/crash.py; also UNIFY_LOAD_CRASH_AT).
     """
     started = time.monotonic()
     systems = tuple(sources) if sources else SYSTEMS
@@ -257,7 +263,8 @@ def load(
         log_event(log, "load_started", landing=zone.url, target=report.target, sources=",".join(systems),
                   dry_run=dry_run or None, keys=len(keys) if keys else None)
         _run(zone, warehouse, config, systems, report, dry_run=dry_run, progress=progress,
-             retry_quarantined=retry_quarantined, keys=keys, checkpoints=checkpoints)
+             retry_quarantined=retry_quarantined, keys=keys, keys_from_events=keys_from_events,
+             checkpoints=checkpoints)
     except (LoadError, LandingError) as err:
         report.error = str(err)
         log_event(log, "load_failed", logging.ERROR, error=str(err))
@@ -274,10 +281,13 @@ def load(
 
 def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems: Sequence[str], report: LoadReport,
          *, dry_run: bool, progress: bool, retry_quarantined: bool, keys: Sequence[str] | None,
-         checkpoints: Checkpoints) -> None:
+         keys_from_events: bool, checkpoints: Checkpoints) -> None:
     # 1. discover
     zone.check()  # a mistyped folder, bucket or prefix is an error, never "nothing new"
-    objects = _discover(zone, config.layout, systems, keys)
+    if keys is None:
+        objects = _discover_all(zone, config.layout, systems, report)
+    else:
+        objects = _discover_keys(zone, config.layout, systems, keys, keys_from_events)
     report.seen = len(objects)
     identified: list[SourceFile] = []
     unknown: list[Quarantine] = []
@@ -314,7 +324,10 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
     by_key = {o.key: o for o in objects}
     new_unknown = []
     for q in unknown:
-        verdict, obj, _seen = plan.decide(by_key[q.key], read=not by_key[q.key].refused)  # never read via a link out
+        # never read through a link out of the zone; a local file (no ETag) needs its checksum in the ledger
+        # row, or the next run cannot tell that these bytes were quarantined before and records them again
+        readable = not by_key[q.key].refused
+        verdict, obj, _seen = plan.decide(by_key[q.key], read=readable, identify_new=readable)
         if verdict == "new":
             new_unknown.append(Quarantine(q.key, obj.etag or (obj.checksum or ""), q.size, q.reason, q.line,
                                           checksum=obj.checksum or "", known_batches=plan.known(q.key)))
@@ -361,11 +374,13 @@ class _Identities:
     def known(self, key: str) -> frozenset[str]:
         return frozenset(e.batch_id for e in self.entries.get(key, []))
 
-    def decide(self, obj: LandedObject, read: bool = True) -> tuple[str, LandedObject, str | None]:
+    def decide(self, obj: LandedObject, read: bool = True,
+               identify_new: bool = False) -> tuple[str, LandedObject, str | None]:
         """("new" | "done" | "duplicate" | "quarantined before" | "gone", the object with its checksum when it
-        was needed, the batch that settled it)."""
+        was needed, the batch that settled it). `identify_new`: an object with no ETag gets its checksum even
+        when the ledger does not know its key (one that will be recorded without being loaded)."""
         got = self.entries.get(obj.key, [])
-        if not got:
+        if not got and not (identify_new and not obj.etag and not obj.checksum):
             return "new", obj, None
         if obj.etag and ledger.decided(got, obj.etag, None) is not None:
             return "done", obj, None  # the same S3 ETag: the same bytes
@@ -444,22 +459,50 @@ class _Loading:
                 _load_batch(self.warehouse, batch, self.report, self.dry_run, self.checkpoints, self.on_file)
 
 
-def _discover(zone: LandingZone, layout: Layout, systems: Sequence[str],
-              keys: Sequence[str] | None) -> list[LandedObject]:
-    if keys is None:
-        found: list[LandedObject] = []
-        for system in systems:
-            found.extend(zone.list(layout.prefix(system)))
-        return found
+def _discover_all(zone: LandingZone, layout: Layout, systems: Sequence[str], report: LoadReport) -> list[LandedObject]:
+    """Every object under the selected sources' prefixes. A zone that has none of those prefixes (a mistyped
+    --landing, a folder one level too deep or too shallow) fails the run: loading "nothing" from it would
+    look fine. A prefix that exists but holds nothing new is a quiet source; one selected source whose
+    prefix is absent while others are there is reported (`absent_prefixes`), and the run goes on."""
+    found: list[LandedObject] = []
+    absent: list[str] = []
+    for system in systems:
+        prefix = layout.prefix(system)
+        listed = list(zone.list(prefix))
+        if not listed and not zone.has_prefix(prefix):
+            absent.append(prefix)
+        found.extend(listed)
+    if absent and len(absent) == len(systems):
+        expected = ", ".join(absent)
+        which = "the sources' prefixes" if len(systems) > 1 else f"the prefix of source {systems[0]}"
+        raise LandingNotFound(f"landing zone {zone.url} holds none of {which} ({expected}): check --landing or "
+                              "UNIFY_LANDING (a folder one level too deep or too shallow?)"
+                              + ("" if set(systems) == set(SYSTEMS) else " and --source"))
+    for prefix in absent:
+        report.absent_prefixes.append(prefix)
+        log_event(log, "source_prefix_absent", logging.WARNING, landing=zone.url, prefix=prefix)
+    return found
+
+
+def _discover_keys(zone: LandingZone, layout: Layout, systems: Sequence[str], keys: Sequence[str],
+                   from_events: bool) -> list[LandedObject]:
+    """The objects the keys name. A key given by hand (--key) that names no object, or lies outside the
+    selected sources' prefixes, fails the run with the key; one from an S3 event is logged and ignored (the
+    object may be gone since, and events also announce the loader's own manifests)."""
     found = []
     for key in dict.fromkeys(keys):
         system = layout.system_of(key)
         if system is None or system not in systems:
-            log_event(log, "key_ignored", key=key, reason="outside the selected sources' prefixes")
+            reason = "outside the selected sources' prefixes (" + ", ".join(layout.prefix(s) for s in systems) + ")"
+            if not from_events:
+                raise LoadFailure(f"key {key}: {reason}")
+            log_event(log, "key_ignored", key=key, reason=reason)
             continue
         try:
             found.append(zone.stat(key))
-        except LandingNotFound:  # an event for an object that is gone: nothing to load
+        except LandingNotFound as err:  # an event for an object that is gone: nothing to load
+            if not from_events:
+                raise LandingNotFound(f"key {key}: no such object in the landing zone {zone.url}") from err
             log_event(log, "key_ignored", logging.WARNING, key=key, reason="no such object in the landing zone")
     return found
 

@@ -98,13 +98,14 @@ def read_csv_header(zone: LandingZone, key: str) -> list[str]:
 
 
 def csv_batches(zone: LandingZone, key: str, names: Sequence[str],
-                null_values: Sequence[str]) -> Iterator[pa.RecordBatch]:
+                null_values: Sequence[str], quoted_null: bool = False) -> Iterator[pa.RecordBatch]:
     """Records of a CSV file with a header, every column as a string, then `_source_row`.
 
     RFC 4180: quoted fields may hold commas, doubled quotes and line breaks. `null_values` are the
-    unquoted texts that mean NULL; a quoted value is always a string.
+    unquoted texts that mean NULL; a quoted value is a string, unless `quoted_null` (the TMS: an empty
+    field is NULL, quoted or not; DMS tells `""`, an empty string, from NULL).
     """
-    read, parse, convert = _csv_options(names, null_values, use_threads=True)
+    read, parse, convert = _csv_options(names, null_values, use_threads=True, quoted_null=quoted_null)
     with zone.open(key) as handle:
         try:
             reader = pacsv.open_csv(handle, read_options=read, parse_options=parse, convert_options=convert)
@@ -116,13 +117,13 @@ def csv_batches(zone: LandingZone, key: str, names: Sequence[str],
             raise FileFormatError(key, reason, line) from None
 
 
-def _csv_options(names: Sequence[str], null_values: Sequence[str], use_threads: bool):
+def _csv_options(names: Sequence[str], null_values: Sequence[str], use_threads: bool, quoted_null: bool = False):
     read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=use_threads)
     parse = pacsv.ParseOptions(delimiter=",", quote_char='"', double_quote=True, escape_char=False,
                                newlines_in_values=True)
     convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in names},
                                    null_values=list(null_values), strings_can_be_null=True,
-                                   quoted_strings_can_be_null=False, check_utf8=True)
+                                   quoted_strings_can_be_null=quoted_null, check_utf8=True)
     return read, parse, convert
 
 

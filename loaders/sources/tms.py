@@ -48,4 +48,4 @@ def inspect(zone: LandingZone, sf: SourceFile) -> FileInfo:
 
 
 def record_batches(zone: LandingZone, sf: SourceFile, info: FileInfo) -> Iterator[pa.RecordBatch]:
-    return csv_batches(zone, sf.key, info.names, null_values=[""])
+    return csv_batches(zone, sf.key, info.names, null_values=[""], quoted_null=CSV_FORMAT.empty_is_null)

@@ -679,7 +679,7 @@ class PostgresWarehouse(Warehouse):
         target = tuple(ident.strings)
         if _as_landed(f):
             fmt = f.file_format
-            statement = _copy_sql(target, tuple(names), bool(fmt.header_rows), fmt.null_marker)
+            statement = _copy_sql(target, tuple(names), bool(fmt.header_rows), fmt.null_marker, fmt.empty_is_null)
             landed = _LandedCsv(f.key, f.open_raw, hashed)  # type: ignore[arg-type]
             # a small file is read in the COPY's own thread: a producer thread would cost more than it saves
             kind = _CopyStream if f.size > _LandedCsv.CHUNK_BYTES else _InlineStream
@@ -789,14 +789,19 @@ class _View:
 
 
 @functools.lru_cache(maxsize=256)
-def _copy_sql(target: tuple[str, ...], names: tuple[str, ...], header: bool | None, null: str | None) -> sql.SQL:
+def _copy_sql(target: tuple[str, ...], names: tuple[str, ...], header: bool | None, null: str | None,
+              force_null: bool = False) -> sql.SQL:
     """The COPY statement, composed once per table, column list and CSV options (thousands of files share a
-    few). `header` None: pyarrow's CSV (no header, default NULL); else a landed file's options."""
+    few). `header` None: pyarrow's CSV (no header, default NULL); else a landed file's options. `force_null`:
+    a quoted value equal to the NULL string is NULL too (FORCE_NULL on every column of the file: the TMS,
+    where an empty field is NULL, quoted or not)."""
     options = "format csv"
     if header is not None:
         options += f", header {'true' if header else 'false'}"
         if null is not None:
             options += f", null {_literal(null)}"
+            if force_null and names:
+                options += f", force_null ({', '.join(map(_quote, names))})"
     return sql.SQL(f"copy {'.'.join(map(_quote, target))} ({', '.join(map(_quote, names))}) from stdin "
                    f"with ({options})")
 

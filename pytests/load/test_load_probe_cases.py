@@ -1,0 +1,170 @@
+"""Loader bugs an independent probe found, each on files written here by hand in the documented layout and
+formats (SOURCE_FORMATS.md): a mistyped --landing or --key that "loaded 0 files" with exit code 0; files
+quarantined for their path recorded again on every run; a TMS extract that quotes every field (RFC 4180),
+whose quoted empty fields were not NULL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _load_helpers import ledger, query, unify_load
+
+from loaders.landing import LocalLanding
+from loaders.load import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, load
+from loaders.sources import Layout, identify
+from loaders.sources import dms, tms
+
+CARRIERS = "tms/carriers/dt=2026-11-02/carriers-20261102.csv"
+CARRIERS_CSV = "carrier_id,carrier_name,scac,mode,updated_at\nC7,Kestrel Haulage,KHLT,ROAD,2026-11-02T06:00:00Z\n"
+DMS_ORDERS_HEADER = ("Op,dms_commit_ts,OrderId,OrderNumber,ClientId,WarehouseId,OrderType,Priority,CreatedAt,"
+                     "RequiredShipBy,PromisedDeliveryDate,Status,ShippedAt,CustomerName,DestinationAddress,"
+                     "DestinationPostcode,DestinationCountry,ModifiedAt,dms_change_seq")
+# DMS: "" is an empty string, only the unquoted NULL marker is NULL (ShippedAt)
+DMS_ORDER_EMPTY_NAME = ('I,2026-11-02 10:00:00.000000,7,SO-7,1,1,B2C,STANDARD,2026-11-01 08:00:00.000000,'
+                        '2026-11-02 08:00:00.000000,2026-11-04,NEW,NULL,"","",AB1,GB,2026-11-02 10:00:00.000000,7\n')
+SHIPMENTS_HEADER = ("shipment_id,order_number,warehouse_code,carrier_id,service_level,tracking_number,shipped_at,"
+                    "estimated_delivery_at,delivered_at,status,weight_kg,freight_cost,currency,updated_at")
+
+
+def _write(root: Path, key: str, text: str) -> Path:
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+# ------------------------------------------------------------------------------- 1: a mistyped --landing
+def test_an_empty_folder_as_landing_zone_fails_naming_the_folder_and_the_prefixes(database, tmp_path):
+    empty = tmp_path / "landing"
+    empty.mkdir()
+    result = unify_load(database, "--landing", str(empty))
+    assert result.returncode == EXIT_FAILED, result.stdout + result.stderr
+    assert (f"landing zone {empty} holds none of the sources' prefixes (dms/azureware/, appflow/salesforce/, tms/)"
+            in result.stdout), result.stdout
+    assert "all loaded" not in result.stdout
+
+
+def test_a_folder_one_level_too_deep_fails_although_it_holds_files(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, CARRIERS, CARRIERS_CSV)
+    too_deep = root / "tms"  # holds carriers/dt=.../carriers-....csv, but no source prefix
+    report = load(database, str(too_deep))
+    assert report.exit_code == EXIT_FAILED and report.files == 0
+    assert f"landing zone {too_deep} holds none of the sources' prefixes" in report.error
+    assert query(database, "select to_regclass('unify_loader.load_ledger')")[0][0] is None  # nothing written
+
+
+def test_prefixes_that_exist_but_hold_nothing_new_are_a_quiet_run(database, tmp_path):
+    root = tmp_path / "landing"
+    for prefix in ("dms/azureware", "appflow/salesforce", "tms"):
+        (root / prefix).mkdir(parents=True)
+    quiet = load(database, str(root))
+    assert quiet.exit_code == EXIT_OK and quiet.files == 0 and quiet.absent_prefixes == [], quiet.summary()
+    _write(root, CARRIERS, CARRIERS_CSV)
+    assert load(database, str(root)).files == 1
+    again = load(database, str(root))
+    assert again.exit_code == EXIT_OK and again.new == 0 and again.files == 0, again.summary()
+
+
+def test_a_selected_source_whose_prefix_is_absent_says_so(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, CARRIERS, CARRIERS_CSV)
+    only_dms = load(database, str(root), sources=["azureware"])
+    assert only_dms.exit_code == EXIT_FAILED
+    assert f"landing zone {root} holds none of the prefix of source azureware (dms/azureware/)" in only_dms.error
+    assert "--source" in only_dms.error
+    # with another selected source present, the run goes on and names the absent prefix
+    both = load(database, str(root), sources=["azureware", "tms"])
+    assert both.exit_code == EXIT_OK and both.files == 1 and both.absent_prefixes == ["dms/azureware/"]
+    assert "no dms/azureware/ prefix in the landing zone: nothing from that source" in both.summary()
+
+
+def test_a_key_that_names_no_object_fails_naming_the_key(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, CARRIERS, CARRIERS_CSV)
+    missing = unify_load(database, "--landing", str(root), "--key", "tms/carriers/dt=2026-11-02/nope.csv")
+    assert missing.returncode == EXIT_FAILED, missing.stdout + missing.stderr
+    assert f"key tms/carriers/dt=2026-11-02/nope.csv: no such object in the landing zone {root}" in missing.stdout
+    outside = unify_load(database, "--landing", str(root), "--key", "does/not/exist.csv")
+    assert outside.returncode == EXIT_FAILED
+    assert "key does/not/exist.csv: outside the selected sources' prefixes" in outside.stdout
+    # the same keys from S3 events (the Lambda): an object gone since its event is nothing to load
+    events = load(database, str(root), keys=["tms/carriers/dt=2026-11-02/nope.csv", "does/not/exist.csv", CARRIERS],
+                  keys_from_events=True)
+    assert events.exit_code == EXIT_OK and events.files == 1
+
+
+# --------------------------------------------------------------- 2: a path quarantine is decided once
+def test_a_file_quarantined_for_its_path_is_recorded_once_however_many_runs(database, tmp_path):
+    root = tmp_path / "landing"
+    unknown = "tms/returns/dt=2026-11-06/returns-20261106.csv"
+    bad_dt = "tms/carriers/dt=2026-13-01/carriers-20261301.csv"
+    backup = "tms/carriers/dt=2026-11-02/carriers-20261102.csv.bak"
+    _write(root, unknown, "return_id,updated_at\nR1,2026-11-06T10:00:00Z\n")
+    _write(root, bad_dt, CARRIERS_CSV)
+    _write(root, backup, CARRIERS_CSV)
+    _write(root, CARRIERS, CARRIERS_CSV)
+    first = load(database, str(root))
+    assert first.exit_code == EXIT_QUARANTINED and first.files == 1
+    assert sorted(q.key for q in first.quarantined) == sorted([unknown, bad_dt, backup])
+    for _ in range(2):
+        later = load(database, str(root))
+        assert later.exit_code == EXIT_OK, later.summary()
+        assert later.new == 0 and later.quarantined == []
+        assert sorted(e.key for e in later.previously_quarantined) == sorted([unknown, bad_dt, backup])
+    rows = ledger(database)
+    assert sorted(k for k, *_ in rows) == sorted([CARRIERS, unknown, bad_dt, backup])  # one row per object
+    checksums = query(database, "select object_key, content_checksum from unify_loader.load_ledger")
+    assert all(c and c.startswith("crc64nvme:") for _, c in checksums)
+    # new bytes under the same key are a new decision (quarantined again: the path is still unknown)
+    _write(root, unknown, "return_id,updated_at\nR2,2026-11-07T10:00:00Z\n")
+    changed = load(database, str(root))
+    assert changed.exit_code == EXIT_QUARANTINED and [q.key for q in changed.quarantined] == [unknown]
+    assert len([k for k, *_ in ledger(database) if k == unknown]) == 2
+
+
+# ------------------------------------------------------- 3: a TMS extract that quotes every field
+QUOTED_SHIPMENTS = (
+    SHIPMENTS_HEADER + "\n"
+    + '"S1","SO-1","LHR1","C7","LTL","T1","2026-11-02T09:00:00Z","","","IN_TRANSIT","1.5","12.34","GBP",'
+      '"2026-11-02T10:00:00Z"\n'
+    + '"S2","SO-2","LHR1","C7","","","2026-11-02T09:30:00Z","2026-11-04T12:00:00Z","2026-11-03T08:00:00Z",'
+      '"DELIVERED","","","GBP","2026-11-03T08:00:00Z"\n')
+
+
+def test_quoted_empty_tms_fields_are_null_in_postgres_and_dms_keeps_empty_strings(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, "tms/shipments/dt=2026-11-02/shipments-20261102.csv", QUOTED_SHIPMENTS)
+    _write(root, "dms/azureware/dbo/Orders/20261102-100000000.csv", DMS_ORDERS_HEADER + "\n" + DMS_ORDER_EMPTY_NAME)
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 3, report.summary()
+    assert query(database, "select customername, destinationaddress, shippedat from raw_azureware.orders") == [
+        ("", "", None)]
+    rows = query(database, "select shipment_id, estimated_delivery_at, delivered_at, service_level, "
+                           "tracking_number, weight_kg, freight_cost from raw_tms.shipments order by shipment_id")
+    assert [(r[0], r[1], r[2]) for r in rows] == [("S1", None, None),
+                                                 ("S2", rows[1][1], rows[1][2])]
+    assert rows[1][1] is not None and rows[1][2] is not None
+    assert rows[1][3:] == (None, None, None, None)  # quoted "" in text and numeric columns: NULL too
+
+
+def _read(root: Path, key: str, source) -> list[dict]:
+    zone = LocalLanding(root)
+    sf = identify(zone.stat(key), Layout())
+    info = source.inspect(zone, sf)
+    return [row for batch in source.record_batches(zone, sf, info) for row in batch.to_pylist()]
+
+
+def test_quoted_empty_is_null_for_tms_records_but_an_empty_string_for_dms(tmp_path):
+    """The records the Redshift bulk path stages (and PostgreSQL's non-landed path): TMS `""` is NULL; DMS
+    keeps `""` an empty string and only its unquoted NULL marker is NULL (SOURCE_FORMATS.md)."""
+    _write(tmp_path, "tms/shipments/dt=2026-11-02/shipments-20261102.csv", QUOTED_SHIPMENTS)
+    rows = _read(tmp_path, "tms/shipments/dt=2026-11-02/shipments-20261102.csv", tms)
+    assert [(r["estimated_delivery_at"], r["delivered_at"]) for r in rows] == [
+        (None, None), ("2026-11-04T12:00:00Z", "2026-11-03T08:00:00Z")]
+    assert (rows[1]["service_level"], rows[1]["weight_kg"]) == (None, None)
+    key = "dms/azureware/dbo/Orders/20261102-100000000.csv"
+    _write(tmp_path, key, DMS_ORDERS_HEADER + "\n" + DMS_ORDER_EMPTY_NAME)
+    rows = _read(tmp_path, key, dms)
+    assert (rows[0]["CustomerName"], rows[0]["DestinationAddress"], rows[0]["ShippedAt"]) == ("", "", None)
