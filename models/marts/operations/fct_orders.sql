@@ -182,7 +182,8 @@ measured as (
         cast(delivered_at as date) as delivered_date,
         coalesce(shipped_at is not null and shipped_at <= required_ship_by_at, false) as is_shipped_on_time,
         coalesce(cast(delivered_at as date) <= promised_delivery_date, false) as is_on_time,
-        short_line_count = 0 as is_in_full
+        -- an order whose lines have not arrived is not known to be in full (nor OTIF)
+        line_count > 0 and short_line_count = 0 as is_in_full
     from joined
 
 ),
