@@ -1,4 +1,6 @@
-"""A shipment without a freight cost makes its order's freight unknown and fails the build, never zero.
+"""TMS data missing for some shipments fails the build instead of printing zero.
+
+A shipment without a freight cost makes its order's freight unknown and fails the build, never zero.
 
 The TMS promises no freight cost on every shipment (an empty field is NULL, SOURCE_FORMATS.md), and a
 missing one priced at zero would understate the month's cost and freight recharge while every check
@@ -15,7 +17,8 @@ import json
 from decimal import Decimal
 
 import support
-from feeds_support import landing_copy, load_and_build
+from feeds_support import DBT_ENV, landing_copy, load_and_build
+from unify.dbt_runner import run_dbt
 
 
 def _blank_freight(path, shipment_id: str) -> int:
@@ -51,3 +54,34 @@ def test_a_shipment_without_freight_cost_fails_the_build_and_leaves_the_month_un
                                           "from analytics_marts.fct_client_profitability_monthly order by client_id")
     # 502's figures are the hand-computed ones of test_reference_data (76.50, 71.40)
     assert money == [(501, None, None, 1), (502, Decimal("76.50"), Decimal("71.40"), 0)]
+
+
+def test_a_small_client_month_without_any_tms_shipment_fails_whatever_its_size(fresh_database, tmp_path):
+    """Every TMS shipment of client 502 (SHP-0002xx) is missing: its OTIF would read 0%. The size rule
+    (at least completeness_min_due_orders due orders, raised here to 10 so that it cannot fire on 502's 3)
+    must not hide it: a client-month whose shipped orders have no TMS shipment at all fails."""
+    landing = landing_copy(tmp_path / "landing")
+    removed = sum(_drop_rows(path, "SHP-0002") for path in (landing / "tms/shipments").rglob("*.csv"))
+    assert removed > 0
+    built = load_and_build(fresh_database, landing, tmp_path / "target")
+    assert built.load_exit == 0, built.load_stdout[-3000:]
+    run_dbt(["test", "--select", "assert_otif_denominators_have_deliveries", "--vars",
+             "{completeness_min_due_orders: 10}"], fresh_database, target_path=tmp_path / "test",
+            capture=True, check=False, env=DBT_ENV)
+    result = next(r for r in json.loads((tmp_path / "test" / "run_results.json").read_text())["results"]
+                  if r["unique_id"].split(".")[2] == "assert_otif_denominators_have_deliveries")
+    assert (result["status"], result["failures"]) == ("fail", 1)  # client 502's November
+
+
+def _drop_rows(path, shipment_prefix: str) -> int:
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    key = rows[0].index("shipment_id")
+    kept = [rows[0]] + [row for row in rows[1:] if row and not row[key].startswith(shipment_prefix)]
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator=newline).writerows(kept)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode())
+    return len(rows) - len(kept)

@@ -4,9 +4,10 @@
     var completeness_delivery_grace_days (default 2: a delivery on the promised day reaches the next
     day's TMS extract) before "now", and no later than the newest day the TMS has delivered data for
     (when all feeds stopped together, the days after it are freshness's to report; with no TMS data at
-    all, every due order counts). Returns each such client-month with no delivery at all. Failing means
-    OTIF would print 0% because deliveries (TMS shipments) are missing, not because the client was
-    served late. -#}
+    all, every due order counts). Returns each such client-month with no delivery at all, and, whatever
+    its size, each client-month whose due orders the WMS shipped have not one TMS shipment among them (a
+    small client's month is no less wrong at 0%). Failing means OTIF would print 0% because deliveries
+    (TMS shipments) are missing, not because the client was served late. -#}
 {%- set min_due = var('completeness_min_due_orders', 3) | int %}
 {%- set grace_days = var('completeness_delivery_grace_days', 2) | int %}
 with
@@ -48,7 +49,9 @@ client_months as (
         orders.client_id,
         orders.promised_month,
         count(*) as due_orders,
-        sum(case when orders.is_delivered then 1 else 0 end) as delivered_orders
+        sum(case when orders.is_delivered then 1 else 0 end) as delivered_orders,
+        sum(case when orders.shipped_at is not null then 1 else 0 end) as shipped_orders,
+        sum(case when orders.shipment_count > 0 then 1 else 0 end) as orders_with_shipment
     from orders
     cross join cutoff
     where
@@ -62,8 +65,10 @@ select
     client_id,
     promised_month,
     due_orders,
-    delivered_orders
+    delivered_orders,
+    shipped_orders,
+    orders_with_shipment
 from client_months
 where
-    due_orders >= {{ min_due }}
-    and delivered_orders = 0
+    (due_orders >= {{ min_due }} and delivered_orders = 0)
+    or (shipped_orders > 0 and orders_with_shipment = 0)
