@@ -1,7 +1,8 @@
 """Incremental models under late and out-of-order deliveries: an incremental run equals a full refresh.
 
 Hand-built raw rows (the loaders' raw tables, created from loaders/source_tables.py) go through the
-staging and fact models twice: incrementally after a first build, then with --full-refresh. The loaders
+staging and fact models (and the inventory balances, which rank new versions against the current
+winner) twice: incrementally after a first build, then with --full-refresh. The loaders
 stamp `_loaded_at` in commit order (docs/loaders.md), so every batch the first build did not see is
 stamped after its high-water mark, however old its data: late deliveries (old event times) and
 out-of-order ones (an older DMS change sequence landing after a newer one, a TMS correction
@@ -24,8 +25,8 @@ import yaml
 
 from unify.dbt_runner import run_dbt
 
-SELECT = ["--select", "+fct_orders +fct_order_lines +fct_shipments", "--resource-type", "model",
-          "--resource-type", "seed"]
+SELECT = ["--select", "+fct_orders +fct_order_lines +fct_shipments stg_azureware__inventory_balances",
+          "--resource-type", "model", "--resource-type", "seed"]
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 2, 12, 0, 0)  # the first build's high-water mark (every raw table's newest load)
 # A clock stepped back by less than the default lookback, and by more: batches that committed after the
@@ -39,6 +40,10 @@ FACT_QUERIES = {
                        "from analytics_marts.fct_order_lines order by order_line_id",
     "fct_shipments": "select shipment_id, order_id, delivered_at, freight_cost, freight_cost_usd "
                      "from analytics_marts.fct_shipments order by shipment_id",
+    # staging, not a fact: the incremental model that ranks new versions against the current winner
+    "stg_azureware__inventory_balances": "select product_id, warehouse_id, qty_on_hand, qty_allocated, is_deleted "
+                                         "from analytics_staging.stg_azureware__inventory_balances "
+                                         "order by product_id, warehouse_id",
 }
 
 ORDER_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "orderid", "ordernumber", "clientid", "warehouseid",
@@ -48,6 +53,8 @@ ORDER_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "orderid", "ordernumbe
 LINE_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "orderlineid", "orderid", "linenumber", "productid",
                 "qtyordered", "qtypicked", "qtyshipped", "modifiedat", "_source_key", "_source_row", "_batch_id",
                 "_loaded_at")
+INVENTORY_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "warehouseid", "productid", "qtyonhand",
+                     "qtyallocated", "modifiedat", "_source_key", "_source_row", "_batch_id", "_loaded_at")
 SHIPMENT_COLUMNS = ("shipment_id", "order_number", "warehouse_code", "carrier_id", "service_level",
                     "tracking_number", "shipped_at", "estimated_delivery_at", "delivered_at", "status", "weight_kg",
                     "freight_cost", "currency", "updated_at", "_source_key", "_source_row", "_batch_id",
@@ -70,6 +77,12 @@ def _line(line_id: int, order_id: int, qty_shipped: int, changed: datetime, load
     seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
     return (op, changed, seq, line_id, order_id, 1, 1001, 2, qty_shipped, qty_shipped, changed,
             f"dms/azureware/dbo/OrderLines/{loaded:%Y%m%d-%H%M%S}.csv", line_id, f"b-{loaded:%H%M%S}", loaded)
+
+
+def _inventory(product_id: int, qty_on_hand: int, changed: datetime, loaded: datetime, op: str = "U") -> tuple:
+    seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
+    return (op, changed, seq, 1, product_id, qty_on_hand, 0, changed,
+            f"dms/azureware/dbo/InventoryBalances/{loaded:%Y%m%d-%H%M%S}.csv", product_id, f"b-{loaded:%H%M%S}", loaded)
 
 
 def _shipment(shipment_id: str, order_id: int, delivered: datetime | None, updated: datetime,
@@ -115,14 +128,15 @@ def test_the_default_lookback_is_ten_minutes_and_the_rows_bracket_it():
     assert BEYOND_LOOKBACK < T0 - timedelta(minutes=10)
 
 
-@pytest.mark.parametrize(("lookback", "missed_orders"), [
-    # the project's default (env unset): only the batch stamped beyond it is missed
-    (None, [6]),
-    # no lookback: the batch of a clock stepped back 5 minutes is missed too
-    ("0", [3, 6]),
+@pytest.mark.parametrize(("lookback", "missed_orders", "missed_products"), [
+    # the project's default (env unset): only the batches stamped beyond it are missed
+    (None, [6], [1003]),
+    # no lookback: the batches of a clock stepped back 5 minutes are missed too
+    ("0", [3, 6], [1002, 1003]),
 ], ids=["default_lookback", "no_lookback"])
 def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliveries(
-        fresh_raw_database, tmp_path: Path, monkeypatch, lookback: str | None, missed_orders: list[int]):
+        fresh_raw_database, tmp_path: Path, monkeypatch, lookback: str | None, missed_orders: list[int],
+        missed_products: list[int]):
     settings = fresh_raw_database
     target = tmp_path / "target"
     monkeypatch.delenv("UNIFY_INCREMENTAL_LOOKBACK_MINUTES", raising=False)
@@ -149,6 +163,10 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
         _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), T0),
         _shipment("SHP-901", 9, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), T0),  # order 9 never arrives
+    ])
+    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+        _inventory(1001, 50, day1, T0, op="I"), _inventory(1002, 20, day1, early, op="I"),
+        _inventory(1003, 30, day1, early, op="I"),
     ])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True, env=env)
     first = _facts(settings)
@@ -194,6 +212,12 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     assert corrected[SHIPMENT_COLUMNS.index("_source_key")] == _shipment(
         "SHP-501", 5, None, datetime(2026, 3, 1, 15), t1)[SHIPMENT_COLUMNS.index("_source_key")]
     _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [tuple(corrected)])
+    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+        # out of order: an older change of the current winner lands after it, and must lose to it
+        _inventory(1001, 40, datetime(2026, 3, 1, 8), t1),
+        # late: a product's first balance, from yesterday
+        _inventory(1004, 7, day1, t1, op="I"),
+    ])
     # ... and two batches stamped BEFORE the mark although the first build did not see them: the
     # server clock stepped back. Order 3 ships in a batch stamped within the default lookback (5 min
     # before the mark), order 6 in one stamped beyond it (20 min): neither key has another raw row
@@ -206,6 +230,9 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     _insert(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
         _line(31, 3, 2, day2, WITHIN_LOOKBACK, op="U"),
         _line(61, 6, 2, day2, BEYOND_LOOKBACK, op="U"),
+    ])
+    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+        _inventory(1002, 25, day2, WITHIN_LOOKBACK), _inventory(1003, 35, day2, BEYOND_LOOKBACK),
     ])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True, env=env)
     incremental = _facts(settings)
@@ -237,6 +264,11 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     assert sorted(lines_inc) == sorted(lines_full)
     assert sorted(lines_full[k][1] for k in lines_full if lines_inc[k] != lines_full[k]) == missed_orders
     assert incremental["fct_shipments"] == full["fct_shipments"]
+    stock_full = {r[0]: r for r in full["stg_azureware__inventory_balances"]}
+    stock_inc = {r[0]: r for r in incremental["stg_azureware__inventory_balances"]}
+    assert {k: v[2] for k, v in stock_full.items()} == {1001: 50, 1002: 25, 1003: 35, 1004: 7}
+    assert sorted(stock_inc) == sorted(stock_full)
+    assert sorted(k for k in stock_full if stock_inc[k] != stock_full[k]) == missed_products
 
     # a lookback that is not a whole number of minutes stops the incremental run instead of being read as 0
     proc = run_dbt(["run", "--select", "stg_azureware__orders"], settings, target_path=target, capture=True,
