@@ -1,8 +1,16 @@
 {#- The incremental cutoff: the model's high-water mark (max of `column` in the existing target) minus
-    the lookback (var incremental_lookback_hours). Rows loaded after it are "new"; the lookback
-    re-reads load batches that committed late, after a previous run had already moved the mark past
-    their load time. A timestamp literal read while the model compiles (a scalar subquery offline; see
-    newest_minus_hours). Only valid in the is_incremental() branch. -#}
+    the lookback, var incremental_lookback_minutes (env UNIFY_INCREMENTAL_LOOKBACK_MINUTES, a whole
+    number of minutes). Rows loaded after it are "new". The loaders stamp `_loaded_at` in commit order
+    (a batch reads its clock after the load lock, held until it commits), so a batch the previous run
+    could not see carries a later stamp than every row that run saw: the lookback only covers a clock
+    that steps back (docs/warehouse-model.md, "Incremental models"). A timestamp literal read while the
+    model compiles (a scalar subquery offline; see newest_minus). Only valid in the is_incremental()
+    branch. -#}
 {% macro incremental_cutoff(column) -%}
-    {{ return(unify.newest_minus_hours(this, column, var('incremental_lookback_hours'))) }}
+    {%- set minutes = var('incremental_lookback_minutes') | string | trim -%}
+    {%- if not minutes.isdigit() -%}
+        {{ exceptions.raise_compiler_error("incremental_lookback_minutes (env UNIFY_INCREMENTAL_LOOKBACK_MINUTES) must "
+                                           ~ "be a whole number of minutes, not '" ~ minutes ~ "'") }}
+    {%- endif -%}
+    {{ return(unify.newest_minus(this, column, minutes, 'minute')) }}
 {%- endmacro %}

@@ -71,7 +71,7 @@ class Secured:
         return self.prefix + login
 
     def env(self) -> dict[str, str]:
-        return {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0",
+        return {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "0",
                 "UNIFY_ACCESS_USER_NAME_PREFIX": self.prefix}
 
     def connect(self, login: str | None = None):

@@ -63,7 +63,7 @@ def catalog_site(warehouse: Settings, tmp_path_factory) -> CatalogSite:
     base = tmp_path_factory.mktemp("catalog")
     target = base / "target"
     env = {**os.environ, "UNIFY_PG_DATABASE": name, "UNIFY_LANDING": str(base / "landing"),
-           "DBT_TARGET_PATH": str(target), "UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0"}
+           "DBT_TARGET_PATH": str(target), "UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "0"}
     command = [sys.executable, "-m", "unify.cli", "demo", "--scale", "tiny", "--days", str(DAYS), "--cycles", "0",
                "--start", FIRST_DAY.isoformat(), "--seed", "7", "--format", "csv", "--faults", "all"]
     started = time.monotonic()

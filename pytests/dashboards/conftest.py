@@ -40,7 +40,7 @@ class DashWarehouse:
 
     def env(self) -> dict[str, str]:
         return {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_ACCESS_USER_NAME_PREFIX": self.prefix,
-                "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0"}
+                "UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "0"}
 
     def query(self, sql: str, params: tuple = (), login: str | None = None) -> list[tuple]:
         if login is None:

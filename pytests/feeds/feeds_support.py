@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LANDING = Path(__file__).resolve().parent / "landing"
 # "Now" of every build here: after the last delivery (2026-11-07) and the last TMS extract (2026-11-08).
 AS_OF_AT = "2026-11-10 00:00:00"
-DBT_ENV = {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0"}
+DBT_ENV = {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "0"}
 
 # dbo.OrderLines change records, in three CDC files (one per day), as DMS writes them:
 # (file, Op, dms_commit_ts, OrderLineId, OrderId, LineNumber, ProductId, QtyOrdered, QtyPicked, QtyShipped,

@@ -5,7 +5,7 @@
 - `catch_up`: the same landed files loaded into a second database in ONE load cycle and built once
   (every model built from scratch): what a catch-up after an outage does.
 - `raw_database`: an empty database with the raw tables of loaders/source_tables.py, for tests that
-  hand-build raw rows.
+  hand-build raw rows (one per module; `fresh_raw_database`: one per test).
 Databases are dropped at the end (UNIFY_KEEP_TEST_DB=1 keeps them for inspection).
 """
 
@@ -88,11 +88,11 @@ def main_job(warehouse: Settings, tmp_path_factory) -> Built:
     config = MainJobConfig(scale="tiny", days=INITIAL_DAYS, cycles=DAILY_CYCLES, start=FIRST_DAY, seed=42,
                            fmt="csv", faults=FAULTS, fresh=True, docs=False)
     started = time.monotonic()
-    # The models' "now" is pinned; and the lookback is 0 hours: here loads and builds never overlap, and
-    # the whole simulation is loaded within minutes of wall-clock time, so the default 3-hour lookback
+    # The models' "now" is pinned; and the lookback is 0 minutes: here loads and builds never overlap, and
+    # the whole simulation is loaded within minutes of wall-clock time, so the default 10-minute lookback
     # would re-process every key in every cycle and the daily builds would not really be incremental.
     try:
-        with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT, UNIFY_INCREMENTAL_LOOKBACK_HOURS="0"):
+        with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT, UNIFY_INCREMENTAL_LOOKBACK_MINUTES="0"):
             run_main_job(settings, config, landing=str(landing), target_path=target, say=print, progress=False)
         built = Built(settings, landing, target, time.monotonic() - started)
         print(f"main job: {built.seconds:.1f} s")
@@ -137,9 +137,19 @@ def create_raw_tables(settings: Settings) -> None:
     conn.close()
 
 
-@pytest.fixture(scope="module")
-def raw_database(warehouse: Settings) -> Settings:
+def _raw_database(warehouse: Settings):
     settings = new_database(warehouse, "raw")
     create_raw_tables(settings)
     yield settings
     drop_database(warehouse, settings)
+
+
+@pytest.fixture(scope="module")
+def raw_database(warehouse: Settings) -> Settings:
+    yield from _raw_database(warehouse)
+
+
+@pytest.fixture
+def fresh_raw_database(warehouse: Settings) -> Settings:
+    """Like raw_database, but one per test (a parametrised test gets one per case)."""
+    yield from _raw_database(warehouse)

@@ -1,25 +1,38 @@
-"""Incremental models under late and out-of-order changes: an incremental run equals a full refresh.
+"""Incremental models under late and out-of-order deliveries: an incremental run equals a full refresh.
 
 Hand-built raw rows (the loaders' raw tables, created from loaders/source_tables.py) go through the
-staging and fact models twice: incrementally after a first build, then with --full-refresh. Every
-change that the documented rule covers (any raw row loaded after the high-water mark minus the
-lookback, CDC resolved over all versions) must give identical facts; a change whose batch claims a
-load time older than the lookback is the rule's documented limit and is the only difference.
+staging and fact models (and the inventory balances, which rank new versions against the current
+winner) twice: incrementally after a first build, then with --full-refresh. The loaders
+stamp `_loaded_at` in commit order (docs/loaders.md), so every batch the first build did not see is
+stamped after its high-water mark, however old its data: late deliveries (old event times) and
+out-of-order ones (an older DMS change sequence landing after a newer one, a TMS correction
+re-delivered) are picked up with the project's default lookback of minutes, and the facts equal a full
+refresh. The lookback covers a clock stepped back by less than it (a batch stamped 5 minutes before
+the mark); a batch stamped 20 minutes before the mark is the rule's documented limit and the one
+difference. The same rows with the lookback at 0 miss the 5-minute batch too: the test fails if the
+cutoff ignores the lookback or reads it in the wrong unit.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg2
+import pytest
+import yaml
 
 from unify.dbt_runner import run_dbt
 
-SELECT = ["--select", "+fct_orders +fct_order_lines +fct_shipments", "--resource-type", "model",
-          "--resource-type", "seed"]
-T0 = datetime(2026, 3, 2, 12, 0, 0)  # the first build's high-water mark
-LOOKBACK_HOURS = 3  # dbt_project.yml var incremental_lookback_hours
+SELECT = ["--select", "+fct_orders +fct_order_lines +fct_shipments stg_azureware__inventory_balances",
+          "--resource-type", "model", "--resource-type", "seed"]
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 2, 12, 0, 0)  # the first build's high-water mark (every raw table's newest load)
+# A clock stepped back by less than the default lookback, and by more: batches that committed after the
+# first build but are stamped before its mark.
+WITHIN_LOOKBACK = T0 - timedelta(minutes=5)
+BEYOND_LOOKBACK = T0 - timedelta(minutes=20)
 FACT_QUERIES = {
     "fct_orders": "select order_id, order_status, shipped_at, delivered_date, is_on_time, is_in_full, is_otif, "
                   "units_shipped, shipment_count from analytics_marts.fct_orders order by order_id",
@@ -27,6 +40,10 @@ FACT_QUERIES = {
                        "from analytics_marts.fct_order_lines order by order_line_id",
     "fct_shipments": "select shipment_id, order_id, delivered_at, freight_cost, freight_cost_usd "
                      "from analytics_marts.fct_shipments order by shipment_id",
+    # staging, not a fact: the incremental model that ranks new versions against the current winner
+    "stg_azureware__inventory_balances": "select product_id, warehouse_id, qty_on_hand, qty_allocated, is_deleted "
+                                         "from analytics_staging.stg_azureware__inventory_balances "
+                                         "order by product_id, warehouse_id",
 }
 
 ORDER_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "orderid", "ordernumber", "clientid", "warehouseid",
@@ -36,6 +53,8 @@ ORDER_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "orderid", "ordernumbe
 LINE_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "orderlineid", "orderid", "linenumber", "productid",
                 "qtyordered", "qtypicked", "qtyshipped", "modifiedat", "_source_key", "_source_row", "_batch_id",
                 "_loaded_at")
+INVENTORY_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "warehouseid", "productid", "qtyonhand",
+                     "qtyallocated", "modifiedat", "_source_key", "_source_row", "_batch_id", "_loaded_at")
 SHIPMENT_COLUMNS = ("shipment_id", "order_number", "warehouse_code", "carrier_id", "service_level",
                     "tracking_number", "shipped_at", "estimated_delivery_at", "delivered_at", "status", "weight_kg",
                     "freight_cost", "currency", "updated_at", "_source_key", "_source_row", "_batch_id",
@@ -58,6 +77,12 @@ def _line(line_id: int, order_id: int, qty_shipped: int, changed: datetime, load
     seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
     return (op, changed, seq, line_id, order_id, 1, 1001, 2, qty_shipped, qty_shipped, changed,
             f"dms/azureware/dbo/OrderLines/{loaded:%Y%m%d-%H%M%S}.csv", line_id, f"b-{loaded:%H%M%S}", loaded)
+
+
+def _inventory(product_id: int, qty_on_hand: int, changed: datetime, loaded: datetime, op: str = "U") -> tuple:
+    seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
+    return (op, changed, seq, 1, product_id, qty_on_hand, 0, changed,
+            f"dms/azureware/dbo/InventoryBalances/{loaded:%Y%m%d-%H%M%S}.csv", product_id, f"b-{loaded:%H%M%S}", loaded)
 
 
 def _shipment(shipment_id: str, order_id: int, delivered: datetime | None, updated: datetime,
@@ -88,78 +113,165 @@ def _facts(settings) -> dict[str, list[tuple]]:
     return result
 
 
-def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_changes(raw_database, tmp_path: Path):
-    settings = raw_database
+def _project_default_lookback_minutes() -> int:
+    """The default of var incremental_lookback_minutes in dbt_project.yml (env override's fallback)."""
+    project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
+    value = project["vars"]["incremental_lookback_minutes"]
+    found = re.fullmatch(r"\{\{ env_var\('UNIFY_INCREMENTAL_LOOKBACK_MINUTES', '(\d+)'\) \}\}", value)
+    assert found, f"unexpected incremental_lookback_minutes: {value!r}"
+    return int(found.group(1))
+
+
+def test_the_default_lookback_is_ten_minutes_and_the_rows_bracket_it():
+    assert _project_default_lookback_minutes() == 10
+    assert T0 - timedelta(minutes=10) < WITHIN_LOOKBACK < T0
+    assert BEYOND_LOOKBACK < T0 - timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(("lookback", "missed_orders", "missed_products"), [
+    # the project's default (env unset): only the batches stamped beyond it are missed
+    (None, [6], [1003]),
+    # no lookback: the batches of a clock stepped back 5 minutes are missed too
+    ("0", [3, 6], [1002, 1003]),
+], ids=["default_lookback", "no_lookback"])
+def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliveries(
+        fresh_raw_database, tmp_path: Path, monkeypatch, lookback: str | None, missed_orders: list[int],
+        missed_products: list[int]):
+    settings = fresh_raw_database
     target = tmp_path / "target"
+    monkeypatch.delenv("UNIFY_INCREMENTAL_LOOKBACK_MINUTES", raising=False)
+    env = {} if lookback is None else {"UNIFY_INCREMENTAL_LOOKBACK_MINUTES": lookback}
+    early = T0 - timedelta(hours=2)  # a load well before the mark: outside any lookback
     day1 = datetime(2026, 3, 1, 9, 0, 0)
-    # ---- first cycle: full load of orders 1-5 (empty change seq), lines, one shipment; loaded at T0
+    # ---- first cycle: full load of orders (empty change seq), lines, one shipment; the newest load at T0
     _insert(settings, "raw_azureware.orders", ORDER_COLUMNS, [
         _order(1, "NEW", day1, T0, op="I", full_load=True),
         _order(1, "SHIPPED", datetime(2026, 3, 1, 14), T0, shipped=datetime(2026, 3, 1, 14)),
         _order(2, "PACKED", day1, T0, op="I", full_load=True),
-        _order(3, "PACKED", day1, T0 - timedelta(hours=LOOKBACK_HOURS + 2), op="I", full_load=True),
+        _order(3, "PACKED", day1, early, op="I", full_load=True),
         _order(4, "NEW", day1, T0, op="I", full_load=True),
         _order(5, "SHIPPED", day1, T0, op="I", shipped=datetime(2026, 3, 1, 15), full_load=True),
+        _order(6, "PACKED", day1, early, op="I", full_load=True),
+        _order(8, "NEW", day1, T0, op="I", full_load=True),
     ])
     _insert(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
-        _line(11, 1, 2, day1, T0), _line(21, 2, 0, day1, T0), _line(31, 3, 0, day1, T0 - timedelta(hours=LOOKBACK_HOURS + 2)),
-        _line(41, 4, 0, day1, T0), _line(51, 5, 2, day1, T0),
+        _line(11, 1, 2, day1, T0), _line(21, 2, 0, day1, T0), _line(31, 3, 0, day1, early),
+        _line(41, 4, 0, day1, T0), _line(51, 5, 2, day1, T0), _line(61, 6, 0, day1, early),
         _line(71, 7, 2, day1, T0),  # its order arrives only in the second cycle
+        _line(81, 8, 0, day1, T0),
     ])
     _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
         _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), T0),
         _shipment("SHP-901", 9, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), T0),  # order 9 never arrives
     ])
-    run_dbt(["build", *SELECT], settings, target_path=target, capture=True)
+    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+        _inventory(1001, 50, day1, T0, op="I"), _inventory(1002, 20, day1, early, op="I"),
+        _inventory(1003, 30, day1, early, op="I"),
+    ])
+    run_dbt(["build", *SELECT], settings, target_path=target, capture=True, env=env)
     first = _facts(settings)
-    assert [r[0] for r in first["fct_orders"]] == [1, 2, 3, 4, 5]
+    assert [r[0] for r in first["fct_orders"]] == [1, 2, 3, 4, 5, 6, 8]
     assert 71 not in [r[0] for r in first["fct_order_lines"]], "a line without its order must wait"
     assert [r[0] for r in first["fct_shipments"]] == ["SHP-501"], "a shipment without its order counts nowhere"
 
-    # ---- second cycle: late and out-of-order changes
-    t1 = T0 + timedelta(hours=2)
+    # ---- second cycle. Batches committed after the first build, stamped in commit order after its mark:
+    t1, t2 = T0 + timedelta(minutes=10), T0 + timedelta(minutes=12)
     day2 = datetime(2026, 3, 2, 10, 0, 0)
     _insert(settings, "raw_azureware.orders", ORDER_COLUMNS, [
-        # an OLDER change of order 1 lands now (lower change seq): must not win
+        # out of order: an OLDER change of order 1 lands now (lower change seq): must not win
         _order(1, "PICKING", datetime(2026, 3, 1, 10), t1),
-        # order 2 ships; its batch committed late, claiming a load time 1 h before the mark
-        _order(2, "SHIPPED", day2, T0 - timedelta(hours=1), shipped=day2),
-        # order 3 ships; its batch claims a load time beyond the lookback, and no other raw row of
-        # order 3 was loaded within it: the documented limit (a key is re-resolved when ANY of its
-        # raw rows was loaded after the mark minus the lookback)
-        _order(3, "SHIPPED", day2, T0 - timedelta(hours=LOOKBACK_HOURS + 1), shipped=day2),
+        # late: order 2's shipping, from yesterday afternoon, delivered only now
+        _order(2, "SHIPPED", datetime(2026, 3, 1, 16), t1, shipped=datetime(2026, 3, 1, 16)),
         # order 4 is deleted (DMS delete carries the row before the delete)
         _order(4, "NEW", day2, t1, op="D"),
-        # order 7 arrives after its line
-        _order(7, "SHIPPED", day2, t1, op="I", shipped=day2),
+        # late: order 7, created yesterday, arrives after its line
+        _order(7, "SHIPPED", day1, t1, op="I", shipped=day2),
+        # out of order within one file: the newer change of order 8 first, an older one after it
+        _order(8, "SHIPPED", datetime(2026, 3, 2, 11), t1, shipped=datetime(2026, 3, 2, 11)),
+        _order(8, "PICKING", datetime(2026, 3, 2, 10), t1),
+    ])
+    _insert(settings, "raw_azureware.orders", ORDER_COLUMNS, [
+        # out of order across batches: an even older change of order 8 in a later batch
+        _order(8, "PACKED", datetime(2026, 3, 2, 9, 30), t2),
     ])
     _insert(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
-        _line(21, 2, 2, day2, T0 - timedelta(hours=1), op="U"),
-        _line(31, 3, 2, day2, T0 - timedelta(hours=LOOKBACK_HOURS + 1), op="U"),
+        _line(21, 2, 2, datetime(2026, 3, 1, 16), t1, op="U"),
         _line(41, 4, 0, day2, t1, op="D"),
+        _line(81, 8, 2, datetime(2026, 3, 2, 11), t1, op="U"),
     ])
     _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
-        # order 5's shipment is delivered; an older version of it is re-delivered in the same cycle
+        # order 5's shipment is delivered; an older version of it is re-delivered in the same batch
         _shipment("SHP-501", 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t1),
         _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), t1),
-        _shipment("SHP-201", 2, None, day2, t1),
+        _shipment("SHP-201", 2, None, datetime(2026, 3, 1, 16), t1),
     ])
-    run_dbt(["build", *SELECT], settings, target_path=target, capture=True)
+    # a TMS correction: the day's extract re-delivered under the same object key, SHP-501's freight
+    # corrected with the same updated_at (the source's ordering ties: the later delivery wins)
+    corrected = list(_shipment("SHP-501", 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t2))
+    corrected[SHIPMENT_COLUMNS.index("freight_cost")] = "15.00"
+    assert corrected[SHIPMENT_COLUMNS.index("_source_key")] == _shipment(
+        "SHP-501", 5, None, datetime(2026, 3, 1, 15), t1)[SHIPMENT_COLUMNS.index("_source_key")]
+    _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [tuple(corrected)])
+    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+        # out of order: an older change of the current winner lands after it, and must lose to it
+        _inventory(1001, 40, datetime(2026, 3, 1, 8), t1),
+        # late: a product's first balance, from yesterday
+        _inventory(1004, 7, day1, t1, op="I"),
+    ])
+    # ... and two batches stamped BEFORE the mark although the first build did not see them: the
+    # server clock stepped back. Order 3 ships in a batch stamped within the default lookback (5 min
+    # before the mark), order 6 in one stamped beyond it (20 min): neither key has another raw row
+    # loaded inside the window (a key is re-resolved when ANY of its raw rows was loaded after the
+    # mark minus the lookback).
+    _insert(settings, "raw_azureware.orders", ORDER_COLUMNS, [
+        _order(3, "SHIPPED", day2, WITHIN_LOOKBACK, shipped=day2),
+        _order(6, "SHIPPED", day2, BEYOND_LOOKBACK, shipped=day2),
+    ])
+    _insert(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
+        _line(31, 3, 2, day2, WITHIN_LOOKBACK, op="U"),
+        _line(61, 6, 2, day2, BEYOND_LOOKBACK, op="U"),
+    ])
+    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+        _inventory(1002, 25, day2, WITHIN_LOOKBACK), _inventory(1003, 35, day2, BEYOND_LOOKBACK),
+    ])
+    run_dbt(["build", *SELECT], settings, target_path=target, capture=True, env=env)
     incremental = _facts(settings)
-    run_dbt(["build", *SELECT, "--full-refresh"], settings, target_path=target, capture=True)
+    run_dbt(["build", *SELECT, "--full-refresh"], settings, target_path=target, capture=True, env=env)
     full = _facts(settings)
 
-    orders_inc = {r[0]: r for r in incremental["fct_orders"]}
+    # the full refresh resolves every delivery as CDC and the corrections promise
     orders_full = {r[0]: r for r in full["fct_orders"]}
-    assert sorted(orders_full) == [1, 2, 3, 5, 7], "deleted order 4 gone, order 7 arrived"
-    assert orders_full[1][1] == "SHIPPED", "an older change landing later must not win"
+    assert sorted(orders_full) == [1, 2, 3, 5, 6, 7, 8], "deleted order 4 gone, order 7 arrived"
+    assert {k: v[1] for k, v in orders_full.items()} == {
+        1: "SHIPPED",  # an older change landing later does not win
+        2: "SHIPPED", 3: "SHIPPED", 5: "SHIPPED", 6: "SHIPPED", 7: "SHIPPED",
+        8: "SHIPPED",  # the newest change sequence wins, not the file's or the batches' order
+    }
     assert orders_full[5][3] is not None, "the delivered shipment sets the delivered date"
-    # the documented limit: a batch claiming a load time older than the lookback is not seen
-    assert orders_inc[3][1] == "PACKED" and orders_full[3][1] == "SHIPPED"
-    # everything else is identical
-    assert {k: v for k, v in orders_inc.items() if k != 3} == {k: v for k, v in orders_full.items() if k != 3}
-    lines_inc = [r for r in incremental["fct_order_lines"] if r[1] != 3]
-    assert lines_inc == [r for r in full["fct_order_lines"] if r[1] != 3]
+    assert [r[0] for r in full["fct_order_lines"]] == [11, 21, 31, 51, 61, 71, 81]
+    shipments_full = {r[0]: r for r in full["fct_shipments"]}
+    assert sorted(shipments_full) == ["SHP-201", "SHP-501"]
+    assert str(shipments_full["SHP-501"][3]) == "15.00", "the re-delivered correction wins"
+
+    # the incremental run differs from it exactly on the orders whose only new batch it cannot see
+    orders_inc = {r[0]: r for r in incremental["fct_orders"]}
+    assert sorted(orders_inc) == sorted(orders_full)
+    differing = sorted(k for k in orders_full if orders_inc[k] != orders_full[k])
+    assert differing == missed_orders
+    assert all(orders_inc[k][1] == "PACKED" for k in missed_orders), "a missed order keeps its old version"
+    lines_inc = {r[0]: r for r in incremental["fct_order_lines"]}
+    lines_full = {r[0]: r for r in full["fct_order_lines"]}
+    assert sorted(lines_inc) == sorted(lines_full)
+    assert sorted(lines_full[k][1] for k in lines_full if lines_inc[k] != lines_full[k]) == missed_orders
     assert incremental["fct_shipments"] == full["fct_shipments"]
-    assert [r[0] for r in full["fct_order_lines"]] == [11, 21, 31, 51, 71]
-    assert [r[0] for r in full["fct_shipments"]] == ["SHP-201", "SHP-501"]
+    stock_full = {r[0]: r for r in full["stg_azureware__inventory_balances"]}
+    stock_inc = {r[0]: r for r in incremental["stg_azureware__inventory_balances"]}
+    assert {k: v[2] for k, v in stock_full.items()} == {1001: 50, 1002: 25, 1003: 35, 1004: 7}
+    assert sorted(stock_inc) == sorted(stock_full)
+    assert sorted(k for k in stock_full if stock_inc[k] != stock_full[k]) == missed_products
+
+    # a lookback that is not a whole number of minutes stops the incremental run instead of being read as 0
+    proc = run_dbt(["run", "--select", "stg_azureware__orders"], settings, target_path=target, capture=True,
+                   check=False, env={"UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "3h"})
+    assert proc.returncode != 0
+    assert "must be a whole number of minutes, not '3h'" in proc.stdout

@@ -224,7 +224,7 @@ def frequent_then_nightly(warehouse, main_job, tmp_path_factory):
     config = replace(LoaderConfig.from_env(), quiet_s=0.0)  # files copied whole
     after_frequent: list[dict] = []
     try:
-        with pinned_env(UNIFY_INCREMENTAL_LOOKBACK_HOURS="0"):
+        with pinned_env(UNIFY_INCREMENTAL_LOOKBACK_MINUTES="0"):
             ends = _cycle_ends()
             as_of = datetime.combine(AS_OF, datetime.min.time())
             for n, end in enumerate(ends):

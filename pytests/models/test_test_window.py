@@ -74,7 +74,7 @@ def _project(tmp_path: Path) -> Path:
     (project / "dbt_project.yml").write_text(
         "name: unify\nversion: '1.0'\nconfig-version: 2\nprofile: unify\nmacro-paths: [macros]\n"
         "vars:\n  test_window_hours: \"{{ env_var('UNIFY_TEST_WINDOW_HOURS', '') }}\"\n"
-        "  incremental_lookback_hours: 0\n"
+        "  incremental_lookback_minutes: 0\n"
         "models:\n  unify:\n    +materialized: table\n"
     )
     profile = ROOT / "profiles.yml" if (ROOT / "profiles.yml").exists() else ROOT / "profiles.yml.example"

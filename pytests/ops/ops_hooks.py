@@ -6,7 +6,7 @@ from __future__ import annotations
 from support import query
 
 AS_OF_AT = "2026-11-01 00:00:00"
-PINNED = {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0", "UNIFY_SCHEMA": "analytics"}
+PINNED = {"UNIFY_AS_OF_AT": AS_OF_AT, "UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "0", "UNIFY_SCHEMA": "analytics"}
 
 
 def recording_step(context) -> dict:

@@ -36,9 +36,9 @@ SCHEMA = os.environ.get("UNIFY_SCHEMA") or "analytics"
 # Columns that record WHEN the loader committed a row: they differ between any two runs by definition,
 # so a recovered run is compared with a clean one on every other column.
 LOAD_TIME_COLUMNS = ("source_loaded_at", "last_loaded_at")
-# The models' "now" pinned, and a 0-hour incremental lookback (as in pytests/models): the second cycle's
+# The models' "now" pinned, and a 0-minute incremental lookback (as in pytests/models): the second cycle's
 # build is truly incremental, so a crash in the middle of an incremental run is really tested.
-DBT_ENV = {"UNIFY_AS_OF_AT": "2026-10-31 00:00:00", "UNIFY_INCREMENTAL_LOOKBACK_HOURS": "0"}
+DBT_ENV = {"UNIFY_AS_OF_AT": "2026-10-31 00:00:00", "UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "0"}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 - `clean`: a database that went through the two cycles without any failure (load + `dbt build`, then
   load + incremental `dbt build`); it keeps the marts after each cycle, and a copy of the database as
   it was after the first cycle (`after_first_cycle`, for the test that kills dbt during the second).
-The models' "now" is pinned and the incremental lookback is 0 hours (as in pytests/models): the builds
+The models' "now" is pinned and the incremental lookback is 0 minutes (as in pytests/models): the builds
 are truly incremental, so a crash mid-way through an incremental run is really tested.
 Databases are dropped at the end (UNIFY_KEEP_TEST_DB=1 keeps them).
 """
