@@ -64,8 +64,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int,
                         help="dashboard views per session per level (default 3; 1 with --quick); levels with few "
                              "sessions run more, so that each level has at least 40 views (10 with --quick)")
-    parser.add_argument("--lookback-hours", type=int, default=BenchOptions.lookback_hours,
-                        help="incremental lookback of the incremental builds (default: the project's 3)")
+    parser.add_argument("--lookback-minutes", type=int, default=BenchOptions.lookback_minutes,
+                        help="incremental lookback of the incremental builds (default: the project's 10)")
     parser.add_argument("--test-window-hours", type=int, default=BenchOptions.test_window_hours,
                         help="the frequent cycle's test window (env UNIFY_TEST_WINDOW_HOURS; default "
                              f"{BenchOptions.test_window_hours}, the production WMS cycle's)")
@@ -96,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     scales = [s.strip() for s in args.scale.split(",") if s.strip()]
     days = args.days if args.days is not None else (3 if args.quick else 7)
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
-    if days < 2 or rounds < 1 or args.lookback_hours < 0 or args.test_window_hours < 0:
-        print("unify bench: --days must be at least 2, --rounds at least 1, --lookback-hours and "
+    if days < 2 or rounds < 1 or args.lookback_minutes < 0 or args.test_window_hours < 0:
+        print("unify bench: --days must be at least 2, --rounds at least 1, --lookback-minutes and "
               "--test-window-hours not negative", file=sys.stderr)
         return 2
     if max(args.sessions) > 200:
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("loaders").setLevel(logging.WARNING)
     settings = load_settings()
     options = BenchOptions(days=days, seed=args.seed, start=args.start, sessions=args.sessions, rounds=rounds,
-                           lookback_hours=args.lookback_hours, cycle_selector=args.cycle_selector, keep=args.keep,
+                           lookback_minutes=args.lookback_minutes, cycle_selector=args.cycle_selector, keep=args.keep,
                            schema=dbt_schema(), test_window_hours=args.test_window_hours)
     try:
         for s in scales:
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                      command=command, quick=args.quick,
                      options={"days": days, "seed": args.seed, "start": args.start.isoformat(),
                               "as_of_at": options.as_of_at, "sessions": list(args.sessions), "rounds": rounds,
-                              "lookback_hours": args.lookback_hours, "cycle_selector": args.cycle_selector,
+                              "lookback_minutes": args.lookback_minutes, "cycle_selector": args.cycle_selector,
                               "change_pct": options.change_pct, "frequent_cycle": options.frequent_command,
                               "nightly": "dbt " + " ".join(ladder.NIGHTLY_ARGS)})
     t0 = time.perf_counter()

@@ -13,14 +13,14 @@ landing folders under the run's output folder:
    file's time; AppFlow: the execution's time; TMS: the midnight after the extract's day; full-load
    files: the first day) plus 5 minutes, as if production had loaded it as it arrived. Without this,
    every row would carry the few minutes of the benchmark's own load, and the incremental models'
-   lookback (hours of load time) would re-read all of history. Set-up, not a measured cost;
+   lookback (minutes of load time) would re-read all of history. Set-up, not a measured cost;
 4. full `dbt build` of the fresh database (timed); the models' "now" is pinned to the end of the day
    after the history;
 5. change batch: the simulation continues one day in a scratch copy; the DMS CDC files of its first
    hours, as many as make ~1% of the records loaded so far, land and load; then the production
    FREQUENT cycle's build runs (timed): `dbt build --selector frequent` (selectors.yml) with the
    frequent cycle's test window (FREQUENT_CYCLE_ARGS below; docs/warehouse-model.md "Load cycles") and
-   the production lookback (3 h); then the NIGHTLY build, `dbt build --selector nightly` (everything,
+   the production lookback (10 min); then the NIGHTLY build, `dbt build --selector nightly` (everything,
    every test on every row), timed too;
 6. end to end: the next DMS CDC interval with new orders lands; the production frequent cycle runs for
    it (load of the new keys, as the S3-event Lambda does, then `dbt build --selector <cycle selector>`,
@@ -75,7 +75,7 @@ DEFAULT_CYCLE = "frequent_wms"
 # and its generic tests on the large incremental models check only the rows loaded within the test
 # window (and the keys of those rows across the whole table).
 FREQUENT_CYCLE_ARGS = ("build", "--selector", "frequent")
-FREQUENT_CYCLE_TEST_WINDOW_HOURS = 6  # >= the WMS cycle's 15 minutes + the 3-hour lookback, with margin
+FREQUENT_CYCLE_TEST_WINDOW_HOURS = 6  # >= the WMS cycle's 15 minutes + the 10-minute lookback, with margin
 NIGHTLY_ARGS = ("build", "--selector", "nightly")
 
 # Rungs that are not simulator presets: name -> (simulator scale, history as a multiple of --days). xlarge
@@ -98,7 +98,7 @@ class BenchOptions:
     sessions: tuple[int, ...] = (1, 10, 100)
     rounds: int = 3  # dashboard views per session at each concurrency level
     change_pct: float = 1.0
-    lookback_hours: int = 3  # the project's default (dbt_project.yml incremental_lookback_hours)
+    lookback_minutes: int = 10  # the project's default (dbt_project.yml incremental_lookback_minutes)
     cycle_selector: str = DEFAULT_CYCLE  # selectors.yml: the end-to-end step's build
     keep: bool = False
     schema: str = "analytics"
@@ -116,7 +116,7 @@ class BenchOptions:
         return f"{self.history_end + timedelta(days=2):%Y-%m-%d} 00:00:00"
 
     def dbt_env(self, access_prefix: str) -> dict[str, str]:
-        return {"UNIFY_INCREMENTAL_LOOKBACK_HOURS": str(self.lookback_hours), "UNIFY_AS_OF_AT": self.as_of_at,
+        return {"UNIFY_INCREMENTAL_LOOKBACK_MINUTES": str(self.lookback_minutes), "UNIFY_AS_OF_AT": self.as_of_at,
                 "UNIFY_SCHEMA": self.schema, "UNIFY_ACCESS_USER_NAME_PREFIX": access_prefix,
                 "UNIFY_TEST_WINDOW_HOURS": ""}  # full strength unless a step asks for the frequent cycle
 
@@ -188,7 +188,7 @@ def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
         nightly_s, _, nightly_detail = build(rung, options, say, "nightly", NIGHTLY_ARGS,
                                              options.dbt_env(rung.access_prefix))
         result.build = BuildFigures(full_s, nodes, aging_s, change["records"], change["pct"], change["order_lines"],
-                                    change["minutes"], change["load_s"], incremental_s, options.lookback_hours,
+                                    change["minutes"], change["load_s"], incremental_s, options.lookback_minutes,
                                     full_detail, incremental_detail, nightly_s=nightly_s,
                                     nightly_detail=nightly_detail, frequent_command=options.frequent_command,
                                     test_window_hours=options.test_window_hours)

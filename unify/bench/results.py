@@ -77,7 +77,7 @@ class BuildFigures:
     change_minutes: float  # minutes of DMS CDC it covers
     change_load_s: float
     incremental_s: float  # the production frequent cycle's build after the change batch (frequent_command)
-    lookback_hours: int
+    lookback_minutes: int
     full_detail: dict = field(default_factory=dict)  # from run_results.json: time per node type, slowest nodes
     incremental_detail: dict = field(default_factory=dict)
     nightly_s: float | None = None  # `dbt build --selector nightly` (every test on every row) after the frequent cycle
@@ -340,7 +340,7 @@ def markdown(run: BenchRun) -> str:
         "whole table; whole-history reconciliations, unit tests and finance's monthly models wait for the nightly "
         f"build); *nightly* = `{nightly}` (everything, every test on every row). The frequent cycle and the nightly "
         f"build run after the change batch, with the production incremental lookback "
-        f"({run.options.get('lookback_hours', 3)} h).",
+        f"({run.options.get('lookback_minutes', 10)} min).",
         "",
     ]
     header = ["measure", *(s.scale for s in scales), "growth b, ladder (cost ~ lines^b)", "b, two largest",
@@ -387,7 +387,7 @@ def _details(s: ScaleResult) -> list[str]:
                    f"records ({b.change_pct:.2f}%, {b.change_order_lines:,} order lines, {b.change_minutes:.0f} "
                    f"minutes of DMS CDC) loaded in {b.change_load_s:.1f} s, then the frequent cycle "
                    f"{b.incremental_s:.1f} s (`{b.frequent_command or 'dbt build'}`){nightly}, with a "
-                   f"{b.lookback_hours} h lookback (history's load times spread over the simulated days: set-up "
+                   f"{b.lookback_minutes} min lookback (history's load times spread over the simulated days: set-up "
                    f"{b.aging_s:.1f} s)")
         for kind, detail in (("full", b.full_detail), ("frequent cycle", b.incremental_detail),
                              ("nightly", b.nightly_detail)):
