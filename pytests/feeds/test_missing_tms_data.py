@@ -21,22 +21,29 @@ from feeds_support import DBT_ENV, landing_copy, load_and_build
 from unify.dbt_runner import run_dbt
 
 
-def _blank_freight(path, shipment_id: str) -> int:
+def _rewrite_csv(path, change) -> int:
+    """Rewrite a TMS CSV file with `change(header, rows) -> rows`, keeping its BOM and line breaks;
+    returns how many records changed or went."""
     raw = path.read_bytes()
     bom = raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("utf-8-sig")
     newline = "\r\n" if "\r\n" in text else "\n"
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    header = rows[0]
-    key, cost = header.index("shipment_id"), header.index("freight_cost")
-    changed = 0
-    for row in rows[1:]:
-        if row and row[key] == shipment_id:
-            row[cost], changed = "", changed + 1
+    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+    before = [list(row) for row in rows]
+    after = change(header, rows)
     out = io.StringIO(newline="")
-    csv.writer(out, lineterminator=newline).writerows(rows)
+    csv.writer(out, lineterminator=newline).writerows([header, *after])
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode())
-    return changed
+    if len(after) != len(before):
+        return len(before) - len(after)
+    return sum(a != b for a, b in zip(before, after))
+
+
+def _blank_freight(path, shipment_id: str) -> int:
+    def change(header, rows):
+        key, cost = header.index("shipment_id"), header.index("freight_cost")
+        return [[*row[:cost], "", *row[cost + 1:]] if row and row[key] == shipment_id else row for row in rows]
+    return _rewrite_csv(path, change)
 
 
 def test_a_shipment_without_freight_cost_fails_the_build_and_leaves_the_month_unknown(fresh_database, tmp_path):
@@ -74,14 +81,7 @@ def test_a_small_client_month_without_any_tms_shipment_fails_whatever_its_size(f
 
 
 def _drop_rows(path, shipment_prefix: str) -> int:
-    raw = path.read_bytes()
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    text = raw.decode("utf-8-sig")
-    newline = "\r\n" if "\r\n" in text else "\n"
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    key = rows[0].index("shipment_id")
-    kept = [rows[0]] + [row for row in rows[1:] if row and not row[key].startswith(shipment_prefix)]
-    out = io.StringIO(newline="")
-    csv.writer(out, lineterminator=newline).writerows(kept)
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode())
-    return len(rows) - len(kept)
+    def change(header, rows):
+        key = header.index("shipment_id")
+        return [row for row in rows if not (row and row[key].startswith(shipment_prefix))]
+    return _rewrite_csv(path, change)
