@@ -1,0 +1,111 @@
+"""Data missing from a feed fails the build instead of printing a number that means nothing.
+
+One copy of the hand-written landing zone loses, by hand, three things a real feed can lose, and is
+loaded and built once, then every model run and every test run once more (each loss reaches
+different tests, and in `dbt build` one failing test would skip the models after it):
+
+- every delivered version of TMS shipment SHP-000101 (client 501) loses its freight cost (an empty
+  field is NULL in the TMS extract): priced at zero it understated the month's cost and freight
+  recharge; now client 501's month has no cost or revenue (unknown, not understated) and
+  profitability_every_shipment_has_its_freight_cost fails;
+- every TMS shipment of client 502 (SHP-0002xx) is missing: its OTIF would read 0%. The size rule of the
+  OTIF completeness test (at least completeness_min_due_orders due orders, raised to 10 below so that it
+  cannot fire on 502's 3) must not hide it: a client-month whose shipped orders have no TMS shipment at
+  all fails assert_otif_denominators_have_deliveries;
+- order 70102's line (shipped in full on 11-03) is left out of the DMS OrderLines files: with no line
+  there was no short line, so it counted as in full; now it is neither in full nor OTIF and
+  shipped_orders_have_lines fails with that one order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+import feeds_support
+import support
+from feeds_support import DBT_ENV, landing_copy, load_and_build, new_database
+from unify.dbt_runner import run_dbt
+
+
+def _rewrite_csv(path, change) -> None:
+    """Rewrite a TMS CSV file with `change(header, rows) -> rows`, keeping its BOM and line breaks."""
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator=newline).writerows([header, *change(header, rows)])
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode())
+
+
+def _without_freight(shipment_id: str):
+    def change(header, rows):
+        key, cost = header.index("shipment_id"), header.index("freight_cost")
+        return [[*row[:cost], "", *row[cost + 1:]] if row and row[key] == shipment_id else row for row in rows]
+    return change
+
+
+def _without_shipments(prefix: str):
+    def change(header, rows):
+        key = header.index("shipment_id")
+        return [row for row in rows if not (row and row[key].startswith(prefix))]
+    return change
+
+
+@pytest.fixture(scope="module")
+def built(warehouse, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("missing")
+    landing = landing_copy(tmp / "landing")
+    shipments = sorted((landing / "tms/shipments").rglob("*.csv"))
+    before = [path.read_bytes() for path in shipments]
+    for path in shipments:
+        _rewrite_csv(path, _without_freight("SHP-000101"))
+        _rewrite_csv(path, _without_shipments("SHP-0002"))
+    assert [path.read_bytes() for path in shipments] != before
+    for path in (landing / "dms/azureware/dbo/OrderLines").glob("*.parquet"):
+        path.unlink()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(feeds_support, "ORDER_LINES", [r for r in feeds_support.ORDER_LINES if r[4] != 70102])
+        feeds_support.write_order_lines_parquet(landing)
+    settings = new_database(warehouse)
+    result = load_and_build(settings, landing, tmp / "target")
+    assert result.load_exit == 0, result.load_stdout[-3000:]
+    assert result.build_exit != 0
+    # in `dbt build` a failing test skips the models after it, which would hide the next tests' verdicts:
+    # every model is built, then every test runs (as test_reference_data.py does)
+    run_dbt(["run"], settings, target_path=tmp / "run", capture=True, check=False, env=DBT_ENV)
+    run_dbt(["test"], settings, target_path=result.target, capture=True, check=False, env=DBT_ENV)
+    yield result
+    support.drop_database(warehouse, settings.pg_database)
+
+
+def _outcome(built, test: str) -> tuple[str, int]:
+    result = built.results()[test]
+    return result["status"], result["failures"]
+
+
+def test_a_shipment_without_freight_cost_fails_the_build_and_leaves_the_month_unknown(built):
+    assert _outcome(built, "profitability_every_shipment_has_its_freight_cost") == ("fail", 1)  # 501's November
+    assert built.query("select revenue_usd, cost_usd, orders_without_freight_cost from "
+                       "analytics_marts.fct_client_profitability_monthly where client_id = 501") == [(None, None, 1)]
+
+
+def test_a_shipped_order_without_lines_is_not_in_full_and_fails_the_build(built):
+    assert _outcome(built, "shipped_orders_have_lines") == ("fail", 1)
+    assert built.query("select line_count, is_in_full, is_otif from analytics_marts.fct_orders "
+                       "where order_id = 70102") == [(0, False, False)]
+
+
+def test_a_small_client_month_without_any_tms_shipment_fails_whatever_its_size(built):
+    target = built.target.parent / "completeness"
+    run_dbt(["test", "--select", "assert_otif_denominators_have_deliveries", "--vars",
+             "{completeness_min_due_orders: 10}"], built.settings, target_path=target,
+            capture=True, check=False, env=DBT_ENV)
+    result = next(r for r in json.loads((target / "run_results.json").read_text())["results"]
+                  if r["unique_id"].split(".")[2] == "assert_otif_denominators_have_deliveries")
+    assert (result["status"], result["failures"]) == ("fail", 1)  # client 502's November
