@@ -25,7 +25,7 @@ demo: install profile ## the main job end to end on the local warehouse
 # `check` and `lint` run on the whole project first; pytest then deselects its own copies of those two
 # project-wide runs (marker project_gates: `pytest -m project_gates` runs them alone).
 test: install-test profile warehouse-start check lint ## every test: Redshift gate, SQL lint, pytest (dbt build inside)
-	$(BIN)/pytest -m "not project_gates"
+	$(BIN)/pytest -m "not project_gates" --durations=15
 
 lint: install-test profile warehouse-start ## SQL style: sqlfluff (redshift dialect, dbt templater) on models, snapshots, analyses, tests
 	$(BIN)/unify check lint
