@@ -195,10 +195,9 @@ FINANCE_MONTHLY = ("fct_client_profitability_monthly", "rpt_client_profitability
 
 
 def _cycle_ends() -> list[datetime]:
-    """Where the frequent cycles fall: after the initial days, then twice a day (midday, midnight), four in
-    all: the first on an empty database, two in between, the last with everything."""
+    """Where the frequent cycles fall: after the initial days, then twice a day (midday, midnight)."""
     start = datetime.combine(FIRST_DAY + timedelta(days=INITIAL_DAYS), datetime.min.time())
-    return [start] + [start + timedelta(hours=12 * n) for n in range(1, 4)]
+    return [start] + [start + timedelta(hours=12 * n) for n in range(1, 6)]
 
 
 @pytest.fixture(scope="module")
