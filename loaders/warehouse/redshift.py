@@ -424,11 +424,20 @@ class RedshiftWarehouse(Warehouse):
                           files=len(files))
                 outcomes = []
         if not outcomes:
+            # as many files per transaction as the statement budget allows; a group whose script outgrows
+            # it (added columns, a widening's deep copy) is split in two and each half tried in turn
             per_transaction = max(1, (MAX_STATEMENTS - 6) // statements_per_file(batch.table))
-            for n, start in enumerate(range(0, max(len(files), 1), per_transaction)):
-                group = files[start:start + per_transaction]
+            groups = [files[start:start + per_transaction] for start in range(0, max(len(files), 1), per_transaction)]
+            n = 0
+            while groups:
+                group = groups.pop(0)
                 batch_id = batch.batch_id if n == 0 else f"{batch.batch_id}-{n + 1}"
-                outcomes += self._direct(batch.table, batch_id, group, decisions if n == 0 else [], checkpoint)
+                try:
+                    outcomes += self._direct(batch.table, batch_id, group, decisions if n == 0 else [], checkpoint)
+                except _TooManyStatements:
+                    groups[:0] = [group[:len(group) // 2], group[len(group) // 2:]]
+                    continue
+                n += 1
         outcomes += deferred
         for outcome in outcomes:
             on_file(outcome)
@@ -468,6 +477,8 @@ class RedshiftWarehouse(Warehouse):
             script = batch_script(batch_id, table, files, table_types, {i: manifests[f.key] for i, f in enumerate(files)
                                                                           if f.key in manifests},
                                   self.config.iam_role, self.loader_name, decisions, deep, widened)
+            if len(script) > MAX_STATEMENTS and len(files) > 1:
+                raise _TooManyStatements(len(script))
             result = self._submit(script, batch_id, len(files), checkpoint)
             if result.status == "FINISHED":
                 break
@@ -649,6 +660,10 @@ class RedshiftWarehouse(Warehouse):
                                         checksum=checksum or "",
                                         widened=tuple(w for w in (widened or "").split(ledger.WIDENED_SEPARATOR) if w)))
         return outcomes
+
+
+class _TooManyStatements(Exception):
+    """A per-event script over the Data API's MAX_STATEMENTS: the caller splits its files in two."""
 
 
 class _BulkFellBack(Exception):

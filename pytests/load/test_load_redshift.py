@@ -17,7 +17,7 @@ from sqlglot import exp
 from loaders.landing import open_landing
 from loaders.load import _prepare, load, new_batch_id
 from loaders.errors import LoadFailure, LockTimeout
-from loaders.records import Batch
+from loaders.records import Batch, Quarantine
 from loaders.manifest import read_manifest
 from loaders.source_tables import ALL_TABLES
 from loaders.sources import Layout, identify
@@ -528,6 +528,64 @@ def test_a_widening_redshift_cannot_alter_is_a_deep_copy_inside_the_batch(s3_buc
     assert last.index(widen[3]) < next(i for i, s in enumerate(last) if s.startswith("COPY"))  # before the load
     for statement in widen:
         assert not isinstance(_parse(statement), exp.Command), statement
+
+
+def test_a_group_whose_widening_outgrows_the_statement_budget_is_split_in_two(s3_bucket):
+    """Eight TMS shipment files with an added column and one quarantine decision fill one transaction
+    (8 x 4 statements, the column's ALTER, the decisions, 5 more: 39); the first file needs a deep copy (4
+    more): 43 would exceed the Data API's 40 and fail every run. The group is split: the half holding the
+    widened file commits with its deep copy, then the other half."""
+    client = boto3.client("s3")
+    header = ("shipment_id,order_number,warehouse_code,carrier_id,service_level,tracking_number,shipped_at,"
+              "estimated_delivery_at,delivered_at,status,weight_kg,freight_cost,currency,updated_at,notes\n")
+    keys = []
+    for day in range(1, 9):
+        key = f"tms/shipments/dt=2026-10-{day:02d}/shipments-202610{day:02d}.csv"
+        weight = "123456789012.5" if day == 1 else "1.5"
+        client.put_object(Bucket=s3_bucket, Key=f"split/{key}", Body=(
+            header + f"S{day},SO-{day},LHR1,C1,LTL,T{day},2026-10-{day:02d}T09:00:00Z,,,IN_TRANSIT,{weight},1.00,GBP,"
+            f"2026-10-{day:02d}T10:00:00Z,n{day}\n").encode())
+        keys.append(key)
+    zone = open_landing(f"s3://{s3_bucket}/split")
+    table, loads = _prepared(zone, keys)
+    batches: list[list[str]] = []
+    committed: list[list[str]] = []
+    targets = [n for n in (c.raw_name for c in loads[0].columns) if n in loads[0].widenable]
+
+    def answer(sqls, params):
+        sql = sqls[0]
+        if len(sqls) > 1:
+            assert len(sqls) <= 40, len(sqls)  # the Data API refuses more
+            batches.append(sqls)
+            if sqls[-1].startswith("SELECT COUNT("):
+                row = []
+                for name in targets:  # weight_kg: a decimal with 12 integer digits and 1 decimal
+                    row += [1, 13, 13, 0, 1, 12, 1, None, None] if name == "weight_kg" else [1, 4, 4, 1, 1, 1, 0, 1, 1]
+                return Answer(sub_rows={3: [row]})
+            widened = any("__unify_widen" in s for b in committed for s in b)
+            if not widened and not any("__unify_widen" in s for s in sqls) and \
+                    any(loads[0].uri in s or "00000" in s for s in sqls if s.startswith("COPY")):
+                return Answer("FAILED", "Load failed", next(i for i, s in enumerate(sqls) if s.startswith("COPY")))
+            committed.append(sqls)
+            return Answer("FINISHED")
+        if "sys_load_error_detail" in sql:
+            return Answer(rows=[[loads[0].uri, 2, "weight_kg", 1204, "Numeric data overflow"]])
+        if "svv_columns" in sql:
+            return Answer(rows=svv_rows(dict(contract_types(table))))
+        return Answer(rows=[])
+
+    warehouse = _warehouse(FakeRedshiftData(answer), s3_bucket)
+    warehouse.config = RedshiftConfig(**{**warehouse.config.__dict__, "bulk_files": 0})  # the per-event path
+    refused = Quarantine("tms/returns/dt=2026-10-01/returns-20261001.csv", "e1", 10, "unknown TMS extract", checksum="c1")
+    warehouse.load_batch(Batch("20261101T000000Z-split", table, tuple(loads), (refused,)))
+    assert len(committed) == 2 and all(len(b) <= 40 for b in batches), [len(b) for b in batches]
+    assert [sum(s.startswith("COPY") for s in b) for b in committed] == [4, 4]  # every file, once
+    assert any("__unify_widen" in s for s in committed[0]) and not any("__unify_widen" in s for s in committed[1])
+    assert sum(s.startswith('INSERT INTO "unify_loader"."load_ledger"') and "'quarantined'" in s
+               for b in committed for s in b) == 1  # the decision, with the first transaction only
+    ids = [next(s.split("WHERE \"batch_id\" = ")[1].split(" ")[0] for s in b
+                if s.startswith('INSERT INTO "unify_loader"."load_batches"')) for b in committed]
+    assert ids == ["'20261101T000000Z-split'", "'20261101T000000Z-split-2'"]
 
 
 def test_an_unknown_dms_op_fails_the_check_and_quarantines_the_file(s3_files):
