@@ -203,6 +203,11 @@ class S3CycleLock:
             if current is None:
                 continue  # released between our write and our read: try once more
             body, etag = current
+            if body.get("run_id") == self.holder.run_id:
+                # our own lease: the first write succeeded but its reply was lost and botocore's retry
+                # met our object (412); the lock is ours
+                self.etag = etag
+                break
             expires = body.get("expires_at")
             try:
                 expired = expires is None or datetime.fromisoformat(expires) < _now()
@@ -232,6 +237,13 @@ class S3CycleLock:
                 self.etag = self._put(IfMatch=self.etag)
             except ClientError as err:
                 if self._code(err) in ("PreconditionFailed", "NoSuchKey", "404", "412"):
+                    try:
+                        current = self._read()
+                    except CycleLockError:
+                        current = None
+                    if current is not None and current[0].get("run_id") == self.holder.run_id:
+                        self.etag = current[1]  # a retried renewal that had already succeeded: still ours
+                        continue
                     self.lost = f"the lock was taken over or removed ({self._code(err)})"
                     log_event(log, "cycle_lock_lost", logging.ERROR, lock=self.url, reason=self.lost)
                     return

@@ -77,6 +77,39 @@ def test_the_lease_is_renewed_and_a_lost_lock_is_noticed(lock_url, s3_bucket):
     assert _body(s3_bucket) == {}  # a lost lock is never deleted by its former holder
 
 
+def test_a_retried_write_that_had_succeeded_keeps_the_lock(lock_url, s3_bucket):
+    """botocore retries a write whose reply was lost; the retry meets the object the first attempt wrote
+    (412). The lease is the cycle's own (its run id): acquiring succeeds, and so does a renewal, instead of
+    refusing the cycle, or calling the lock lost, because of itself."""
+    from botocore.exceptions import ClientError
+
+    holder = S3CycleLock(lock_url, Holder("frequent"), lease_s=30, renew_s=0.2)
+    put = holder.client.put_object
+    lost_replies = {"count": 0}
+
+    def put_then_lose_the_reply(**kwargs):
+        response = put(**kwargs)
+        if lost_replies["count"] < 2:  # the acquiring write and the first renewal: the retry's 412
+            lost_replies["count"] += 1
+            raise ClientError({"Error": {"Code": "PreconditionFailed"}}, "PutObject")
+        return response
+
+    holder.client.put_object = put_then_lose_the_reply
+    holder.acquire()
+    try:
+        assert holder.etag and _body(s3_bucket)["run_id"] == holder.holder.run_id
+        deadline = time.monotonic() + 5
+        while lost_replies["count"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # renewals after the lost reply succeed with the etag read back
+        assert lost_replies["count"] == 2
+        holder.check()  # not lost
+        with pytest.raises(CycleRefused):
+            S3CycleLock(lock_url, Holder("nightly")).acquire()
+    finally:
+        holder.release()
+
+
 def test_lock_configuration():
     with pytest.raises(CycleLockError, match="must be s3://<bucket>/<key>"):
         S3CycleLock("s3://bucket-only/", Holder("frequent"))
