@@ -72,11 +72,6 @@ class FileLoad:
     # Whether the object is unchanged since discovery (size and modification time; None: cannot tell).
     unchanged: Callable[[], bool] | None = None
 
-    @property
-    def identity(self) -> str:
-        """What identifies the object's content in the ledger: its checksum, else its ETag."""
-        return self.checksum or self.etag
-
 
 @dataclass(frozen=True)
 class Quarantine:

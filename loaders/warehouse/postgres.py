@@ -134,7 +134,6 @@ _DATA_ERROR_CLASSES = ("22", "23", "54")
 _BAD_COPY_FILE_FORMAT = "22P04"  # missing or extra columns, an unterminated quoted field
 # A value the column's type refused: invalid text, out of range, too long. Datetimes never widen.
 _WIDENING_CODES = ("22P02", "22003", "22001")
-_OP_VALUES = ("I", "U", "D")
 
 
 class PostgresWarehouse(Warehouse):
@@ -563,8 +562,10 @@ class PostgresWarehouse(Warehouse):
         except psycopg2.Error as err:
             self._release = ""
             self._rollback()
+            # PostgreSQL's primary message and code only: its CONTEXT line can quote the record being copied
             raise LoadFailure(f"batch {batch.batch_id} ({raw_table or 'quarantines'}) failed and was rolled back: "
-                              f"{str(err).strip()}") from None
+                              f"{clean_text(err.diag.message_primary or type(err).__name__)} "
+                              f"(SQLSTATE {err.pgcode or '?'})") from None
         except BaseException:
             self._release = ""
             self._rollback()
@@ -723,7 +724,7 @@ class PostgresWarehouse(Warehouse):
             (o.key, o.etag or o.checksum, o.size, o.status, o.raw_table, o.rows if o.status == LOADED else None,
              o.batch_id, ledger.limit_text(o.reason), o.line, ",".join(o.added_columns) or None, recorded_at,
              o.checksum or None, ledger.limit_text(ledger.WIDENED_SEPARATOR.join(o.widened)) or None)
-            for o in outcomes if o.status in (LOADED, QUARANTINED, *DONE)
+            for o in outcomes if o.status in (QUARANTINED, *DONE)
         ]
         if not rows:
             return
