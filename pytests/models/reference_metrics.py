@@ -141,7 +141,10 @@ def _latest(records: list[dict], key, order) -> dict:
 
 
 def _dms_order(r: dict):
-    return (r.get("dms_change_seq") or "", r.get("dms_commit_ts") or "", r["_key"], r["_row"])
+    # as cdc_version_order: commit time, then change sequence (a full load at its task's start, with an
+    # empty sequence); then, where the model uses the load time, the landed file and record (the simulator
+    # never delivers two versions that tie on the source's own ordering)
+    return (r.get("dms_commit_ts") or "", r.get("dms_change_seq") or "", r["_key"], r["_row"])
 
 
 def _sf_order(r: dict):
