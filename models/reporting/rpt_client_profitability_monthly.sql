@@ -104,17 +104,42 @@ final as (
         cast(current_clients.tier as varchar(255)) as tier,
         cast(current_clients.account_manager_username as varchar(320)) as account_manager_username,
         cast(current_clients.account_manager_name as varchar(484)) as account_manager_name,
+        -- a month with OTIF rows but no shipped order has 0 of everything; a shipped month keeps the
+        -- mart's null where an amount is unknown (a missing rate): never shown as $0
         cast(coalesce(profitability.shipped_orders, 0) as integer) as shipped_orders,
         cast(coalesce(profitability.units_shipped, 0) as bigint) as units_shipped,
-        cast(coalesce(profitability.revenue_usd, 0) as numeric(18, 2)) as revenue_usd,
-        cast(coalesce(profitability.handling_fee_revenue_usd, 0) as numeric(18, 2)) as handling_fee_revenue_usd,
-        cast(coalesce(profitability.pick_fee_revenue_usd, 0) as numeric(18, 2)) as pick_fee_revenue_usd,
-        cast(coalesce(profitability.freight_recharge_revenue_usd, 0) as numeric(18, 2))
-            as freight_recharge_revenue_usd,
-        cast(coalesce(profitability.cost_usd, 0) as numeric(18, 2)) as cost_usd,
-        cast(coalesce(profitability.freight_cost_usd, 0) as numeric(18, 2)) as freight_cost_usd,
-        cast(coalesce(profitability.warehouse_handling_cost_usd, 0) as numeric(18, 2)) as warehouse_handling_cost_usd,
-        cast(coalesce(profitability.gross_margin_usd, 0) as numeric(18, 2)) as gross_margin_usd,
+        cast(
+            case when profitability.client_id is null then 0 else profitability.revenue_usd end
+            as numeric(18, 2)
+        ) as revenue_usd,
+        cast(
+            case when profitability.client_id is null then 0 else profitability.handling_fee_revenue_usd end
+            as numeric(18, 2)
+        ) as handling_fee_revenue_usd,
+        cast(
+            case when profitability.client_id is null then 0 else profitability.pick_fee_revenue_usd end
+            as numeric(18, 2)
+        ) as pick_fee_revenue_usd,
+        cast(
+            case when profitability.client_id is null then 0 else profitability.freight_recharge_revenue_usd end
+            as numeric(18, 2)
+        ) as freight_recharge_revenue_usd,
+        cast(
+            case when profitability.client_id is null then 0 else profitability.cost_usd end
+            as numeric(18, 2)
+        ) as cost_usd,
+        cast(
+            case when profitability.client_id is null then 0 else profitability.freight_cost_usd end
+            as numeric(18, 2)
+        ) as freight_cost_usd,
+        cast(
+            case when profitability.client_id is null then 0 else profitability.warehouse_handling_cost_usd end
+            as numeric(18, 2)
+        ) as warehouse_handling_cost_usd,
+        cast(
+            case when profitability.client_id is null then 0 else profitability.gross_margin_usd end
+            as numeric(18, 2)
+        ) as gross_margin_usd,
         cast(profitability.margin_pct as numeric(9, 2)) as margin_pct,
         cast(previous_months.revenue_usd as numeric(18, 2)) as previous_month_revenue_usd,
         cast(previous_months.gross_margin_usd as numeric(18, 2)) as previous_month_gross_margin_usd,
