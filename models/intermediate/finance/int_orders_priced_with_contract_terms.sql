@@ -1,9 +1,10 @@
 {#- Client profitability at order grain (see the revenue_usd / cost_usd docs): every shipped,
     non-cancelled, non-deleted order, priced with the contract version in force at its ShippedAt
-    (int_orders_contract_in_force) and converted at the rate of its ship month. fct_client_profitability_monthly sums it. A missing
-    reference row (no rate for the contract's or a shipment's currency in the ship month, no cost rate
-    for the warehouse) leaves the amounts it feeds null and sets an is_missing_* flag: an order is never
-    priced at zero or at another row's rate, and the mart's tests fail on the flags. -#}
+    (int_orders_contract_in_force) and converted at the rate of its ship month;
+    fct_client_profitability_monthly sums it. A missing reference row (no rate for the contract's or a
+    shipment's currency in the ship month, no cost rate for the warehouse) or a shipment without a freight
+    cost leaves the amounts it feeds null and sets an is_missing_* flag: an order is never priced at zero
+    or at another row's rate, and the mart's tests fail on the flags. -#}
 with
 
 shipped_orders as (
@@ -41,9 +42,7 @@ order_freight as (
         sum(case when freight_cost is null then 1 else 0 end) as shipments_without_freight_cost,
         sum(case when freight_cost is not null and freight_cost_usd is null then 1 else 0 end)
             as shipments_without_freight_rate,
-        case
-            when count(freight_cost_usd) = count(*) then sum(freight_cost_usd)
-        end as freight_cost_usd
+        {{ sum_if_all_known('freight_cost_usd') }} as freight_cost_usd
     from shipments
     group by order_id
 

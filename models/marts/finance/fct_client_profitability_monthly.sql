@@ -33,28 +33,14 @@ monthly as (
         sum(case when is_missing_freight_cost then 1 else 0 end) as orders_without_freight_cost,
         sum(case when is_missing_warehouse_rate then 1 else 0 end) as orders_without_warehouse_rate,
         count(distinct contract_version_key) as contract_versions_applied,
-        -- an amount unknown for one order is unknown for the month (count() skips nulls): no partial sums
-        case
-            when count(handling_fee_revenue_usd) = count(*) then sum(handling_fee_revenue_usd)
-        end as handling_fee_revenue_usd,
-        case
-            when count(pick_fee_revenue_usd) = count(*) then sum(pick_fee_revenue_usd)
-        end as pick_fee_revenue_usd,
-        case
-            when count(freight_recharge_revenue_usd) = count(*) then sum(freight_recharge_revenue_usd)
-        end as freight_recharge_revenue_usd,
-        case
-            when count(revenue_usd) = count(*) then sum(revenue_usd)
-        end as revenue_usd,
-        case
-            when count(freight_cost_usd) = count(*) then sum(freight_cost_usd)
-        end as freight_cost_usd,
-        case
-            when count(warehouse_handling_cost_usd) = count(*) then sum(warehouse_handling_cost_usd)
-        end as warehouse_handling_cost_usd,
-        case
-            when count(cost_usd) = count(*) then sum(cost_usd)
-        end as cost_usd
+        -- an amount unknown for one order is unknown for the month: no partial sums
+        {{ sum_if_all_known('handling_fee_revenue_usd') }} as handling_fee_revenue_usd,
+        {{ sum_if_all_known('pick_fee_revenue_usd') }} as pick_fee_revenue_usd,
+        {{ sum_if_all_known('freight_recharge_revenue_usd') }} as freight_recharge_revenue_usd,
+        {{ sum_if_all_known('revenue_usd') }} as revenue_usd,
+        {{ sum_if_all_known('freight_cost_usd') }} as freight_cost_usd,
+        {{ sum_if_all_known('warehouse_handling_cost_usd') }} as warehouse_handling_cost_usd,
+        {{ sum_if_all_known('cost_usd') }} as cost_usd
     from priced_orders
     group by client_id, ship_month
 
