@@ -19,11 +19,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def query(settings: Settings, sql: str, params: tuple | dict = ()) -> list[tuple]:
-    """Rows of one statement on the settings' database (none for a statement without a result)."""
+def query(settings: Settings, sql: str, params: tuple | dict = (), user: str | None = None) -> list[tuple]:
+    """Rows of one statement on the settings' database (none for a statement without a result), as the
+    warehouse's superuser or as `user`."""
     import psycopg2
 
-    conn = psycopg2.connect(settings.dsn())
+    conn = psycopg2.connect(settings.dsn(user=user) if user else settings.dsn())
     try:
         with conn.cursor() as cur:
             cur.execute(sql, params)

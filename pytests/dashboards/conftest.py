@@ -43,17 +43,7 @@ class DashWarehouse:
                 "UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "0"}
 
     def query(self, sql: str, params: tuple = (), login: str | None = None) -> list[tuple]:
-        if login is None:
-            return query(self.settings, sql, params)
-        import psycopg2
-
-        conn = psycopg2.connect(self.settings.dsn(user=self.prefix + login))
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return query(self.settings, sql, params, user=self.prefix + login if login else None)
 
     def people(self, team: str) -> list[str]:
         """Logins (without the prefix) of the mapping's people of one team, with a client each."""

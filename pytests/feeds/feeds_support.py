@@ -126,6 +126,11 @@ class Built:
         data = json.loads((self.target / "run_results.json").read_text())
         return {r["unique_id"].split(".")[2]: r for r in data["results"]}
 
+    def outcome(self, test: str) -> tuple[str, int | None]:
+        """(status, failing rows) of one test in the last dbt command."""
+        result = self.results()[test]
+        return result["status"], result["failures"]
+
 
 def new_database(warehouse: Settings) -> Settings:
     name = f"test_feeds_{uuid.uuid4().hex[:10]}"

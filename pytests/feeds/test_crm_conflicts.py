@@ -62,10 +62,6 @@ def built(warehouse, tmp_path_factory):
     support.drop_database(warehouse, settings.pg_database)
 
 
-def _outcome(built, test: str) -> tuple[str, int]:
-    result = built.results()[test]
-    return result["status"], result["failures"]
-
 
 def test_overlapping_activated_contracts_fail_the_build(built):
     assert built.build_exit != 0
@@ -73,11 +69,11 @@ def test_overlapping_activated_contracts_fail_the_build(built):
     overlapping = built.query("select count(*) from analytics_marts.fct_orders where client_id = 502 "
                               "and shipped_at >= timestamp '2026-10-15' and not is_cancelled")[0][0]
     assert overlapping > 0
-    assert _outcome(built, "orders_have_at_most_one_contract_in_force") == ("fail", overlapping)
+    assert built.outcome("orders_have_at_most_one_contract_in_force") == ("fail", overlapping)
 
 
 def test_a_second_account_with_the_same_client_code_warns_and_its_contract_belongs_to_no_client(built):
-    assert _outcome(built, "one_live_account_per_wms_client_code") == ("warn", 1)
+    assert built.outcome("one_live_account_per_wms_client_code") == ("warn", 1)
     assert built.query("select account_id, tier from analytics_marts.dim_client "
                        "where client_id = 502 and is_current") == [("001000000000FIX002", "Silver")]
     assert built.query("select contract_number, client_id from analytics_marts.dim_contract "

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 import yaml
+from raw_rows import INVENTORY_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, SHIPMENT_COLUMNS, insert_rows
 
 from unify.dbt_runner import run_dbt
 
@@ -45,20 +46,6 @@ FACT_QUERIES = {
                                          "from analytics_staging.stg_azureware__inventory_balances "
                                          "order by product_id, warehouse_id",
 }
-
-ORDER_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "orderid", "ordernumber", "clientid", "warehouseid",
-                 "ordertype", "priority", "createdat", "requiredshipby", "promiseddeliverydate", "status",
-                 "shippedat", "customername", "destinationaddress", "destinationpostcode", "destinationcountry",
-                 "modifiedat", "_source_key", "_source_row", "_batch_id", "_loaded_at")
-LINE_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "orderlineid", "orderid", "linenumber", "productid",
-                "qtyordered", "qtypicked", "qtyshipped", "modifiedat", "_source_key", "_source_row", "_batch_id",
-                "_loaded_at")
-INVENTORY_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "warehouseid", "productid", "qtyonhand",
-                     "qtyallocated", "modifiedat", "_source_key", "_source_row", "_batch_id", "_loaded_at")
-SHIPMENT_COLUMNS = ("shipment_id", "order_number", "warehouse_code", "carrier_id", "service_level",
-                    "tracking_number", "shipped_at", "estimated_delivery_at", "delivered_at", "status", "weight_kg",
-                    "freight_cost", "currency", "updated_at", "_source_key", "_source_row", "_batch_id",
-                    "_loaded_at")
 
 _seq = iter(range(1, 10_000))
 
@@ -92,14 +79,6 @@ def _shipment(shipment_id: str, order_id: int, delivered: datetime | None, updat
             datetime(2026, 3, 3, 12), delivered, "DELIVERED" if delivered else "IN_TRANSIT", 1.5,
             "12.34", "GBP", updated, f"tms/shipments/dt={loaded:%Y-%m-%d}/shipments-{loaded:%Y%m%d}.csv",
             next(_seq), f"b-{loaded:%H%M%S}", loaded)
-
-
-def _insert(settings, table: str, columns: tuple, rows: list[tuple]) -> None:
-    conn = psycopg2.connect(settings.dsn())
-    with conn, conn.cursor() as cur:
-        placeholders = ", ".join(["%s"] * len(columns))
-        cur.executemany(f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows)
-    conn.close()
 
 
 def _facts(settings) -> dict[str, list[tuple]]:
@@ -144,7 +123,7 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     early = T0 - timedelta(hours=2)  # a load well before the mark: outside any lookback
     day1 = datetime(2026, 3, 1, 9, 0, 0)
     # ---- first cycle: full load of orders (empty change seq), lines, one shipment; the newest load at T0
-    _insert(settings, "raw_azureware.orders", ORDER_COLUMNS, [
+    insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
         _order(1, "NEW", day1, T0, op="I", full_load=True),
         _order(1, "SHIPPED", datetime(2026, 3, 1, 14), T0, shipped=datetime(2026, 3, 1, 14)),
         _order(2, "PACKED", day1, T0, op="I", full_load=True),
@@ -154,17 +133,17 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
         _order(6, "PACKED", day1, early, op="I", full_load=True),
         _order(8, "NEW", day1, T0, op="I", full_load=True),
     ])
-    _insert(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
+    insert_rows(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
         _line(11, 1, 2, day1, T0), _line(21, 2, 0, day1, T0), _line(31, 3, 0, day1, early),
         _line(41, 4, 0, day1, T0), _line(51, 5, 2, day1, T0), _line(61, 6, 0, day1, early),
         _line(71, 7, 2, day1, T0),  # its order arrives only in the second cycle
         _line(81, 8, 0, day1, T0),
     ])
-    _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
+    insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
         _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), T0),
         _shipment("SHP-901", 9, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), T0),  # order 9 never arrives
     ])
-    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+    insert_rows(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
         _inventory(1001, 50, day1, T0, op="I"), _inventory(1002, 20, day1, early, op="I"),
         _inventory(1003, 30, day1, early, op="I"),
     ])
@@ -177,7 +156,7 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     # ---- second cycle. Batches committed after the first build, stamped in commit order after its mark:
     t1, t2 = T0 + timedelta(minutes=10), T0 + timedelta(minutes=12)
     day2 = datetime(2026, 3, 2, 10, 0, 0)
-    _insert(settings, "raw_azureware.orders", ORDER_COLUMNS, [
+    insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
         # out of order: an OLDER change of order 1 lands now (lower change seq): must not win
         _order(1, "PICKING", datetime(2026, 3, 1, 10), t1),
         # late: order 2's shipping, from yesterday afternoon, delivered only now
@@ -190,16 +169,16 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
         _order(8, "SHIPPED", datetime(2026, 3, 2, 11), t1, shipped=datetime(2026, 3, 2, 11)),
         _order(8, "PICKING", datetime(2026, 3, 2, 10), t1),
     ])
-    _insert(settings, "raw_azureware.orders", ORDER_COLUMNS, [
+    insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
         # out of order across batches: an even older change of order 8 in a later batch
         _order(8, "PACKED", datetime(2026, 3, 2, 9, 30), t2),
     ])
-    _insert(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
+    insert_rows(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
         _line(21, 2, 2, datetime(2026, 3, 1, 16), t1, op="U"),
         _line(41, 4, 0, day2, t1, op="D"),
         _line(81, 8, 2, datetime(2026, 3, 2, 11), t1, op="U"),
     ])
-    _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
+    insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
         # order 5's shipment is delivered; an older version of it is re-delivered in the same batch
         _shipment("SHP-501", 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t1),
         _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), t1),
@@ -211,8 +190,8 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     corrected[SHIPMENT_COLUMNS.index("freight_cost")] = "15.00"
     assert corrected[SHIPMENT_COLUMNS.index("_source_key")] == _shipment(
         "SHP-501", 5, None, datetime(2026, 3, 1, 15), t1)[SHIPMENT_COLUMNS.index("_source_key")]
-    _insert(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [tuple(corrected)])
-    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+    insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [tuple(corrected)])
+    insert_rows(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
         # out of order: an older change of the current winner lands after it, and must lose to it
         _inventory(1001, 40, datetime(2026, 3, 1, 8), t1),
         # late: a product's first balance, from yesterday
@@ -223,15 +202,15 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     # before the mark), order 6 in one stamped beyond it (20 min): neither key has another raw row
     # loaded inside the window (a key is re-resolved when ANY of its raw rows was loaded after the
     # mark minus the lookback).
-    _insert(settings, "raw_azureware.orders", ORDER_COLUMNS, [
+    insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
         _order(3, "SHIPPED", day2, WITHIN_LOOKBACK, shipped=day2),
         _order(6, "SHIPPED", day2, BEYOND_LOOKBACK, shipped=day2),
     ])
-    _insert(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
+    insert_rows(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
         _line(31, 3, 2, day2, WITHIN_LOOKBACK, op="U"),
         _line(61, 6, 2, day2, BEYOND_LOOKBACK, op="U"),
     ])
-    _insert(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
+    insert_rows(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
         _inventory(1002, 25, day2, WITHIN_LOOKBACK), _inventory(1003, 35, day2, BEYOND_LOOKBACK),
     ])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True, env=env)
