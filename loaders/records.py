@@ -29,8 +29,8 @@ class FileFormat:
     header_rows: int = 0  # csv: lines before the first record
     null_marker: str | None = None  # csv: the unquoted text that means NULL ('NULL' for DMS, '' for TMS)
     empty_is_null: bool = False  # csv: an empty field is NULL, quoted ("") or not, even for text columns (TMS)
-    # csv: every record, the last one included, ends with a line break (DMS always; TMS pinned in
-    # SOURCE_FORMATS.md): a file without a final one was cut short and is quarantined as truncated
+    # csv: every record, the last one included, ends with a line break (TMS, pinned in SOURCE_FORMATS.md;
+    # not promised for DMS): a file without a final one was cut short and is quarantined as truncated
     records_end_with_newline: bool = False
 
 
