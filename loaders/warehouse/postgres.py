@@ -193,8 +193,14 @@ class PostgresWarehouse(Warehouse):
                     for column, type_, _not_null in columns:  # a ledger from before a column existed
                         cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
                             table, sql.Identifier(column)))
-                cur.execute(sql.SQL("create index if not exists load_ledger_object_key on {}.{} (object_key)").format(
-                    sql.Identifier(ledger.SCHEMA), sql.Identifier(ledger.LEDGER)))
+                # by key (discovery), by time (the load tests read the last day) and the quarantines alone (the
+                # ledger tests read them on every cycle): the ledger grows by every landed file, forever
+                for index, definition in (("load_ledger_object_key", "(object_key)"),
+                                          ("load_ledger_recorded_at", "(recorded_at)"),
+                                          ("load_ledger_quarantined", "(raw_table, recorded_at) "
+                                                                      "where status = 'quarantined'")):
+                    cur.execute(sql.SQL("create index if not exists {} on {}.{} " + definition).format(
+                        sql.Identifier(index), sql.Identifier(ledger.SCHEMA), sql.Identifier(ledger.LEDGER)))
                 schemas = {t.raw_schema for t in tables}
                 existing = self._existing_columns(cur, schemas)
                 indexes = self._existing_indexes(cur, schemas)

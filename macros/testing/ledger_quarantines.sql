@@ -21,63 +21,76 @@
             || substring(dms_name, 14, 2) as timestamp
         )
     {%- endset -%}
+    {%- set object_folder = "regexp_replace(object_key, '/[^/]*$', '')" -%}
+    {%- set dms_name -%}
+        case
+            when raw_table like 'raw_azureware.%'
+                then regexp_substr(object_key, '[0-9]{8}-[0-9]{6}[0-9]*[.][A-Za-z]+$')
+        end
+    {%- endset -%}
     with
 
-    ledger_rows as (
+    -- The ledger grows by every landed file, forever: the key parsing below reads only the quarantined
+    -- rows and the loads of their tables from a day before the oldest quarantine (none: nothing at all).
+    quarantine_attempts as (
 
         select
             object_key,
             etag,
-            status,
             raw_table,
             reason,
             recorded_at,
-            regexp_replace(object_key, '/[^/]*$', '') as object_folder,
-            case
-                when raw_table like 'raw_azureware.%'
-                    then regexp_substr(object_key, '[0-9]{8}-[0-9]{6}[0-9]*[.][A-Za-z]+$')
-            end as dms_name
-        from {{ ledger }}
-
-    ),
-
-    timed as (
-
-        select
-            *,
-            case when dms_name is not null then {{ name_time }} end as name_time
-        from ledger_rows
-
-    ),
-
-    quarantine_attempts as (
-
-        select
-            *,
             row_number() over (partition by object_key, etag order by recorded_at desc) as attempt_rank
-        from timed
+        from {{ ledger }}
         where status = 'quarantined'
 
     ),
 
-    quarantined as (
+    quarantined_rows as (
 
         -- an object retried and quarantined again counts once, at its latest attempt
-        select *
+        select
+            *,
+            {{ object_folder }} as object_folder,
+            {{ dms_name }} as dms_name
         from quarantine_attempts
         where attempt_rank = 1
 
     ),
 
-    loaded as (
+    quarantined as (
 
-        select *
-        from timed
+        select
+            *,
+            case when dms_name is not null then {{ name_time }} end as name_time
+        from quarantined_rows
+
+    ),
+
+    loaded_rows as (
+
+        select
+            object_key,
+            raw_table,
+            recorded_at,
+            {{ object_folder }} as object_folder,
+            {{ dms_name }} as dms_name
+        from {{ ledger }}
         where
             status = 'loaded'
+            and raw_table in (select raw_table from quarantined)
             and recorded_at >= (
                 select {{ dbt.dateadd('day', -1, 'min(recorded_at)') }} from quarantined
             )
+
+    ),
+
+    loaded as (
+
+        select
+            *,
+            case when dms_name is not null then {{ name_time }} end as name_time
+        from loaded_rows
 
     ),
 

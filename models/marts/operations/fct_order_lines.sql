@@ -109,4 +109,5 @@ final as (
 
 )
 
-select * from final
+-- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
+{{ select_changed_rows('final', 'order_line_id') }}

@@ -121,4 +121,5 @@ final as (
 
 )
 
-select * from final
+-- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
+{{ select_changed_rows('final', ['warehouse_id', 'product_id']) }}

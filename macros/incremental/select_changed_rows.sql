@@ -1,0 +1,31 @@
+{#- The final SELECT of an incremental delete+insert model: every row of the CTE `cte` in a full build;
+    in an incremental run only the rows that are new or differ from the target's row of the same key.
+    The lookback re-reads keys whose rows the previous run already wrote (at least the whole batch at
+    the high-water mark: a TMS extract is one batch of a day's rows), and delete+insert would delete and
+    write each of them again, with its indexes; a row that compares equal, column by column (NULL equal
+    to NULL), is left where it is, so a run writes what changed. The columns compared are the model's
+    documented ones (every column is); when the target lacks one of them (a column being added through
+    on_schema_change), every row is written, as before. In a unit test (`this` is a fixture) every row
+    is returned: the tests there pin which keys a run resolves, not which it rewrites. -#}
+{% macro select_changed_rows(cte, unique_key) -%}
+    {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+    {%- set columns = model.columns.keys() | map('lower') | list if model.columns is defined else [] -%}
+    {%- set compare = is_incremental() and model.resource_type != 'unit_test' and columns | length > 0 -%}
+    {%- if compare and execute and var('unify_gate_is_incremental', none) is none -%}
+        {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- set compare = (columns | reject('in', existing) | list | length) == 0 -%}
+    {%- endif -%}
+    {%- if compare %}
+select new_rows.*
+from {{ cte }} as new_rows
+left join {{ this }} as existing_rows
+    on {% for key in keys %}existing_rows.{{ key }} = new_rows.{{ key }}{% if not loop.last %}
+    and {% endif %}{% endfor %}
+    {%- for column in columns if column not in keys %}
+    and (existing_rows.{{ column }} = new_rows.{{ column }} or (existing_rows.{{ column }} is null and new_rows.{{ column }} is null))
+    {%- endfor %}
+where existing_rows.{{ keys[0] }} is null
+    {%- else %}
+select * from {{ cte }}
+    {%- endif %}
+{%- endmacro %}
