@@ -14,7 +14,10 @@ different tests, and in `dbt build` one failing test would skip the models after
   all fails assert_otif_denominators_have_deliveries;
 - order 70102's line (shipped in full on 11-03) is left out of the DMS OrderLines files: with no line
   there was no short line, so it counted as in full; now it is neither in full nor OTIF and
-  shipped_orders_have_lines fails with that one order.
+  shipped_orders_have_lines fails with that one order;
+- and two children gain a parent that never arrives: TMS shipment SHP-000999 names order SO-Z-9999 and
+  an order line (800999) names order 79999, neither ever in the WMS: by the metric definitions they
+  count nowhere, and assert_children_reach_their_wms_order warns about both.
 """
 
 from __future__ import annotations
@@ -50,6 +53,16 @@ def _without_freight(shipment_id: str):
     return change
 
 
+def _with_orphan_shipment(header, rows):
+    """A shipment of 11-04 for an order the WMS never delivers."""
+    values = {"shipment_id": "SHP-000999", "order_number": "SO-Z-9999", "warehouse_code": "LHR1", "carrier_id": "C7",
+              "service_level": "STANDARD", "tracking_number": "KH000999GB", "shipped_at": "2026-11-04T12:00:00Z",
+              "estimated_delivery_at": "2026-11-06T21:00:00Z", "updated_at": "2026-11-04T12:00:00Z",
+              "status": "IN_TRANSIT", "delivered_at": "", "weight_kg": "1.000", "freight_cost": "5.00",
+              "currency": "GBP"}
+    return [*rows, [values[name] for name in header]]
+
+
 def _without_shipments(prefix: str):
     def change(header, rows):
         key = header.index("shipment_id")
@@ -67,10 +80,14 @@ def built(warehouse, tmp_path_factory):
         _rewrite_csv(path, _without_freight("SHP-000101"))
         _rewrite_csv(path, _without_shipments("SHP-0002"))
     assert [path.read_bytes() for path in shipments] != before
+    _rewrite_csv(next(p for p in shipments if "dt=2026-11-04" in p.as_posix()), _with_orphan_shipment)
     for path in (landing / "dms/azureware/dbo/OrderLines").glob("*.parquet"):
         path.unlink()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(feeds_support, "ORDER_LINES", [r for r in feeds_support.ORDER_LINES if r[4] != 70102])
+        lines = [r for r in feeds_support.ORDER_LINES if r[4] != 70102]
+        orphan = next(r for r in lines if r[3] == 800004)  # a line of 11-03, now of an order never delivered
+        lines.append((orphan[0], "I", orphan[2], 800999, 79999, *orphan[5:11], orphan[11][:-3] + "999"))
+        patch.setattr(feeds_support, "ORDER_LINES", lines)
         feeds_support.write_order_lines_parquet(landing)
     settings = new_database(warehouse)
     result = load_and_build(settings, landing, tmp / "target")
@@ -108,3 +125,9 @@ def test_a_small_client_month_without_any_tms_shipment_fails_whatever_its_size(b
     result = next(r for r in json.loads((target / "run_results.json").read_text())["results"]
                   if r["unique_id"].split(".")[2] == "assert_otif_denominators_have_deliveries")
     assert (result["status"], result["failures"]) == ("fail", 1)  # client 502's November
+
+
+def test_shipments_and_lines_whose_order_never_arrives_count_nowhere_and_warn(built):
+    assert built.outcome("assert_children_reach_their_wms_order") == ("warn", 2)
+    assert built.query("select count(*) from analytics_marts.fct_shipments where shipment_id = 'SHP-000999'") == [(0,)]
+    assert built.query("select count(*) from analytics_marts.fct_order_lines where order_line_id = 800999") == [(0,)]
