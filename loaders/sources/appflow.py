@@ -7,7 +7,11 @@ extension, may contain ':'), so files are identified by their folder and their f
 (Parquet's magic bytes, else JSON Lines), never by extension.
 
 JSON values are parsed with the raw types' Arrow equivalents for known fields (exact decimals for
-currency and percent, int64, booleans, strings for dates and times) and inferred for new fields.
+currency and percent, int64, booleans, strings for dates and times) and inferred for new fields. A JSON
+number is any number: a decimal field is read exactly at up to 38 places, then rounded to its column's
+scale (half away from zero, as PostgreSQL and Redshift round numeric input), so `0.45000000000000001`
+loads as 0.4500 as COPY would load it, never quarantines its file; one with more whole digits than its
+column holds is passed on wider, for the loader's widening (loaders/evolution.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 from typing import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from loaders.landing import LandedObject, LandingZone
@@ -52,8 +57,33 @@ def flow_table(flow: str, flow_prefix: str) -> SourceTable | None:
     return next((t for t in SALESFORCE if t.name.lower() == name), None)
 
 
+# How JSON numbers of decimal fields are first read: exactly, 38 digits on either side of the point.
+_JSON_DECIMAL = pa.decimal256(76, 38)
+
+
 def _json_schema(table: SourceTable) -> pa.Schema:
-    return pa.schema([pa.field(c.name, arrow_type_for_raw(c.raw_type)) for c in table.columns])
+    return pa.schema([pa.field(c.name, _JSON_DECIMAL if pa.types.is_decimal(t := arrow_type_for_raw(c.raw_type))
+                               else t) for c in table.columns])
+
+
+def _to_column_scale(key: str, table: pa.Table, source: SourceTable) -> pa.Table:
+    """Decimal fields, read at 38 places, rounded to their raw column's scale and typed as the column (or,
+    when a value has more whole digits than the column holds, as decimal(38, scale): a widening)."""
+    wanted = {c.name: arrow_type_for_raw(c.raw_type) for c in source.columns}
+    for index, name in enumerate(table.column_names):
+        column, target = table.column(index), wanted.get(name)
+        if target is None or column.type != _JSON_DECIMAL:
+            continue
+        rounded = pc.round(column, ndigits=target.scale, round_mode="half_towards_infinity")
+        for typed in (target, pa.decimal128(38, target.scale)):
+            try:
+                table = table.set_column(index, name, rounded.cast(typed))
+                break
+            except pa.ArrowInvalid:
+                continue
+        else:
+            raise FileFormatError(key, f"field {name}: a number with more than {38 - target.scale} whole digits", None)
+    return table
 
 
 def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
@@ -68,6 +98,7 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
     except pa.ArrowException as err:
         del data  # the diagnosis streams the object again, line by line
         raise FileFormatError(sf.key, *_locate_json_problem(zone, sf.key, err)) from None
+    table = _to_column_scale(sf.key, table, sf.table)
     # A known field no record mentions comes back all-null: harmless, except for the fields that
     # identify and order records, which count as missing (the schema check then quarantines the file).
     required = {c.lower() for c in (*sf.table.primary_key, *sf.table.version_order)}
