@@ -156,7 +156,7 @@ class ColumnProfile:
     max_chars: int  # longest value, characters
     max_bytes: int  # longest value, UTF-8 bytes (Redshift's varchar counts bytes)
     all_integer: bool  # every value an optionally signed run of digits
-    all_decimal: bool  # every value a plain decimal number (digits, one optional point)
+    all_decimal: bool  # every value a decimal number (digits, one optional point, an optional exponent)
     int_digits: int  # most digits before the point (leading zeros and sign dropped)
     scale: int  # most digits after the point
     min_int: int | None  # smallest and largest value, when all are integers of at most 38 digits
@@ -166,7 +166,9 @@ class ColumnProfile:
 # A value as the profile reads it: trimmed of blanks; the patterns are POSIX regular expressions, which
 # PostgreSQL and Redshift (the `~` operator) both take.
 INTEGER_PATTERN = r"^[+-]?[0-9]+$"
-DECIMAL_PATTERN = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$"
+# A decimal may carry an exponent (`2.5E+0`): PostgreSQL's and Redshift's numeric input take it. Its digits
+# are counted on the mantissa; a value the exponent makes too large fails its COPY again, and quarantines.
+DECIMAL_PATTERN = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 
 
 def profile_sql(table: str, columns: Sequence[str], quote: Callable[[str], str], literal: Callable[[str], str],
@@ -178,7 +180,8 @@ def profile_sql(table: str, columns: Sequence[str], quote: Callable[[str], str],
         v = f"TRIM({quote(name)})"
         is_int = f"{v} ~ {literal(INTEGER_PATTERN)}"
         is_dec = f"{v} ~ {literal(DECIMAL_PATTERN)}"
-        digits = f"LTRIM(SPLIT_PART(LTRIM(LTRIM({v}, '+'), '-'), '.', 1), '0')"
+        mantissa = f"SPLIT_PART(UPPER({v}), 'E', 1)"
+        digits = f"LTRIM(SPLIT_PART(LTRIM(LTRIM({mantissa}, '+'), '-'), '.', 1), '0')"
         parts += [
             f"COUNT({quote(name)})",
             f"COALESCE(MAX({length_chars}({quote(name)})), 0)",
@@ -186,7 +189,7 @@ def profile_sql(table: str, columns: Sequence[str], quote: Callable[[str], str],
             f"COALESCE(MIN(CASE WHEN {quote(name)} IS NULL OR {is_int} THEN 1 ELSE 0 END), 1)",
             f"COALESCE(MIN(CASE WHEN {quote(name)} IS NULL OR {is_dec} THEN 1 ELSE 0 END), 1)",
             f"COALESCE(MAX(CASE WHEN {is_dec} THEN LENGTH({digits}) END), 0)",
-            f"COALESCE(MAX(CASE WHEN {is_dec} THEN LENGTH(SPLIT_PART({v}, '.', 2)) END), 0)",
+            f"COALESCE(MAX(CASE WHEN {is_dec} THEN LENGTH(SPLIT_PART({mantissa}, '.', 2)) END), 0)",
             f"MIN(CASE WHEN {is_int} AND LENGTH({digits}) <= {MAX_PRECISION} THEN CAST({v} AS NUMERIC(38,0)) END)",
             f"MAX(CASE WHEN {is_int} AND LENGTH({digits}) <= {MAX_PRECISION} THEN CAST({v} AS NUMERIC(38,0)) END)",
         ]
