@@ -95,6 +95,57 @@ def test_values_a_wider_type_holds_widen_the_raw_column_and_are_reported_like_ad
         "tms/shipments/dt=2026-11-02/shipments-20261102.csv"].split("; ")
 
 
+def test_a_number_with_an_exponent_keeps_its_numeric_column_when_another_column_widens(database, tmp_path):
+    """A 70-character carrier id widens carrier_id (TMS ids are opaque strings of no promised length), and
+    every widenable column of the file is profiled then: weight_kg's `2.5E+0`, a number both warehouses
+    take, was judged text and turned the column into varchar, after which every build failed (numeric
+    in the models, text in raw). It is a number: weight_kg stays numeric(12,3)."""
+    root = tmp_path / "landing"
+    carrier = "C" * 70
+    _write(root, "tms/shipments/dt=2026-11-10/shipments-20261110.csv",
+           f"{TMS_SHIPMENTS}\n"
+           f"SHP-000302,SO-A-0007,LHR1,{carrier},STANDARD,T1,2026-11-06T12:00:00Z,,2026-11-07T20:00:00Z,DELIVERED,"
+           "2.5E+0,3.00,GBP,2026-11-10T08:00:00Z\n")
+    report = load(database, str(root), sources=["tms"])
+    assert report.exit_code == EXIT_OK, report.summary()
+    widened = {(d["table"], d["column"]): (d["from"], d["type"]) for d in report.drift if d["change"] == "widened"}
+    assert widened == {("raw_tms.shipments", "carrier_id"): ("varchar(64)", "varchar(128)")}
+    assert query(database, "select carrier_id, weight_kg::text from raw_tms.shipments") == [(carrier, "2.500")]
+
+
+def test_json_numbers_with_more_places_than_the_column_round_and_more_whole_digits_widen(database, tmp_path):
+    """Any JSON number is a number (SOURCE_FORMATS.md: JSON numbers): a Salesforce decimal written as
+    0.45000000000000001 (a double printed in full) or with a third place in a currency field rounds to
+    the column's scale, half away from zero, as COPY rounds numeric input; a value with more whole digits
+    than the column holds widens it. Before, the part file was quarantined ("requires scale 17"), and an
+    incremental flow never pulls those records again."""
+    root = tmp_path / "landing"
+    contract = {"AccountId": "001000000000FIX001", "ContractNumber": "00009001",
+                "Status": "Activated", "StartDate": "2026-10-01", "EndDate": "2027-09-30", "CurrencyIsoCode": "GBP",
+                "IsDeleted": False, "CreatedDate": "2026-09-20T08:00:00.000Z"}
+    # the numbers as written in the file (json.dumps would print Python's shortest float instead)
+    numbers = [("2.505", "0.45000000000000001", "10.300000000000001", "95"),
+               ("-2.495", "1e-30", "1.2e1", "123456.5")]
+    lines = []
+    for n, (fee, pick, markup, target) in enumerate(numbers, start=1):
+        line = json.dumps({**contract, "Id": f"80000000000000000{n}", "LastModifiedDate": "2026-11-03T12:00:00.000Z",
+                           "SystemModstamp": "2026-11-03T12:00:00.000Z", "Handling_Fee_Per_Order__c": "@1",
+                           "Pick_Fee_Per_Unit__c": "@2", "Freight_Markup_Pct__c": "@3", "OTIF_Target_Pct__c": "@4"})
+        for i, value in enumerate((fee, pick, markup, target), start=1):
+            line = line.replace(f'"@{i}"', value)
+        lines.append(line)
+    _write(root, "appflow/salesforce/salesforce-contract/exec-1/part-r-00000", "\n".join(lines) + "\n")
+    report = load(database, str(root), sources=["salesforce"])
+    assert report.exit_code == EXIT_OK, report.summary()
+    assert report.quarantined == [] and report.rows == 2
+    rows = query(database, "select id, handling_fee_per_order__c::text, pick_fee_per_unit__c::text, "
+                           "freight_markup_pct__c::text, otif_target_pct__c::text from raw_salesforce.contracts order by id")
+    assert rows == [("800000000000000001", "2.51", "0.4500", "10.30", "95.00"),
+                    ("800000000000000002", "-2.50", "0.0000", "12.00", "123456.50")]
+    widened = {(d["table"], d["column"]): (d["from"], d["type"]) for d in report.drift if d["change"] == "widened"}
+    assert widened == {("raw_salesforce.contracts", "otif_target_pct__c"): ("numeric(7,2)", "numeric(8,2)")}
+
+
 def test_a_value_that_breaks_a_type_the_source_guarantees_quarantines(database, tmp_path):
     root = tmp_path / "landing"
     # DMS: SQL Server types every column (DestinationPostcode nvarchar(16), raw varchar(64)): never widened
