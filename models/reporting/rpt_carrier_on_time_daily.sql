@@ -94,7 +94,7 @@ final as (
     select
         cast(daily.client_id as integer) as client_id,
         cast(daily.warehouse_id as integer) as warehouse_id,
-        cast(daily.carrier_id as varchar(64)) as carrier_id,
+        cast(daily.carrier_id as varchar(256)) as carrier_id,
         cast(daily.activity_date as date) as activity_date,
         cast(cast(daily.client_id as integer) as varchar(11)) as client_key,
         cast(current_clients.client_code as varchar(80)) as client_code,

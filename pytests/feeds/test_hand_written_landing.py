@@ -37,7 +37,7 @@ RAW_ROWS = {
     "raw_azureware.orders": 4 + 10 + 6 + 1,  # 20261102, 20261103, 20261104 (one record twice), 20261105
     "raw_azureware.order_lines": 5 + 10 + 5,  # the three Parquet files (feeds_support.ORDER_LINES)
     "raw_salesforce.users": 1, "raw_salesforce.accounts": 2, "raw_salesforce.contracts": 1 + 1 + 1,
-    "raw_tms.carriers": 2 + 0,  # 11-02 (C7, C07), 11-08 (a header, no change)
+    "raw_tms.carriers": 2 + 2 + 0,  # 11-02 (C7, C07), 11-05 (two 69-character ids), 11-08 (a header, no change)
     "raw_tms.shipments": 5 + 6 + 2 + 1 + 1 + 0,  # 11-03 .. 11-08
     "raw_tms.tracking_events": 5 + 6 + 2 + 1 + 1 + 0,
 }
@@ -46,7 +46,7 @@ RAW_ROWS = {
 def test_every_hand_written_file_loads_with_no_quarantine(hand_built):
     assert hand_built.load_exit == 0, hand_built.load_stdout[-3000:]
     ledger = hand_built.query("select status, count(*) from unify_loader.load_ledger group by status")
-    assert dict(ledger) == {"loaded": len(landed_files(hand_built.landing))}  # 30 files, no quarantine
+    assert dict(ledger) == {"loaded": len(landed_files(hand_built.landing))}  # 31 files, no quarantine
     for table, rows in RAW_ROWS.items():
         assert hand_built.query(f"select count(*) from {table}") == [(rows,)], table
 
@@ -129,9 +129,12 @@ def test_a_contract_changed_mid_day_applies_from_its_change_time(hand_built):
 
 
 def test_tms_identifiers_stay_text_end_to_end(hand_built):
-    # C7 and C07 are two carriers: as integers they would be one (and SHP-... would not load at all)
+    # C7 and C07 are two carriers: as integers they would be one (and SHP-... would not load at all); two
+    # ids of 69 characters that differ in the last one stay two (cut to 64 they were one, and the build failed)
+    long_id = "CARRIER-" + "X" * 60
     carriers = hand_built.query("select carrier_id, carrier_name from analytics_marts.dim_carrier order by 1")
-    assert carriers == [("C07", "Zeta Parcel Co"), ("C7", "Kestrel Haulage, Ltd.")]
+    assert carriers == [("C07", "Zeta Parcel Co"), ("C7", "Kestrel Haulage, Ltd."),
+                        (long_id + "A", "Long Id Road Co"), (long_id + "B", "Long Id Air Co")]
     by_client = hand_built.query("""
         select client_id, carrier_id, string_agg(shipment_id, ',' order by shipment_id)
         from analytics_marts.fct_shipments group by client_id, carrier_id order by client_id""")

@@ -9,7 +9,7 @@ carriers as (
 final as (
 
     select
-        cast(carrier_id as varchar(64)) as carrier_id,
+        cast(carrier_id as varchar(256)) as carrier_id,
         cast(carrier_name as varchar(256)) as carrier_name,
         cast(scac as varchar(4)) as scac,
         cast(transport_mode as varchar(16)) as transport_mode

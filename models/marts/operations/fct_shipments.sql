@@ -109,14 +109,14 @@ joined as (
 final as (
 
     select
-        cast(joined.shipment_id as varchar(64)) as shipment_id,
+        cast(joined.shipment_id as varchar(256)) as shipment_id,
         cast(joined.order_id as bigint) as order_id,
         cast(joined.order_number as varchar(128)) as order_number,
         cast(joined.client_id as integer) as client_id,
         cast(joined.warehouse_id as integer) as warehouse_id,
         cast(joined.warehouse_code as varchar(64)) as warehouse_code,
-        cast(joined.carrier_id as varchar(64)) as carrier_id,
-        cast(joined.service_level as varchar(64)) as service_level,
+        cast(joined.carrier_id as varchar(256)) as carrier_id,
+        cast(joined.service_level as varchar(256)) as service_level,
         cast(joined.tracking_number as varchar(128)) as tracking_number,
         cast(joined.shipment_status as varchar(16)) as shipment_status,
         cast(joined.shipped_at as timestamp) as shipped_at,
