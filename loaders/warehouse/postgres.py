@@ -962,7 +962,9 @@ class _InlineStream:
 class _LandedCsv:
     """A landed CSV file's bytes as they are, in 1 MB chunks, checksummed on the way (CRC-64/NVME, C) and
     checked for a line longer than MAX_RECORD_BYTES ("record too large": Redshift would refuse it). Per
-    chunk, not per record: one find, one rfind."""
+    chunk, not per record: one find, one rfind. Blank lines after the last record (a writer's extra line
+    break) are not passed on: COPY would read each as a record of one empty field and refuse the file, and
+    Redshift's COPY skips them (IGNOREBLANKLINES). The checksum covers every byte as landed."""
 
     CHUNK_BYTES = 1 << 20
 
@@ -977,6 +979,7 @@ class _LandedCsv:
 
     def __call__(self) -> Iterator[bytes]:
         since_break = 0  # bytes of the line still open at the end of the last chunk
+        held = b""  # the line breaks the stream ends with so far: passed on once more data follows them
         with self._open_raw() as handle:
             for chunk in iter(lambda: handle.read(self.CHUNK_BYTES), b""):
                 first = chunk.find(b"\n")
@@ -987,7 +990,14 @@ class _LandedCsv:
                 self.bytes += len(chunk)
                 if self._digest is not None:
                     self._digest.update(chunk)
-                yield chunk
+                body = chunk.rstrip(b"\r\n")
+                if body:
+                    yield held + body
+                    held = chunk[len(body):]
+                else:
+                    held += chunk
+        if held:  # the last record's own line break (CRLF or LF), without the blank lines after it
+            yield held[:2] if held.startswith(b"\r\n") else held[:1]
 
     def _line_at(self, offset: int) -> int:
         """The line holding byte `offset` (counted again from the start: only when a file is rejected)."""

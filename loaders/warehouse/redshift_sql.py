@@ -180,7 +180,7 @@ def create_stage_sql(stage: str, file: FileLoad, text: bool = False) -> str:
 def copy_options(fmt: FileFormat) -> list[str]:
     """The documented COPY options for each format (SOURCE_FORMATS.md, "Amazon Redshift COPY")."""
     if fmt.kind == "csv":
-        options = ["FORMAT AS CSV"]
+        options = ["FORMAT AS CSV", "IGNOREBLANKLINES"]  # a writer's extra line break after the last record
         if fmt.header_rows:
             options.append(f"IGNOREHEADER {int(fmt.header_rows)}")
         if fmt.null_marker:

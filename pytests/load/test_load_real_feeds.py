@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from _load_helpers import execute, ledger, query, unify_load
 
 from loaders.load import EXIT_FAILED, EXIT_OK, EXIT_QUARANTINED, LoaderConfig, load
@@ -111,6 +113,30 @@ def test_a_number_with_an_exponent_keeps_its_numeric_column_when_another_column_
     widened = {(d["table"], d["column"]): (d["from"], d["type"]) for d in report.drift if d["change"] == "widened"}
     assert widened == {("raw_tms.shipments", "carrier_id"): ("varchar(64)", "varchar(128)")}
     assert query(database, "select carrier_id, weight_kg::text from raw_tms.shipments") == [(carrier, "2.500")]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1 << 20, 3])
+def test_blank_lines_after_the_last_record_are_not_records(database, tmp_path, monkeypatch, chunk_bytes):
+    """A writer's extra line break after the last record (LF or CRLF): the file loads every record. Before,
+    the blank line was read as a record of one field, and a whole day's TMS extract was quarantined.
+    A blank line between records is still malformed CSV (RFC 4180 has no empty records). Streamed in
+    3-byte chunks too, so that chunk ends fall between CR and LF and inside the blank lines."""
+    from loaders.warehouse import postgres
+
+    monkeypatch.setattr(postgres._LandedCsv, "CHUNK_BYTES", chunk_bytes)
+    root = tmp_path / "landing"
+    rows = ("SHP-000123,SO-1,LHR1,C7,NEXT_DAY,TRK1,2026-11-02T09:00:00Z,,,IN_TRANSIT,1.5,12.34,GBP,2026-11-02T10:00:00Z",
+            "SHP-000124,SO-2,LHR1,C8,NEXT_DAY,TRK2,2026-11-02T09:30:00Z,,,IN_TRANSIT,2.5,3.40,GBP,2026-11-02T10:00:00Z")
+    _write(root, "tms/shipments/dt=2026-11-02/shipments-20261102.csv", "\n".join((TMS_SHIPMENTS, *rows)) + "\n\n\n")
+    _write(root, "tms/shipments/dt=2026-11-03/shipments-20261103.csv",
+           "\r\n".join((TMS_SHIPMENTS, rows[0].replace("SHP-000123", "SHP-000125"))) + "\r\n\r\n")
+    _write(root, "tms/shipments/dt=2026-11-04/shipments-20261104.csv",
+           "\n".join((TMS_SHIPMENTS, rows[0].replace("SHP-000123", "SHP-000126"), "",
+                      rows[1].replace("SHP-000124", "SHP-000127"))) + "\n")
+    report = load(database, str(root), sources=["tms"])
+    assert [q.key for q in report.quarantined] == ["tms/shipments/dt=2026-11-04/shipments-20261104.csv"]
+    assert query(database, "select shipment_id, _source_row, weight_kg::text from raw_tms.shipments order by 1") == [
+        ("SHP-000123", 1, "1.500"), ("SHP-000124", 2, "2.500"), ("SHP-000125", 1, "1.500")]
 
 
 def test_json_numbers_with_more_places_than_the_column_round_and_more_whole_digits_widen(database, tmp_path):
