@@ -6,8 +6,11 @@
     to NULL), is left where it is, so a run writes what changed. The columns compared are the model's
     documented ones (every column is); when the target lacks one of them (a column being added through
     on_schema_change), every row is written, as before. In a unit test (`this` is a fixture) every row
-    is returned: the tests there pin which keys a run resolves, not which it rewrites. -#}
-{% macro select_changed_rows(cte, unique_key) -%}
+    is returned: the tests there pin which keys a run resolves, not which it rewrites. `mark_column`, the
+    model's high-water-mark column: a re-read row's mark is past the cutoff, so only target rows past it
+    can equal one, and the target is read as that range (index, or sort key and zone maps on Redshift),
+    not in full. A row that finds no equal is written, so a narrower read can only cost a rewrite. -#}
+{% macro select_changed_rows(cte, unique_key, mark_column=none) -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
     {%- set columns = model.columns.keys() | map('lower') | list if model.columns is defined else [] -%}
     {%- set compare = is_incremental() and model.resource_type != 'unit_test' and columns | length > 0 -%}
@@ -18,7 +21,13 @@
     {%- if compare %}
 select new_rows.*
 from {{ cte }} as new_rows
-left join {{ this }} as existing_rows
+left join
+    {%- if mark_column %}
+    (
+        select * from {{ this }}
+        where {{ mark_column }} > {{ incremental_cutoff(mark_column) }}
+    )
+    {%- else %} {{ this }}{% endif %} as existing_rows
     on {% for key in keys %}existing_rows.{{ key }} = new_rows.{{ key }}{% if not loop.last %}
     and {% endif %}{% endfor %}
     {%- for column in columns if column not in keys %}

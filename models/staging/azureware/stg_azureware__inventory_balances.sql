@@ -122,4 +122,4 @@ final as (
 )
 
 -- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
-{{ select_changed_rows('final', ['warehouse_id', 'product_id']) }}
+{{ select_changed_rows('final', ['warehouse_id', 'product_id'], mark_column='last_loaded_at') }}

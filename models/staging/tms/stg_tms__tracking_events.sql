@@ -40,4 +40,4 @@ final as (
 )
 
 -- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
-{{ select_changed_rows('final', 'event_id') }}
+{{ select_changed_rows('final', 'event_id', mark_column='last_loaded_at') }}
