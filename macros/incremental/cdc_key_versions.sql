@@ -5,15 +5,16 @@
     keeps them all), so a late, out-of-order change record still ranks as in a full build. Each CTE
     reads the raw table once: PostgreSQL materialises a CTE referenced twice, i.e. would copy the raw
     table. Renders `loaded_keys as (...), source as (...),` (a full build: `source as (...),`), to be
-    followed by the model's next CTE. -#}
-{% macro cdc_key_versions(relation, key) -%}
+    followed by the model's next CTE. `cutoff`: the model's incremental_cutoff('last_loaded_at'), when it
+    has read it already (it also bounds select_changed_rows); read here otherwise. -#}
+{% macro cdc_key_versions(relation, key, cutoff=none) -%}
 {%- if is_incremental() -%}
 loaded_keys as (
 
     -- keys with a raw row loaded since the cutoff
     select distinct {{ key }}
     from {{ relation }}
-    where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
+    where _loaded_at > {{ cutoff if cutoff is defined and cutoff is not none else incremental_cutoff('last_loaded_at') }}
 
 ),
 

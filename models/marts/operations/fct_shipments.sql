@@ -139,4 +139,4 @@ final as (
 )
 
 -- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
-{{ select_changed_rows('final', 'shipment_id', mark_column='source_loaded_at') }}
+{{ select_changed_rows('final', 'shipment_id', mark_column='source_loaded_at', cutoff=cutoff) }}

@@ -20,6 +20,7 @@
     key's current winner (kept here with every column CDC ranks by, its own load time included, so a
     tie on the change sequence goes to the later delivery exactly as in a full refresh); the winner of
     the union is the winner of all versions. -#}
+{%- set cutoff = incremental_cutoff('last_loaded_at') if is_incremental() else none %}
 
 with
 
@@ -42,7 +43,7 @@ source as (
     from {{ source('azureware', 'inventory_balances') }}
     {%- if is_incremental() %}
     -- the versions loaded since the cutoff: a range of the raw table's _loaded_at index
-    where _loaded_at > {{ incremental_cutoff('last_loaded_at') }}
+    where _loaded_at > {{ cutoff }}
     {%- endif %}
 
 ),
@@ -122,4 +123,4 @@ final as (
 )
 
 -- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
-{{ select_changed_rows('final', ['warehouse_id', 'product_id'], mark_column='last_loaded_at') }}
+{{ select_changed_rows('final', ['warehouse_id', 'product_id'], mark_column='last_loaded_at', cutoff=cutoff) }}

@@ -18,10 +18,11 @@
 }}
 {#- Incremental like stg_azureware__orders (the largest CDC stream): only keys with raw rows loaded
     after the high-water mark minus the lookback are re-resolved, over all their raw versions. -#}
+{%- set cutoff = incremental_cutoff('last_loaded_at') if is_incremental() else none %}
 
 with
 
-{{ cdc_key_versions(source('azureware', 'order_lines'), 'orderlineid') }}
+{{ cdc_key_versions(source('azureware', 'order_lines'), 'orderlineid', cutoff) }}
 
 {{ cdc_ranked('azureware', 'orderlineid') }}
 
@@ -45,4 +46,4 @@ final as (
 )
 
 -- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
-{{ select_changed_rows('final', 'order_line_id', mark_column='last_loaded_at') }}
+{{ select_changed_rows('final', 'order_line_id', mark_column='last_loaded_at', cutoff=cutoff) }}

@@ -19,10 +19,11 @@
 {#- Incremental because Orders is the large, fast-changing CDC stream: a run re-resolves only the
     keys that have any raw row loaded after the high-water mark minus the lookback, over ALL raw
     versions of those keys (so a late, out-of-order change record still ranks correctly). -#}
+{%- set cutoff = incremental_cutoff('last_loaded_at') if is_incremental() else none %}
 
 with
 
-{{ cdc_key_versions(source('azureware', 'orders'), 'orderid') }}
+{{ cdc_key_versions(source('azureware', 'orders'), 'orderid', cutoff) }}
 
 {{ cdc_ranked('azureware', 'orderid') }}
 
@@ -53,4 +54,4 @@ final as (
 )
 
 -- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
-{{ select_changed_rows('final', 'order_id', mark_column='last_loaded_at') }}
+{{ select_changed_rows('final', 'order_id', mark_column='last_loaded_at', cutoff=cutoff) }}

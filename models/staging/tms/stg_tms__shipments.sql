@@ -17,10 +17,11 @@
 }}
 {#- Incremental (a large daily stream): only shipments with raw rows loaded after the high-water
     mark minus the lookback are re-resolved, over all their delivered versions. -#}
+{%- set cutoff = incremental_cutoff('last_loaded_at') if is_incremental() else none %}
 
 with
 
-{{ cdc_key_versions(source('tms', 'shipments'), 'shipment_id') }}
+{{ cdc_key_versions(source('tms', 'shipments'), 'shipment_id', cutoff) }}
 
 {{ cdc_ranked('tms', 'shipment_id') }}
 
@@ -48,4 +49,4 @@ final as (
 )
 
 -- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
-{{ select_changed_rows('final', 'shipment_id', mark_column='last_loaded_at') }}
+{{ select_changed_rows('final', 'shipment_id', mark_column='last_loaded_at', cutoff=cutoff) }}

@@ -16,10 +16,11 @@
 }}
 {#- Incremental (the largest TMS stream, many events per shipment): only events with raw rows
     loaded after the high-water mark minus the lookback are re-resolved. -#}
+{%- set cutoff = incremental_cutoff('last_loaded_at') if is_incremental() else none %}
 
 with
 
-{{ cdc_key_versions(source('tms', 'tracking_events'), 'event_id') }}
+{{ cdc_key_versions(source('tms', 'tracking_events'), 'event_id', cutoff) }}
 
 {{ cdc_ranked('tms', 'event_id') }}
 
@@ -40,4 +41,4 @@ final as (
 )
 
 -- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
-{{ select_changed_rows('final', 'event_id', mark_column='last_loaded_at') }}
+{{ select_changed_rows('final', 'event_id', mark_column='last_loaded_at', cutoff=cutoff) }}
