@@ -108,38 +108,14 @@ final as (
         -- mart's null where an amount is unknown (a missing rate): never shown as $0
         cast(coalesce(profitability.shipped_orders, 0) as integer) as shipped_orders,
         cast(coalesce(profitability.units_shipped, 0) as bigint) as units_shipped,
+        {%- for amount in ['revenue_usd', 'handling_fee_revenue_usd', 'pick_fee_revenue_usd',
+                           'freight_recharge_revenue_usd', 'cost_usd', 'freight_cost_usd',
+                           'warehouse_handling_cost_usd', 'gross_margin_usd'] %}
         cast(
-            case when profitability.client_id is null then 0 else profitability.revenue_usd end
+            case when profitability.client_id is null then 0 else profitability.{{ amount }} end
             as numeric(18, 2)
-        ) as revenue_usd,
-        cast(
-            case when profitability.client_id is null then 0 else profitability.handling_fee_revenue_usd end
-            as numeric(18, 2)
-        ) as handling_fee_revenue_usd,
-        cast(
-            case when profitability.client_id is null then 0 else profitability.pick_fee_revenue_usd end
-            as numeric(18, 2)
-        ) as pick_fee_revenue_usd,
-        cast(
-            case when profitability.client_id is null then 0 else profitability.freight_recharge_revenue_usd end
-            as numeric(18, 2)
-        ) as freight_recharge_revenue_usd,
-        cast(
-            case when profitability.client_id is null then 0 else profitability.cost_usd end
-            as numeric(18, 2)
-        ) as cost_usd,
-        cast(
-            case when profitability.client_id is null then 0 else profitability.freight_cost_usd end
-            as numeric(18, 2)
-        ) as freight_cost_usd,
-        cast(
-            case when profitability.client_id is null then 0 else profitability.warehouse_handling_cost_usd end
-            as numeric(18, 2)
-        ) as warehouse_handling_cost_usd,
-        cast(
-            case when profitability.client_id is null then 0 else profitability.gross_margin_usd end
-            as numeric(18, 2)
-        ) as gross_margin_usd,
+        ) as {{ amount }},
+        {%- endfor %}
         cast(profitability.margin_pct as numeric(9, 2)) as margin_pct,
         cast(previous_months.revenue_usd as numeric(18, 2)) as previous_month_revenue_usd,
         cast(previous_months.gross_margin_usd as numeric(18, 2)) as previous_month_gross_margin_usd,
