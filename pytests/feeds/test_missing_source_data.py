@@ -16,7 +16,7 @@ different tests, and in `dbt build` one failing test would skip the models after
   there was no short line, so it counted as in full; now it is neither in full nor OTIF and
   shipped_orders_have_lines fails with that one order;
 - and two children gain a parent that never arrives: TMS shipment SHP-000999 names order SO-Z-9999 and
-  an order line (800999) names order 79999, neither ever in the WMS: by the metric definitions they
+  a shipped order line (800999) names order 79999, neither ever in the WMS: by the metric definitions they
   count nowhere, and assert_children_reach_their_wms_order warns about both.
 """
 
@@ -54,9 +54,10 @@ def _without_freight(shipment_id: str):
 
 
 def _with_orphan_shipment(header, rows):
-    """A shipment of 11-04 for an order the WMS never delivers."""
+    """A shipment of 11-01 (more than the 2-day grace before the WMS's newest order change, 11-04 15:00), in
+    the 11-04 extract, for an order the WMS never delivers."""
     values = {"shipment_id": "SHP-000999", "order_number": "SO-Z-9999", "warehouse_code": "LHR1", "carrier_id": "C7",
-              "service_level": "STANDARD", "tracking_number": "KH000999GB", "shipped_at": "2026-11-04T12:00:00Z",
+              "service_level": "STANDARD", "tracking_number": "KH000999GB", "shipped_at": "2026-11-01T12:00:00Z",
               "estimated_delivery_at": "2026-11-06T21:00:00Z", "updated_at": "2026-11-04T12:00:00Z",
               "status": "IN_TRANSIT", "delivered_at": "", "weight_kg": "1.000", "freight_cost": "5.00",
               "currency": "GBP"}
@@ -85,8 +86,12 @@ def built(warehouse, tmp_path_factory):
         path.unlink()
     with pytest.MonkeyPatch.context() as patch:
         lines = [r for r in feeds_support.ORDER_LINES if r[4] != 70102]
-        orphan = next(r for r in lines if r[3] == 800004)  # a line of 11-03, now of an order never delivered
-        lines.append((orphan[0], "I", orphan[2], 800999, 79999, *orphan[5:11], orphan[11][:-3] + "999"))
+        # a line shipped in full on 11-02 08:00 (more than the grace before the WMS's newest order change),
+        # of an order the WMS never delivers
+        (day, _op, committed, _line, _order, number, product, ordered, *_qty, modified, seq) = next(
+            r for r in lines if r[3] == 800001 and r[1] == "I")
+        lines.append((day, "I", committed, 800999, 79999, number, product, ordered, ordered, ordered, modified,
+                      seq[:-3] + "999"))
         patch.setattr(feeds_support, "ORDER_LINES", lines)
         feeds_support.write_order_lines_parquet(landing)
     settings = new_database(warehouse)
