@@ -483,6 +483,25 @@ def test_a_value_a_wider_varchar_holds_alters_the_column_in_place_before_the_bat
     assert [o.status for o in outcomes] == ["skipped"]  # the fake keeps no ledger: the outcome query finds none
 
 
+def _weight_kg_overflow_profile(targets: list[str]) -> Answer:
+    """The profile batch's answer for a shipments file whose weight_kg holds 123456789012.5 (13 characters,
+    a decimal with 12 integer digits and 1 decimal): ColumnProfile's nine values per profiled column."""
+    row = []
+    for name in targets:
+        row += [1, 13, 13, 0, 1, 12, 1, None, None] if name == "weight_kg" else [1, 4, 4, 1, 1, 1, 0, 1, 1]
+    return Answer(sub_rows={3: [row]})
+
+
+def _weight_kg_overflow_statement(sql: str, table, uri: str) -> Answer:
+    """Single statements after that file's COPY failed: its load error (weight_kg overflow), the raw
+    table's columns as the contract has them, nothing else."""
+    if "sys_load_error_detail" in sql:
+        return Answer(rows=[[uri, 2, "weight_kg", 1204, "Numeric data overflow"]])
+    if "svv_columns" in sql:
+        return Answer(rows=svv_rows(dict(contract_types(table))))
+    return Answer(rows=[])
+
+
 def test_a_widening_redshift_cannot_alter_is_a_deep_copy_inside_the_batch(s3_bucket):
     client = boto3.client("s3")
     key = "tms/shipments/dt=2026-10-01/shipments-20261001.csv"
@@ -502,19 +521,12 @@ def test_a_widening_redshift_cannot_alter_is_a_deep_copy_inside_the_batch(s3_buc
         if len(sqls) > 1:
             batches.append(sqls)
             if sqls[-1].startswith("SELECT COUNT("):
-                row = []
-                for name in targets:  # weight_kg: 13 characters, a decimal with 12 integer digits and 1 decimal
-                    row += [1, 13, 13, 0, 1, 12, 1, None, None] if name == "weight_kg" else [1, 4, 4, 1, 1, 1, 0, 1, 1]
-                return Answer(sub_rows={3: [row]})
+                return _weight_kg_overflow_profile(targets)
             loading = [b for b in batches if not b[-1].startswith("SELECT COUNT(")]
             if len(loading) == 1:
                 return Answer("FAILED", "Load failed", next(i for i, s in enumerate(sqls) if s.startswith("COPY")))
             return Answer("FINISHED")
-        if "sys_load_error_detail" in sql:
-            return Answer(rows=[[loads[0].uri, 2, "weight_kg", 1204, "Numeric data overflow"]])
-        if "svv_columns" in sql:
-            return Answer(rows=svv_rows(dict(contract_types(table))))
-        return Answer(rows=[])
+        return _weight_kg_overflow_statement(sql, table, loads[0].uri)
 
     _warehouse(FakeRedshiftData(answer), s3_bucket).load_batch(Batch(new_batch_id(), table, tuple(loads)))
     last = batches[-1]
@@ -558,21 +570,14 @@ def test_a_group_whose_widening_outgrows_the_statement_budget_is_split_in_two(s3
             assert len(sqls) <= 40, len(sqls)  # the Data API refuses more
             batches.append(sqls)
             if sqls[-1].startswith("SELECT COUNT("):
-                row = []
-                for name in targets:  # weight_kg: a decimal with 12 integer digits and 1 decimal
-                    row += [1, 13, 13, 0, 1, 12, 1, None, None] if name == "weight_kg" else [1, 4, 4, 1, 1, 1, 0, 1, 1]
-                return Answer(sub_rows={3: [row]})
+                return _weight_kg_overflow_profile(targets)
             widened = any("__unify_widen" in s for b in committed for s in b)
             if not widened and not any("__unify_widen" in s for s in sqls) and \
                     any(loads[0].uri in s or "00000" in s for s in sqls if s.startswith("COPY")):
                 return Answer("FAILED", "Load failed", next(i for i, s in enumerate(sqls) if s.startswith("COPY")))
             committed.append(sqls)
             return Answer("FINISHED")
-        if "sys_load_error_detail" in sql:
-            return Answer(rows=[[loads[0].uri, 2, "weight_kg", 1204, "Numeric data overflow"]])
-        if "svv_columns" in sql:
-            return Answer(rows=svv_rows(dict(contract_types(table))))
-        return Answer(rows=[])
+        return _weight_kg_overflow_statement(sql, table, loads[0].uri)
 
     warehouse = _warehouse(FakeRedshiftData(answer), s3_bucket)
     warehouse.config = RedshiftConfig(**{**warehouse.config.__dict__, "bulk_files": 0})  # the per-event path

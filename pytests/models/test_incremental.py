@@ -22,7 +22,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 import yaml
-from raw_rows import INVENTORY_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, SHIPMENT_COLUMNS, insert_rows
+from raw_rows import (INVENTORY_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, SHIPMENT_COLUMNS, insert_rows,
+                      inventory_row, line_row, order_row, shipment_row)
 
 from unify.dbt_runner import run_dbt
 
@@ -46,40 +47,6 @@ FACT_QUERIES = {
                                          "from analytics_staging.stg_azureware__inventory_balances "
                                          "order by product_id, warehouse_id",
 }
-
-_seq = iter(range(1, 10_000))
-
-
-def _order(order_id: int, status: str, changed: datetime, loaded: datetime, op: str = "U",
-           shipped: datetime | None = None, full_load: bool = False) -> tuple:
-    seq = "" if full_load else f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
-    created = datetime(2026, 3, 1, 8, 0, 0)
-    return (op, changed, seq, order_id, f"SO-{order_id}", 1, 1, "B2C", "STANDARD", created,
-            created + timedelta(hours=30), "2026-03-04", status, shipped, "Name", "Street 1", "AB1 2CD", "GB",
-            changed, f"dms/azureware/dbo/Orders/{loaded:%Y%m%d-%H%M%S}.csv", order_id, f"b-{loaded:%H%M%S}", loaded)
-
-
-def _line(line_id: int, order_id: int, qty_shipped: int, changed: datetime, loaded: datetime,
-          op: str = "I") -> tuple:
-    seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
-    return (op, changed, seq, line_id, order_id, 1, 1001, 2, qty_shipped, qty_shipped, changed,
-            f"dms/azureware/dbo/OrderLines/{loaded:%Y%m%d-%H%M%S}.csv", line_id, f"b-{loaded:%H%M%S}", loaded)
-
-
-def _inventory(product_id: int, qty_on_hand: int, changed: datetime, loaded: datetime, op: str = "U") -> tuple:
-    seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
-    return (op, changed, seq, 1, product_id, qty_on_hand, 0, changed,
-            f"dms/azureware/dbo/InventoryBalances/{loaded:%Y%m%d-%H%M%S}.csv", product_id, f"b-{loaded:%H%M%S}", loaded)
-
-
-def _shipment(shipment_id: str, order_id: int, delivered: datetime | None, updated: datetime,
-              loaded: datetime) -> tuple:
-    # TMS identifiers are opaque strings (SHP-501, carrier C1), as the TMS writes them
-    return (shipment_id, f"SO-{order_id}", "LHR1", "C1", "NEXT_DAY", f"TRK{shipment_id}", datetime(2026, 3, 1, 15),
-            datetime(2026, 3, 3, 12), delivered, "DELIVERED" if delivered else "IN_TRANSIT", 1.5,
-            "12.34", "GBP", updated, f"tms/shipments/dt={loaded:%Y-%m-%d}/shipments-{loaded:%Y%m%d}.csv",
-            next(_seq), f"b-{loaded:%H%M%S}", loaded)
-
 
 def _facts(settings) -> dict[str, list[tuple]]:
     conn = psycopg2.connect(settings.dsn())
@@ -124,28 +91,28 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     day1 = datetime(2026, 3, 1, 9, 0, 0)
     # ---- first cycle: full load of orders (empty change seq), lines, one shipment; the newest load at T0
     insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
-        _order(1, "NEW", day1, T0, op="I", full_load=True),
-        _order(1, "SHIPPED", datetime(2026, 3, 1, 14), T0, shipped=datetime(2026, 3, 1, 14)),
-        _order(2, "PACKED", day1, T0, op="I", full_load=True),
-        _order(3, "PACKED", day1, early, op="I", full_load=True),
-        _order(4, "NEW", day1, T0, op="I", full_load=True),
-        _order(5, "SHIPPED", day1, T0, op="I", shipped=datetime(2026, 3, 1, 15), full_load=True),
-        _order(6, "PACKED", day1, early, op="I", full_load=True),
-        _order(8, "NEW", day1, T0, op="I", full_load=True),
+        order_row(1, "NEW", day1, T0, op="I", full_load=True),
+        order_row(1, "SHIPPED", datetime(2026, 3, 1, 14), T0, shipped=datetime(2026, 3, 1, 14)),
+        order_row(2, "PACKED", day1, T0, op="I", full_load=True),
+        order_row(3, "PACKED", day1, early, op="I", full_load=True),
+        order_row(4, "NEW", day1, T0, op="I", full_load=True),
+        order_row(5, "SHIPPED", day1, T0, op="I", shipped=datetime(2026, 3, 1, 15), full_load=True),
+        order_row(6, "PACKED", day1, early, op="I", full_load=True),
+        order_row(8, "NEW", day1, T0, op="I", full_load=True),
     ])
     insert_rows(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
-        _line(11, 1, 2, day1, T0), _line(21, 2, 0, day1, T0), _line(31, 3, 0, day1, early),
-        _line(41, 4, 0, day1, T0), _line(51, 5, 2, day1, T0), _line(61, 6, 0, day1, early),
-        _line(71, 7, 2, day1, T0),  # its order arrives only in the second cycle
-        _line(81, 8, 0, day1, T0),
+        line_row(11, 1, 2, day1, T0), line_row(21, 2, 0, day1, T0), line_row(31, 3, 0, day1, early),
+        line_row(41, 4, 0, day1, T0), line_row(51, 5, 2, day1, T0), line_row(61, 6, 0, day1, early),
+        line_row(71, 7, 2, day1, T0),  # its order arrives only in the second cycle
+        line_row(81, 8, 0, day1, T0),
     ])
     insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
-        _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), T0),
-        _shipment("SHP-901", 9, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), T0),  # order 9 never arrives
+        shipment_row("SHP-501", 5, None, datetime(2026, 3, 1, 15), T0),
+        shipment_row("SHP-901", 9, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), T0),  # order 9 never arrives
     ])
     insert_rows(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
-        _inventory(1001, 50, day1, T0, op="I"), _inventory(1002, 20, day1, early, op="I"),
-        _inventory(1003, 30, day1, early, op="I"),
+        inventory_row(1001, 50, day1, T0, op="I"), inventory_row(1002, 20, day1, early, op="I"),
+        inventory_row(1003, 30, day1, early, op="I"),
     ])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True, env=env)
     first = _facts(settings)
@@ -158,44 +125,44 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     day2 = datetime(2026, 3, 2, 10, 0, 0)
     insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
         # out of order: an OLDER change of order 1 lands now (lower change seq): must not win
-        _order(1, "PICKING", datetime(2026, 3, 1, 10), t1),
+        order_row(1, "PICKING", datetime(2026, 3, 1, 10), t1),
         # late: order 2's shipping, from yesterday afternoon, delivered only now
-        _order(2, "SHIPPED", datetime(2026, 3, 1, 16), t1, shipped=datetime(2026, 3, 1, 16)),
+        order_row(2, "SHIPPED", datetime(2026, 3, 1, 16), t1, shipped=datetime(2026, 3, 1, 16)),
         # order 4 is deleted (DMS delete carries the row before the delete)
-        _order(4, "NEW", day2, t1, op="D"),
+        order_row(4, "NEW", day2, t1, op="D"),
         # late: order 7, created yesterday, arrives after its line
-        _order(7, "SHIPPED", day1, t1, op="I", shipped=day2),
+        order_row(7, "SHIPPED", day1, t1, op="I", shipped=day2),
         # out of order within one file: the newer change of order 8 first, an older one after it
-        _order(8, "SHIPPED", datetime(2026, 3, 2, 11), t1, shipped=datetime(2026, 3, 2, 11)),
-        _order(8, "PICKING", datetime(2026, 3, 2, 10), t1),
+        order_row(8, "SHIPPED", datetime(2026, 3, 2, 11), t1, shipped=datetime(2026, 3, 2, 11)),
+        order_row(8, "PICKING", datetime(2026, 3, 2, 10), t1),
     ])
     insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
         # out of order across batches: an even older change of order 8 in a later batch
-        _order(8, "PACKED", datetime(2026, 3, 2, 9, 30), t2),
+        order_row(8, "PACKED", datetime(2026, 3, 2, 9, 30), t2),
     ])
     insert_rows(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
-        _line(21, 2, 2, datetime(2026, 3, 1, 16), t1, op="U"),
-        _line(41, 4, 0, day2, t1, op="D"),
-        _line(81, 8, 2, datetime(2026, 3, 2, 11), t1, op="U"),
+        line_row(21, 2, 2, datetime(2026, 3, 1, 16), t1, op="U"),
+        line_row(41, 4, 0, day2, t1, op="D"),
+        line_row(81, 8, 2, datetime(2026, 3, 2, 11), t1, op="U"),
     ])
     insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
         # order 5's shipment is delivered; an older version of it is re-delivered in the same batch
-        _shipment("SHP-501", 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t1),
-        _shipment("SHP-501", 5, None, datetime(2026, 3, 1, 15), t1),
-        _shipment("SHP-201", 2, None, datetime(2026, 3, 1, 16), t1),
+        shipment_row("SHP-501", 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t1),
+        shipment_row("SHP-501", 5, None, datetime(2026, 3, 1, 15), t1),
+        shipment_row("SHP-201", 2, None, datetime(2026, 3, 1, 16), t1),
     ])
     # a TMS correction: the day's extract re-delivered under the same object key, SHP-501's freight
     # corrected with the same updated_at (the source's ordering ties: the later delivery wins)
-    corrected = list(_shipment("SHP-501", 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t2))
+    corrected = list(shipment_row("SHP-501", 5, datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 9), t2))
     corrected[SHIPMENT_COLUMNS.index("freight_cost")] = "15.00"
-    assert corrected[SHIPMENT_COLUMNS.index("_source_key")] == _shipment(
+    assert corrected[SHIPMENT_COLUMNS.index("_source_key")] == shipment_row(
         "SHP-501", 5, None, datetime(2026, 3, 1, 15), t1)[SHIPMENT_COLUMNS.index("_source_key")]
     insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [tuple(corrected)])
     insert_rows(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
         # out of order: an older change of the current winner lands after it, and must lose to it
-        _inventory(1001, 40, datetime(2026, 3, 1, 8), t1),
+        inventory_row(1001, 40, datetime(2026, 3, 1, 8), t1),
         # late: a product's first balance, from yesterday
-        _inventory(1004, 7, day1, t1, op="I"),
+        inventory_row(1004, 7, day1, t1, op="I"),
     ])
     # ... and two batches stamped BEFORE the mark although the first build did not see them: the
     # server clock stepped back. Order 3 ships in a batch stamped within the default lookback (5 min
@@ -203,15 +170,15 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
     # loaded inside the window (a key is re-resolved when ANY of its raw rows was loaded after the
     # mark minus the lookback).
     insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
-        _order(3, "SHIPPED", day2, WITHIN_LOOKBACK, shipped=day2),
-        _order(6, "SHIPPED", day2, BEYOND_LOOKBACK, shipped=day2),
+        order_row(3, "SHIPPED", day2, WITHIN_LOOKBACK, shipped=day2),
+        order_row(6, "SHIPPED", day2, BEYOND_LOOKBACK, shipped=day2),
     ])
     insert_rows(settings, "raw_azureware.order_lines", LINE_COLUMNS, [
-        _line(31, 3, 2, day2, WITHIN_LOOKBACK, op="U"),
-        _line(61, 6, 2, day2, BEYOND_LOOKBACK, op="U"),
+        line_row(31, 3, 2, day2, WITHIN_LOOKBACK, op="U"),
+        line_row(61, 6, 2, day2, BEYOND_LOOKBACK, op="U"),
     ])
     insert_rows(settings, "raw_azureware.inventory_balances", INVENTORY_COLUMNS, [
-        _inventory(1002, 25, day2, WITHIN_LOOKBACK), _inventory(1003, 35, day2, BEYOND_LOOKBACK),
+        inventory_row(1002, 25, day2, WITHIN_LOOKBACK), inventory_row(1003, 35, day2, BEYOND_LOOKBACK),
     ])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True, env=env)
     incremental = _facts(settings)

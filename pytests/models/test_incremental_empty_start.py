@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from raw_rows import ORDER_COLUMNS, SHIPMENT_COLUMNS, insert_rows
+from raw_rows import ORDER_COLUMNS, SHIPMENT_COLUMNS, insert_rows, order_row, shipment_row
 from support import query
 from unify.dbt_runner import run_dbt
 
@@ -33,11 +33,8 @@ def test_models_built_on_an_empty_source_pick_up_its_first_rows(raw_database, tm
     target = tmp_path / "target"
     shipped = datetime(2026, 3, 1, 14)
     first_load = datetime(2026, 3, 1, 15)
-    insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
-        ("I", shipped, f"2026030114000000{n:019d}", n, f"SO-{n}", 1, 1, "B2C", "STANDARD", datetime(2026, 3, 1, 8),
-         datetime(2026, 3, 2, 14), "2026-03-04", "SHIPPED", shipped, "Name", "Street 1", "AB1 2CD", "GB", shipped,
-         "dms/azureware/dbo/Orders/20260301-150000000.csv", n, "b-1", first_load)
-        for n in (1, 2)])
+    insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS,
+                [order_row(n, "SHIPPED", shipped, first_load, op="I", shipped=shipped) for n in (1, 2)])
     # the first cycle: orders only, the TMS has not delivered yet
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True)
     assert _count(settings, "analytics_marts.fct_orders") == 2
@@ -45,11 +42,9 @@ def test_models_built_on_an_empty_source_pick_up_its_first_rows(raw_database, tm
 
     # the TMS's first extract lands the next day; two incremental builds later (the second with nothing new)
     extract = datetime(2026, 3, 2, 2, 0)
-    insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
-        (f"SHP-{n}", f"SO-{n}", "LHR1", "C1", "NEXT_DAY", f"TRK{n}", shipped, datetime(2026, 3, 2, 12),
-         datetime(2026, 3, 2, 9), "DELIVERED", 1.5, "12.34", "GBP", datetime(2026, 3, 2, 9),
-         "tms/shipments/dt=2026-03-02/shipments-20260302.csv", n, "b-2", extract)
-        for n in (1, 2)])
+    delivered = datetime(2026, 3, 2, 9)
+    insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS,
+                [shipment_row(f"SHP-{n}", n, delivered, delivered, extract) for n in (1, 2)])
     for _ in range(2):
         run_dbt(["build", *SELECT], settings, target_path=target, capture=True)
         assert _count(settings, "analytics_staging.stg_tms__shipments") == 2

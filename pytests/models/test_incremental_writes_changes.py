@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from raw_rows import ORDER_COLUMNS, SHIPMENT_COLUMNS, insert_rows
+from raw_rows import ORDER_COLUMNS, SHIPMENT_COLUMNS, insert_rows, order_row, shipment_row
 from support import query
 from unify.dbt_runner import run_dbt
 
@@ -31,27 +31,18 @@ def _contents(settings, table: str) -> list[tuple]:
     return query(settings, f"select * from {table} order by shipment_id")
 
 
-def _shipment(n: int, delivered_at, status: str, updated_at, loaded_at, row: int) -> tuple:
-    shipped = datetime(2026, 3, 1, 14)
-    return (f"SHP-{n}", f"SO-{n}", "LHR1", "C1", "NEXT_DAY", f"TRK{n}", shipped, datetime(2026, 3, 2, 12),
-            delivered_at, status, 1.5, "12.34", "GBP", updated_at,
-            f"tms/shipments/dt={loaded_at:%Y-%m-%d}/shipments-{loaded_at:%Y%m%d}.csv", row, "b", loaded_at)
-
-
 def test_a_run_rewrites_only_the_rows_that_changed(raw_database, tmp_path: Path):
     settings = raw_database
     target = tmp_path / "target"
     shipped = datetime(2026, 3, 1, 14)
-    insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
-        ("I", shipped, f"2026030114000000{n:019d}", n, f"SO-{n}", 1, 1, "B2C", "STANDARD", datetime(2026, 3, 1, 8),
-         datetime(2026, 3, 2, 14), "2026-03-04", "SHIPPED", shipped, "Name", "Street 1", "AB1 2CD", "GB", shipped,
-         "dms/azureware/dbo/Orders/20260301-150000000.csv", n, "b-1", datetime(2026, 3, 1, 15))
-        for n in (1, 2, 3)])
+    loaded = datetime(2026, 3, 1, 15)
+    insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS,
+                [order_row(n, "SHIPPED", shipped, loaded, op="I", shipped=shipped) for n in (1, 2, 3)])
     extract = datetime(2026, 3, 2, 2, 0)  # the day's extract: one batch, the high-water mark
     insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
-        _shipment(1, datetime(2026, 3, 2, 9), "DELIVERED", datetime(2026, 3, 2, 9), extract, 1),
-        _shipment(2, None, "IN_TRANSIT", datetime(2026, 3, 1, 20), extract, 2),
-        _shipment(3, None, "IN_TRANSIT", datetime(2026, 3, 1, 21), extract, 3),  # NULLs compare equal
+        shipment_row("SHP-1", 1, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), extract),
+        shipment_row("SHP-2", 2, None, datetime(2026, 3, 1, 20), extract),
+        shipment_row("SHP-3", 3, None, datetime(2026, 3, 1, 21), extract),  # NULLs compare equal
     ])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True)
     before = {table: _versions(settings, table) for table in TABLES}
@@ -60,8 +51,7 @@ def test_a_run_rewrites_only_the_rows_that_changed(raw_database, tmp_path: Path)
     # five minutes later a correction of SHP-2 lands: the next run's cutoff (its mark minus 10 minutes)
     # re-reads the whole extract, and writes SHP-2 only
     insert_rows(settings, "raw_tms.shipments", SHIPMENT_COLUMNS, [
-        _shipment(2, datetime(2026, 3, 2, 10), "DELIVERED", datetime(2026, 3, 2, 10),
-                  extract + timedelta(minutes=5), 1)])
+        shipment_row("SHP-2", 2, datetime(2026, 3, 2, 10), datetime(2026, 3, 2, 10), extract + timedelta(minutes=5))])
     run_dbt(["build", *SELECT], settings, target_path=target, capture=True,
             env={"UNIFY_INCREMENTAL_LOOKBACK_MINUTES": "10"})
     for table in TABLES:
