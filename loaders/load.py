@@ -337,10 +337,10 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
 
     # a local file modified in the last quiet_s seconds may still be being written: load it last
     now = datetime.now(timezone.utc)
+    may_be_writing = not (zone.atomic or dry_run or not config.quiet_s)
     ready, fresh = [], []
     for sf in new_files:
-        still_written = not (zone.atomic or dry_run or not config.quiet_s) and \
-            (now - sf.obj.last_modified).total_seconds() < config.quiet_s
+        still_written = may_be_writing and (now - sf.obj.last_modified).total_seconds() < config.quiet_s
         (fresh if still_written else ready).append(sf)
 
     # 2. plan, 3. load, 4. record

@@ -187,6 +187,11 @@ class S3CycleLock:
             body = {}
         return body, response["ETag"]
 
+    def _ours(self, current: tuple[dict, str] | None) -> bool:
+        """Whether the lock object read back is this run's own lease: a write whose reply was lost succeeded,
+        and botocore's retry of it met our own object (412). Then the lock is ours, at the etag read."""
+        return current is not None and current[0].get("run_id") == self.holder.run_id
+
     def acquire(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -203,9 +208,7 @@ class S3CycleLock:
             if current is None:
                 continue  # released between our write and our read: try once more
             body, etag = current
-            if body.get("run_id") == self.holder.run_id:
-                # our own lease: the first write succeeded but its reply was lost and botocore's retry
-                # met our object (412); the lock is ours
+            if self._ours(current):
                 self.etag = etag
                 break
             expires = body.get("expires_at")
@@ -241,8 +244,8 @@ class S3CycleLock:
                         current = self._read()
                     except CycleLockError:
                         current = None
-                    if current is not None and current[0].get("run_id") == self.holder.run_id:
-                        self.etag = current[1]  # a retried renewal that had already succeeded: still ours
+                    if self._ours(current):
+                        self.etag = current[1]
                         continue
                     self.lost = f"the lock was taken over or removed ({self._code(err)})"
                     log_event(log, "cycle_lock_lost", logging.ERROR, lock=self.url, reason=self.lost)
