@@ -4,7 +4,8 @@ One batch = one transaction:
 
     BEGIN
       pg_try_advisory_xact_lock(load lock)          -- waits, logging who holds it; gives up after lock_wait_s
-      clock_timestamp() -> the batch's _loaded_at   -- read after the lock: commit order (see below)
+      the batch's _loaded_at: greatest(clock_timestamp(), newest batch's + 1 µs)
+                                                     -- read after the lock: rises in commit order (below)
       re-read the ledger for the batch's objects     -- skip what another loader decided meanwhile
       per file: SAVEPOINT; set the load context (key; the row sequence back to 1);
                 [ALTER TABLE ADD COLUMN / ALTER COLUMN TYPE for schema evolution];
@@ -27,10 +28,12 @@ session, reset to 1 before each file: COPY evaluates defaults row by row in file
 numbers the records in file order (and `nextval` is the one volatile default COPY still batch-inserts).
 Outside a load the functions raise, so nothing but the loader can write raw rows without naming their origin.
 
-`_loaded_at` in commit order: it is read with clock_timestamp() right after the load lock is granted, and
-the lock is held until the batch commits, so a batch that commits after another carries a later
-`_loaded_at` (its lock was granted after the other's commit). A dbt model that has seen rows up to T misses
-no batch loaded later (see docs/loaders.md: the lookback only has to cover clock adjustments).
+`_loaded_at` rises strictly in commit order: it is read right after the load lock is granted, and the lock
+is held until the batch commits, so every batch that committed before is visible then; the stamp is the
+clock (clock_timestamp()), or 1 µs after the newest committed batch's stamp (load_batches.committed_at,
+indexed) when the clock is not past it, i.e. when it stepped back (logged). A batch that commits after
+another therefore carries a later `_loaded_at`, whatever the clock does, and a dbt model that has seen rows
+up to T misses no batch with rows stamped at or before T: its lookback can be 0 (docs/loaders.md).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 import psycopg2
@@ -67,6 +71,19 @@ from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, op_che
                                     raw_columns, raw_indexes, rejection_reason)
 
 log = logging.getLogger("loaders.warehouse.postgres")
+
+STAMP_STEP = timedelta(microseconds=1)  # the timestamp type's resolution (PostgreSQL and Redshift)
+CLOCK_BEHIND_WARNING = timedelta(seconds=1)  # a clock this far behind the last stamp is logged as a warning
+
+# The ledger's indexes, (name, table, definition): the ledger grows by every landed file, forever. By key
+# (discovery), by time (the load tests read the last day), the quarantines alone (the ledger tests read
+# them on every cycle); the batches by commit time (every batch reads the newest stamp: _stamp below).
+LEDGER_INDEXES = (
+    ("load_ledger_object_key", ledger.LEDGER, "(object_key)"),
+    ("load_ledger_recorded_at", ledger.LEDGER, "(recorded_at)"),
+    ("load_ledger_quarantined", ledger.LEDGER, "(raw_table, recorded_at) where status = 'quarantined'"),
+    ("load_batches_committed_at", ledger.BATCHES, "(committed_at)"),
+)
 
 LOCK_KEY = 0x756E6966796C6F61  # "unifyloa": the advisory lock every loader takes per batch
 FUNCTIONS_VERSION = "unify-loader-functions v4"  # bump when _FUNCTIONS change: setup re-creates them
@@ -193,14 +210,9 @@ class PostgresWarehouse(Warehouse):
                     for column, type_, _not_null in columns:  # a ledger from before a column existed
                         cur.execute(sql.SQL("alter table {} add column if not exists {} " + type_).format(
                             table, sql.Identifier(column)))
-                # by key (discovery), by time (the load tests read the last day) and the quarantines alone (the
-                # ledger tests read them on every cycle): the ledger grows by every landed file, forever
-                for index, definition in (("load_ledger_object_key", "(object_key)"),
-                                          ("load_ledger_recorded_at", "(recorded_at)"),
-                                          ("load_ledger_quarantined", "(raw_table, recorded_at) "
-                                                                      "where status = 'quarantined'")):
+                for index, table_name, definition in LEDGER_INDEXES:
                     cur.execute(sql.SQL("create index if not exists {} on {}.{} " + definition).format(
-                        sql.Identifier(index), sql.Identifier(ledger.SCHEMA), sql.Identifier(ledger.LEDGER)))
+                        sql.Identifier(index), sql.Identifier(ledger.SCHEMA), sql.Identifier(table_name)))
                 schemas = {t.raw_schema for t in tables}
                 existing = self._existing_columns(cur, schemas)
                 indexes = self._existing_indexes(cur, schemas)
@@ -234,6 +246,8 @@ class PostgresWarehouse(Warehouse):
         for name, columns in ((ledger.LEDGER, ledger.LEDGER_COLUMNS), (ledger.BATCHES, ledger.BATCH_COLUMNS)):
             if any(c not in existing.get((ledger.SCHEMA, name), {}) for c, _t, _n in columns):
                 return True
+        if any((ledger.SCHEMA, index) not in indexes for index, _table, _definition in LEDGER_INDEXES):
+            return True
         for table in tables:
             columns = existing.get((table.raw_schema, table.raw_table))
             if columns is None:
@@ -520,6 +534,22 @@ class PostgresWarehouse(Warehouse):
         since = f", in a transaction since {started:%Y-%m-%d %H:%M:%S %Z}" if started is not None else ""
         return f"'{app or 'unknown client'}' (PostgreSQL backend {pid}, from {addr}{since})"
 
+    @staticmethod
+    def _stamp(cur, batch_id: str) -> datetime:
+        """The batch's _loaded_at, read under the load lock: the clock, or 1 µs after the newest committed
+        batch's stamp when the clock is not past it (stepped back, or equal), so stamps rise strictly
+        in commit order whatever the clock does (module docstring)."""
+        cur.execute(sql.SQL("select clock_timestamp() at time zone 'utc', (select max(committed_at) from {})")
+                    .format(sql.Identifier(ledger.SCHEMA, ledger.BATCHES)))
+        clock, newest = cur.fetchone()
+        if newest is None or clock > newest:
+            return clock
+        behind = newest - clock
+        log_event(log, "clock_behind_last_batch", logging.WARNING if behind > CLOCK_BEHIND_WARNING else logging.DEBUG,
+                  batch_id=batch_id, clock=clock.isoformat(sep=" "), last_stamp=newest.isoformat(sep=" "),
+                  behind_s=round(behind.total_seconds(), 6))
+        return newest + STAMP_STEP
+
     # ------------------------------------------------------------------------------ loading
     def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:
         outcomes: list[FileOutcome] = []
@@ -527,9 +557,7 @@ class PostgresWarehouse(Warehouse):
         try:
             with self.conn.cursor() as cur:
                 self._lock(cur, batch.batch_id)
-                # After the lock, not at transaction start: a later commit gets a later _loaded_at.
-                cur.execute("select clock_timestamp() at time zone 'utc'")
-                loaded_at = cur.fetchone()[0]
+                loaded_at = self._stamp(cur, batch.batch_id)
                 cur.execute(f"create temp sequence if not exists {ROW_SEQUENCE} cache 1000; "
                             "select set_config(%s, %s, true), set_config(%s, %s, true)",
                             (CONTEXT_PREFIX + "batch_id", batch.batch_id,

@@ -10,9 +10,9 @@ One batch is one BatchExecuteStatement, which runs its statements as one transac
 MAX_STATEMENTS of them (the Data API's limit):
 
     LOCK unify_loader.load_ledger;                      -- the load lock: concurrent loaders queue here
-    CREATE TEMP TABLE unify_batch_clock AS SELECT GETDATE() AS loaded_at;
-                                                        -- after the LOCK: GETDATE is the statement's
-                                                        -- start, so a later commit gets a later _loaded_at
+    CREATE TEMP TABLE unify_batch_clock AS SELECT GREATEST(GETDATE(), <newest committed_at> + 1 µs);
+                                                        -- after the LOCK (GETDATE is the statement's
+                                                        -- start): a later commit gets a later _loaded_at
     [ALTER TABLE raw ADD COLUMN ...]                    -- schema drift: a column a file adds
     [CREATE TABLE raw__unify_widen ...; INSERT ... SELECT CAST(...); DROP TABLE raw; ALTER ... RENAME]
                                                         -- schema drift: a column widened to a type Redshift
@@ -138,9 +138,16 @@ def lock_sql() -> str:
 
 
 def clock_sql() -> str:
-    """The batch's _loaded_at, read once right after the LOCK is granted (GETDATE: this statement's start;
-    SYSDATE would be the transaction's, from before the LOCK wait)."""
-    return f"CREATE TEMP TABLE {quote_ident(CLOCK)} AS SELECT GETDATE() AS {quote_ident('loaded_at')}"
+    """The batch's _loaded_at, read once right after the LOCK is granted: GETDATE() (this statement's start;
+    SYSDATE would be the transaction's, from before the LOCK wait), or 1 µs after the newest committed
+    batch's stamp when the clock is not past it. GETDATE() has whole seconds, so two batches in one second
+    would tie, and a clock stepped back would stamp a batch before one already seen: the stamps rise
+    strictly in commit order either way (load_batches is sorted by committed_at). The statement is the
+    transaction's first read, so its snapshot, taken after the LOCK, holds every batch committed before."""
+    newest = (f"(SELECT DATEADD(microsecond, 1, MAX({quote_ident('committed_at')})) "
+              f"FROM {qualified(ledger.SCHEMA, ledger.BATCHES)})")
+    return (f"CREATE TEMP TABLE {quote_ident(CLOCK)} AS "
+            f"SELECT GREATEST(GETDATE(), COALESCE({newest}, GETDATE())) AS {quote_ident('loaded_at')}")
 
 
 def add_column_sql(table: SourceTable, name: str, type_: str) -> str:

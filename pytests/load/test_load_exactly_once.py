@@ -9,8 +9,10 @@ every record exactly once.
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import time
+from datetime import timedelta
 
 import pytest
 from _load_helpers import cli_env, execute, ledger, query, rows_per_key, start_unify_load, unify_load
@@ -281,3 +283,39 @@ def test_overlapping_loaders_commit_in_loaded_at_order(database, clean_landing):
     mismatched = query(database, "select count(*) from raw_tms.shipments r join unify_loader.load_batches b "
                                  "on b.batch_id = r._batch_id where r._loaded_at <> b.committed_at")
     assert mismatched == [(0,)]
+
+
+def test_a_clock_stepped_back_still_stamps_after_every_batch_committed_before(database, clean_landing, tmp_path,
+                                                                              caplog):
+    """The clock steps back an hour between two batches (the first batch's stamps moved an hour ahead, as a
+    clock an hour fast would have stamped them): the second batch is stamped 1 µs after the first, not
+    before it, and the step is logged. So is the Redshift statement's stamp (sqlglot's PostgreSQL rendering
+    of it, run here): a dbt model that saw the first batch cannot miss the second with no lookback."""
+    import sqlglot
+
+    from loaders.warehouse.redshift_sql import clock_sql
+
+    root = tmp_path / "landing"
+    source = next(k for k in clean_landing.good if k.startswith("tms/carriers/"))
+    first_key = source.rsplit("/", 2)[0] + "/dt=2026-12-30/carriers-20261230.csv"
+    (root / first_key).parent.mkdir(parents=True)
+    (root / first_key).write_bytes(clean_landing.objects[source].data)
+    assert load(database, str(root)).exit_code == EXIT_OK
+    execute(database, "update unify_loader.load_batches set committed_at = committed_at + interval '1 hour'; "
+                      "update raw_tms.carriers set _loaded_at = _loaded_at + interval '1 hour'")
+    ahead = query(database, "select max(committed_at) from unify_loader.load_batches")[0][0]
+    redshift_select = sqlglot.parse_one(clock_sql(), read="redshift").expression.sql("postgres")
+    assert query(database, f"set time zone 'UTC'; select ({redshift_select})::timestamp")[0][0] == \
+        ahead + timedelta(microseconds=1)
+    second_key = source.rsplit("/", 2)[0] + "/dt=2026-12-31/carriers-20261231.csv"
+    (root / second_key).parent.mkdir(parents=True)
+    (root / second_key).write_bytes(clean_landing.objects[source].data)
+    with caplog.at_level(logging.WARNING, logger="loaders.warehouse.postgres"):
+        assert load(database, str(root)).exit_code == EXIT_OK
+    stamps = query(database, "select _source_key, min(_loaded_at), max(_loaded_at) from raw_tms.carriers "
+                             "group by 1 order by 1")
+    assert [(k, lo == hi) for k, lo, hi in stamps] == [(first_key, True), (second_key, True)]
+    assert stamps[1][1] == ahead + timedelta(microseconds=1)
+    assert query(database, "select max(committed_at) from unify_loader.load_batches")[0][0] == stamps[1][1]
+    warned = [r for r in caplog.records if getattr(r, "event", None) == "clock_behind_last_batch"]
+    assert len(warned) == 1 and 3500 < warned[0].f_behind_s <= 3600

@@ -434,7 +434,11 @@ def test_a_batch_larger_than_one_data_api_call_runs_as_several_transactions_of_a
     assert ids == ["'20261101T000000Z-abc'", "'20261101T000000Z-abc-2'", "'20261101T000000Z-abc-3'"]
     assert len(outcomes) == 20
     for b in batches:
-        assert b[0].startswith("LOCK") and b[1] == 'CREATE TEMP TABLE "unify_batch_clock" AS SELECT GETDATE() AS "loaded_at"'
+        assert b[0].startswith("LOCK") and b[1].startswith('CREATE TEMP TABLE "unify_batch_clock" AS SELECT ')
+        clock = _parse(b[1])  # the statement's clock, or 1 µs after the newest committed batch's stamp
+        assert isinstance(clock.expression.expressions[0].this, exp.Greatest)
+        assert clock.find(exp.CurrentTimestamp) is not None  # GETDATE(): the statement's start, after the LOCK
+        assert [t.name for t in clock.find_all(exp.Table)] == ["unify_batch_clock", "load_batches"]
         assert not any("SYSDATE" in s for s in b)  # the transaction's start would be before the LOCK wait
         inserts = [s for s in b if s.startswith('INSERT INTO "raw_tms"')]
         assert inserts and all('(SELECT "loaded_at" FROM "unify_batch_clock")' in s for s in inserts)
