@@ -14,7 +14,7 @@
 A failed cycle leaves the marts as they were: dbt builds each table beside the old one and swaps it in
 one transaction, an incremental model's delete+insert is one transaction, and a model whose parent
 failed is skipped. The next cycle catches up: loads are exactly once (ledger) and incremental models
-pick up every key loaded since their high-water mark (minus the lookback).
+pick up every key loaded since their high-water mark.
 
 Each cycle writes dbt's artifacts to a target path of its own (<target>/cycles/<cycle>), where nothing
 else runs: the build writes run_results.json, the freshness check sources.json (never run_results.json),

@@ -1,9 +1,10 @@
 {#- The incremental cutoff: the model's high-water mark (max of `column` in the existing target) minus
     the lookback, var incremental_lookback_minutes (env UNIFY_INCREMENTAL_LOOKBACK_MINUTES, a whole
-    number of minutes). Rows loaded after it are "new". The loaders stamp `_loaded_at` in commit order
-    (a batch reads its clock after the load lock, held until it commits), so a batch the previous run
-    could not see carries a later stamp than every row that run saw: the lookback only covers a clock
-    that steps back (docs/warehouse-model.md, "Incremental models"). A timestamp literal read while the
+    number of minutes, default 0). Rows loaded after it are "new". The loaders stamp `_loaded_at`
+    strictly rising in commit order (under the load lock, held until the batch commits: the clock, or
+    just after the newest committed batch's stamp), so a batch the previous run could not see carries a
+    later stamp than every row that run saw, whatever the clock does: 0 misses nothing; a raised lookback
+    covers raw rows written by hand (docs/warehouse-model.md, "Incremental models"). A timestamp literal read while the
     model compiles (a scalar subquery offline; see newest_minus). Only valid in the is_incremental()
     branch. -#}
 {% macro incremental_cutoff(column) -%}

@@ -1,8 +1,8 @@
 {#- The final SELECT of an incremental delete+insert model: every row of the CTE `cte` in a full build;
     in an incremental run only the rows that are new or differ from the target's row of the same key.
-    The lookback re-reads keys whose rows the previous run already wrote (at least the whole batch at
-    the high-water mark: a TMS extract is one batch of a day's rows), and delete+insert would delete and
-    write each of them again, with its indexes; a row that compares equal, column by column (NULL equal
+    A run re-resolves keys whose rows do not change (a fact's orders whose lines or shipments arrived;
+    every key in a raised lookback's window: a TMS extract is one batch of a day's rows), and
+    delete+insert would delete and write each of them again, with its indexes; a row that compares equal, column by column (NULL equal
     to NULL), is left where it is, so a run writes what changed. The columns compared are the model's
     documented ones (every column is); when the target lacks one of them (a column being added through
     on_schema_change), every row is written, as before. In a unit test (`this` is a fixture) every row

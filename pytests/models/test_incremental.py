@@ -2,15 +2,16 @@
 
 Hand-built raw rows (the loaders' raw tables, created from loaders/source_tables.py) go through the
 staging and fact models (and the inventory balances, which rank new versions against the current
-winner) twice: incrementally after a first build, then with --full-refresh. The loaders
-stamp `_loaded_at` in commit order (docs/loaders.md), so every batch the first build did not see is
-stamped after its high-water mark, however old its data: late deliveries (old event times) and
-out-of-order ones (an older DMS change sequence landing after a newer one, a TMS correction
-re-delivered) are picked up with the project's default lookback of minutes, and the facts equal a full
-refresh. The lookback covers a clock stepped back by less than it (a batch stamped 5 minutes before
-the mark); a batch stamped 20 minutes before the mark is the rule's documented limit and the one
-difference. The same rows with the lookback at 0 miss the 5-minute batch too: the test fails if the
-cutoff ignores the lookback or reads it in the wrong unit.
+winner) twice: incrementally after a first build, then with --full-refresh. The loaders stamp
+`_loaded_at` strictly rising in commit order, whatever the clock does (docs/loaders.md; proved by
+pytests/load/test_load_exactly_once.py), so every batch the first build did not see is stamped after its
+high-water mark, however old its data: late deliveries (old event times) and out-of-order ones (an older
+DMS change sequence landing after a newer one, a TMS correction re-delivered) are picked up with the
+project's default lookback of 0, and the facts equal a full refresh. Rows stamped before the mark
+although the first build did not see them are what the loaders cannot write, but a hand-written repair
+can: the default misses them (the documented limit), and raising the lookback for one run covers those
+it reaches (a batch 5 minutes before the mark with 10 minutes; not one 20 minutes before): the test fails
+if the cutoff ignores the lookback or reads it in the wrong unit.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ SELECT = ["--select", "+fct_orders +fct_order_lines +fct_shipments stg_azureware
           "--resource-type", "model", "--resource-type", "seed"]
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 2, 12, 0, 0)  # the first build's high-water mark (every raw table's newest load)
-# A clock stepped back by less than the default lookback, and by more: batches that committed after the
-# first build but are stamped before its mark.
+# Rows written after the first build but stamped before its mark (by hand: the loaders cannot), within a
+# 10-minute lookback and beyond it.
+RAISED_LOOKBACK = 10
 WITHIN_LOOKBACK = T0 - timedelta(minutes=5)
 BEYOND_LOOKBACK = T0 - timedelta(minutes=20)
 FACT_QUERIES = {
@@ -68,18 +70,18 @@ def _project_default_lookback_minutes() -> int:
     return int(found.group(1))
 
 
-def test_the_default_lookback_is_ten_minutes_and_the_rows_bracket_it():
-    assert _project_default_lookback_minutes() == 10
-    assert T0 - timedelta(minutes=10) < WITHIN_LOOKBACK < T0
-    assert BEYOND_LOOKBACK < T0 - timedelta(minutes=10)
+def test_the_default_lookback_is_zero_and_the_rows_bracket_the_raised_one():
+    assert _project_default_lookback_minutes() == 0
+    assert T0 - timedelta(minutes=RAISED_LOOKBACK) < WITHIN_LOOKBACK < T0
+    assert BEYOND_LOOKBACK < T0 - timedelta(minutes=RAISED_LOOKBACK)
 
 
 @pytest.mark.parametrize(("lookback", "missed_orders", "missed_products"), [
-    # the project's default (env unset): only the batches stamped beyond it are missed
-    (None, [6], [1003]),
-    # no lookback: the batches of a clock stepped back 5 minutes are missed too
-    ("0", [3, 6], [1002, 1003]),
-], ids=["default_lookback", "no_lookback"])
+    # the project's default (env unset, 0): every batch stamped after the mark, none stamped before it
+    (None, [3, 6], [1002, 1003]),
+    # raised for one run: the rows stamped within it are picked up, those beyond it still missed
+    (str(RAISED_LOOKBACK), [6], [1003]),
+], ids=["default_lookback", "raised_lookback"])
 def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliveries(
         fresh_raw_database, tmp_path: Path, monkeypatch, lookback: str | None, missed_orders: list[int],
         missed_products: list[int]):
@@ -164,11 +166,11 @@ def test_incremental_run_equals_full_refresh_under_late_and_out_of_order_deliver
         # late: a product's first balance, from yesterday
         inventory_row(1004, 7, day1, t1, op="I"),
     ])
-    # ... and two batches stamped BEFORE the mark although the first build did not see them: the
-    # server clock stepped back. Order 3 ships in a batch stamped within the default lookback (5 min
-    # before the mark), order 6 in one stamped beyond it (20 min): neither key has another raw row
-    # loaded inside the window (a key is re-resolved when ANY of its raw rows was loaded after the
-    # mark minus the lookback).
+    # ... and two sets of rows stamped BEFORE the mark although the first build did not see them (a
+    # hand-written repair; the loaders cannot stamp so). Order 3 ships in rows stamped within the raised
+    # lookback (5 min before the mark), order 6 in rows stamped beyond it (20 min): neither key has
+    # another raw row loaded inside the window (a key is re-resolved when ANY of its raw rows was loaded
+    # after the mark minus the lookback).
     insert_rows(settings, "raw_azureware.orders", ORDER_COLUMNS, [
         order_row(3, "SHIPPED", day2, WITHIN_LOOKBACK, shipped=day2),
         order_row(6, "SHIPPED", day2, BEYOND_LOOKBACK, shipped=day2),

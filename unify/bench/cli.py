@@ -65,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="dashboard views per session per level (default 3; 1 with --quick); levels with few "
                              "sessions run more, so that each level has at least 40 views (10 with --quick)")
     parser.add_argument("--lookback-minutes", type=int, default=BenchOptions.lookback_minutes,
-                        help="incremental lookback of the incremental builds (default: the project's 10)")
+                        help="incremental lookback of the incremental builds (default: the project's 0)")
     parser.add_argument("--test-window-hours", type=int, default=BenchOptions.test_window_hours,
                         help="the frequent cycle's test window (env UNIFY_TEST_WINDOW_HOURS; default "
                              f"{BenchOptions.test_window_hours}, the production WMS cycle's)")

@@ -20,7 +20,7 @@ landing folders under the run's output folder:
    hours, as many as make ~1% of the records loaded so far, land and load; then the production
    FREQUENT cycle's build runs (timed): `dbt build --selector frequent` (selectors.yml) with the
    frequent cycle's test window (FREQUENT_CYCLE_ARGS below; docs/warehouse-model.md "Load cycles") and
-   the production lookback (10 min); then the NIGHTLY build, `dbt build --selector nightly` (everything,
+   the production lookback (0 min); then the NIGHTLY build, `dbt build --selector nightly` (everything,
    every test on every row), timed too;
 6. end to end: the next DMS CDC interval with new orders lands; the production frequent cycle runs for
    it (load of the new keys, as the S3-event Lambda does, then `dbt build --selector <cycle selector>`,
@@ -75,7 +75,7 @@ DEFAULT_CYCLE = "frequent_wms"
 # and its generic tests on the large incremental models check only the rows loaded within the test
 # window (and the keys of those rows across the whole table).
 FREQUENT_CYCLE_ARGS = ("build", "--selector", "frequent")
-FREQUENT_CYCLE_TEST_WINDOW_HOURS = 6  # >= the WMS cycle's 15 minutes + the 10-minute lookback, with margin
+FREQUENT_CYCLE_TEST_WINDOW_HOURS = 6  # >= the WMS cycle's 15 minutes, with margin
 NIGHTLY_ARGS = ("build", "--selector", "nightly")
 
 # Rungs that are not simulator presets: name -> (simulator scale, history as a multiple of --days). xlarge
@@ -98,7 +98,7 @@ class BenchOptions:
     sessions: tuple[int, ...] = (1, 10, 100)
     rounds: int = 3  # dashboard views per session at each concurrency level
     change_pct: float = 1.0
-    lookback_minutes: int = 10  # the project's default (dbt_project.yml incremental_lookback_minutes)
+    lookback_minutes: int = 0  # the project's default (dbt_project.yml incremental_lookback_minutes)
     cycle_selector: str = DEFAULT_CYCLE  # selectors.yml: the end-to-end step's build
     keep: bool = False
     schema: str = "analytics"
