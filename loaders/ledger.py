@@ -11,6 +11,12 @@ describe (so a raw row exists if and only if its ledger row does):
   kind of problem, never a value (raw data holds personal data).
 - `load_batches`: one row per committed batch: raw table, counts, when, which loader.
 
+And one table the load cycle writes (`unify cycle`, docs/operations.md), not the loaders:
+
+- `build_marks`: per dbt schema and raw schema, the newest batch commit time a build of that dbt schema
+  was sure to see (read before it started), recorded when it succeeded: which sources have data that no
+  successful build has read yet (`newest_batches` against it) decides how much the next cycle builds.
+
 Identity is content, not upload history: an object is its key plus its `content_checksum`, the
 CRC-64/NVME of its bytes (S3's full-object checksum when S3 has one, else computed while the bytes
 stream; landing.py). The same bytes uploaded again under the same key (a multipart upload gets a new
@@ -60,6 +66,13 @@ BATCH_COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("committed_at", "timestamp", True),
     ("loader", "varchar(256)", True),  # host, pid, target
 )
+BUILD_MARKS = "build_marks"
+BUILD_MARK_COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("dbt_schema", "varchar(128)", True),      # the build's target schema: environments share raw tables
+    ("raw_schema", "varchar(128)", True),      # raw_<system>
+    ("consumed_through", "timestamp", True),   # max(load_batches.committed_at) of the schema before the build
+    ("recorded_at", "timestamp", True),
+)
 WIDENED_SEPARATOR = "; "  # between the changes in columns_widened ("weight_kg numeric(12,3)->numeric(15,3)")
 LEDGER_INSERT_COLUMNS = tuple(name for name, _, _ in LEDGER_COLUMNS)
 
@@ -102,3 +115,16 @@ def limit_text(text: str | None, limit_bytes: int = 4096) -> str | None:
     if len(data) <= limit_bytes:
         return text
     return data[: limit_bytes - 3].decode("utf-8", errors="ignore") + "..."
+
+
+def newest_by_raw_schema(rows: Iterable[tuple[str | None, object]]) -> dict[str, object]:
+    """(raw_table, max committed_at) rows of load_batches -> the newest per raw schema (`raw_tms`, ...);
+    batches that name no table (quarantines only) are left out."""
+    newest: dict[str, object] = {}
+    for raw_table, committed_at in rows:
+        if not raw_table or committed_at is None:
+            continue
+        schema = raw_table.split(".", 1)[0]
+        if schema not in newest or committed_at > newest[schema]:  # type: ignore[operator]
+            newest[schema] = committed_at
+    return newest

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Mapping, Sequence
 
 from loaders.records import Batch, FileLoad, FileOutcome, LedgerEntry
@@ -135,6 +136,20 @@ class Warehouse(ABC):
     @abstractmethod
     def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:
         """Load a batch and write its ledger rows in one transaction; return what became of each object."""
+
+    @abstractmethod
+    def newest_batches(self) -> dict[str, datetime]:
+        """The newest commit time of a batch that wrote rows, per raw schema (`raw_tms` -> ...)."""
+
+    @abstractmethod
+    def build_marks(self, dbt_schema: str) -> dict[str, datetime]:
+        """What the last successful builds of `dbt_schema` were sure to see, per raw schema (ledger.py
+        BUILD_MARKS); empty when none was recorded."""
+
+    @abstractmethod
+    def record_build_marks(self, dbt_schema: str, marks: Mapping[str, datetime]) -> None:
+        """Record, after a successful build of `dbt_schema`, the newest commit time per raw schema that it
+        was sure to see (replacing those raw schemas' earlier marks; the others keep theirs)."""
 
     def close(self) -> None:  # noqa: B027 - optional
         return None

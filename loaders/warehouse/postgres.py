@@ -482,6 +482,49 @@ class PostgresWarehouse(Warehouse):
         self.conn.rollback()
         return found
 
+    # ------------------------------------------------------------------------------ the cycle's build marks
+    def newest_batches(self) -> dict[str, datetime]:
+        with self.conn.cursor() as cur:
+            cur.execute("select to_regclass(%s) is not null", (f"{ledger.SCHEMA}.{ledger.BATCHES}",))
+            rows = []
+            if cur.fetchone()[0]:
+                cur.execute(sql.SQL("select raw_table, max(committed_at) from {} where rows_loaded > 0 group by raw_table")
+                            .format(sql.Identifier(ledger.SCHEMA, ledger.BATCHES)))
+                rows = cur.fetchall()
+        self.conn.rollback()
+        return ledger.newest_by_raw_schema(rows)  # type: ignore[return-value]
+
+    def build_marks(self, dbt_schema: str) -> dict[str, datetime]:
+        with self.conn.cursor() as cur:
+            cur.execute("select to_regclass(%s) is not null", (f"{ledger.SCHEMA}.{ledger.BUILD_MARKS}",))
+            rows = []
+            if cur.fetchone()[0]:
+                cur.execute(sql.SQL("select raw_schema, consumed_through from {} where dbt_schema = %s")
+                            .format(sql.Identifier(ledger.SCHEMA, ledger.BUILD_MARKS)), (dbt_schema,))
+                rows = cur.fetchall()
+        self.conn.rollback()
+        return dict(rows)
+
+    def record_build_marks(self, dbt_schema: str, marks: Mapping[str, datetime]) -> None:
+        if not marks:
+            return
+        table = sql.Identifier(ledger.SCHEMA, ledger.BUILD_MARKS)
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(ledger.SCHEMA)))
+                cur.execute(sql.SQL("create table if not exists {} ({})").format(
+                    table, sql.SQL(ledger.column_defs(ledger.BUILD_MARK_COLUMNS, _quote))))
+                cur.execute(sql.SQL("delete from {} where dbt_schema = %s and raw_schema = any(%s)").format(table),
+                            (dbt_schema, sorted(marks)))
+                execute_values(cur, sql.SQL("insert into {} (dbt_schema, raw_schema, consumed_through, recorded_at) "
+                                            "values %s").format(table).as_string(cur),
+                               [(dbt_schema, schema, at) for schema, at in sorted(marks.items())],
+                               template="(%s, %s, %s, clock_timestamp() at time zone 'utc')")
+            self.conn.commit()
+        except BaseException:
+            self._rollback()
+            raise
+
     @staticmethod
     def _ledger_rows(cur, keys: list[str], migrated: bool = True) -> dict[str, list[LedgerEntry]]:
         checksum = "content_checksum" if migrated else "null"

@@ -35,6 +35,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from loaders import evolution, ledger
@@ -48,7 +49,8 @@ from loaders.warehouse import redshift_bulk
 from loaders.warehouse.base import (OP_REASON, Checkpoint, OnFile, Warehouse, _noop, prefer_diagnosis, raw_columns,
                                     reason_for)
 from loaders.warehouse.redshift_sql import (MAX_STATEMENTS, SORT_KEY, Decision, Statement, add_column_sql,
-                                            alter_keys_sql, alter_varchar_sql, batch_script, create_raw_table_sql,
+                                            alter_keys_sql, alter_varchar_sql, batch_script, build_marks_sql,
+                                            create_raw_table_sql, newest_batches_sql, record_build_marks_sql,
                                             deep_copy_sql, is_varchar_growth, ledger_ddl, ledger_migrations, literal,
                                             lock_sql, profile_script, qualified, quote_ident, statements_per_file,
                                             table_keys_sql)
@@ -239,6 +241,11 @@ class DataApi:
         return self.results(result.id)
 
 
+def _timestamp(text: str | None) -> datetime | None:
+    """A TIMESTAMP as the Data API returns it ('2026-12-06 18:00:00.123456', fractional part optional)."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
 def _field_value(fld: dict) -> Any:
     if fld.get("isNull"):
         return None
@@ -398,6 +405,28 @@ class RedshiftWarehouse(Warehouse):
             for key, etag, status, batch_id, reason, content in rows:
                 found.setdefault(key, []).append(LedgerEntry(key, etag, status, batch_id, reason, content))
         return found
+
+    # ------------------------------------------------------------------ the cycle's build marks
+    def _exists(self, table: str) -> bool:
+        return bool(self.api.query("SELECT 1 FROM svv_tables WHERE table_schema = :schema AND table_name = :table",
+                                   "unify-cycle table exists", {"schema": ledger.SCHEMA, "table": table}))
+
+    def newest_batches(self) -> dict[str, datetime]:
+        if not self._exists(ledger.BATCHES):
+            return {}
+        rows = self.api.query(newest_batches_sql(), "unify-cycle newest batches")
+        return ledger.newest_by_raw_schema((t, _timestamp(at)) for t, at in rows)  # type: ignore[return-value]
+
+    def build_marks(self, dbt_schema: str) -> dict[str, datetime]:
+        if not self._exists(ledger.BUILD_MARKS):
+            return {}
+        return {schema: _timestamp(at) for schema, at in self.api.query(build_marks_sql(dbt_schema),
+                                                                          "unify-cycle build marks")}
+
+    def record_build_marks(self, dbt_schema: str, marks: Mapping[str, datetime]) -> None:
+        if marks:
+            self._run_ddl(record_build_marks_sql(dbt_schema, {k: v.isoformat(sep=" ") for k, v in marks.items()}),
+                          "unify-cycle record build marks")
 
     # ------------------------------------------------------------------ loading
     def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:
