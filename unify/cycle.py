@@ -3,7 +3,9 @@
     take the cycle lock (refused -> exit 75: another cycle is running; the next tick picks up the work)
     -> load what is new in the landing zone            (loaders.load.load: catches up whatever the
                                                          S3-event Lambda has not loaded)
-    -> dbt build --selector <frequent|nightly>          (selectors.yml; frequent sets UNIFY_TEST_WINDOW_HOURS=6)
+    -> dbt build --selector <frequent|nightly>          (selectors.yml; frequent sets UNIFY_TEST_WINDOW_HOURS=6
+                                                         and builds frequent_wms when only the WMS has data no
+                                                         successful build has read: unify/cycle_selection.py)
     -> dbt source freshness
     -> post-cycle steps                                 (POST_CYCLE_STEPS: the privileged access step on every
                                                          target but local, then the QuickSight SPICE refresh
@@ -53,6 +55,7 @@ from loaders.config import Settings, load_settings
 from loaders.logs import configure_logging, log_event
 from unify.alerting import (DEFAULT_OWNER, ERROR_STATUSES, WARNING_STATUSES, AlertInputError, AlertItem,
                             AlertPublishError, AlertReport, collect_alert_artifacts, publish, short_id)
+from unify import cycle_selection
 from unify.cycle_lock import CycleLockError, CycleRefused, Holder, open_lock
 from unify.dbt_runner import dbt_schema, dbt_target_path, run_dbt
 
@@ -335,19 +338,22 @@ def _steps(settings: Settings, options: CycleOptions, spec: CycleSpec, result: C
             step.status = "warning" if report.exit_code == EXIT_QUARANTINED else "ok"
 
     def build_step(step: Step) -> None:
-        proc = _dbt(["build", "--selector", spec.selector], settings, options, build_path,
+        selection = cycle_selection.select(settings, spec.selector, schema)
+        proc = _dbt(["build", "--selector", selection.selector], settings, options, build_path,
                     {"UNIFY_TEST_WINDOW_HOURS": spec.test_window_hours})
         run_results = _read(build_path / "run_results.json")
         counts: dict[str, int] = {}
         for item in (run_results or {}).get("results", []):
             counts[item["status"]] = counts.get(item["status"], 0) + 1
         errors = sum(n for status, n in counts.items() if status in ERROR_STATUSES)
-        step.detail = {"selector": spec.selector, "test_window_hours": spec.test_window_hours or None,
+        step.detail = {"selector": selection.selector, "selection": selection.reason,
+                       "test_window_hours": spec.test_window_hours or None,
                        "exit_code": proc.returncode, "counts": counts, "errors": errors,
                        "warnings": sum(n for s, n in counts.items() if s in WARNING_STATUSES),
                        "skipped": counts.get("skipped", 0), "artifacts": str(build_path)}
         if proc.returncode == 0 and run_results is not None:
             step.status = "warning" if step.detail["warnings"] else "ok"
+            step.detail["marks_recorded"] = sorted(cycle_selection.record(settings, schema, selection))
         else:
             step.status = "failed"
             step.error = (f"dbt build exited {proc.returncode} with {errors} error(s)" if run_results is not None

@@ -48,6 +48,8 @@ def test_new_files_reach_the_marts_and_the_summary_says_so(cycles):
         assert summary["steps"]["load"]["status"] == "ok" and summary["steps"]["load"]["files"] > 0
         build = summary["steps"]["build"]
         assert (build["status"], build["selector"], build["test_window_hours"]) == ("ok", "frequent", "6")
+        # both cycles bring data from every source (A: the first, so no build has read anything yet)
+        assert build["marks_recorded"] == ["raw_azureware", "raw_salesforce", "raw_tms"]
         assert build["errors"] == 0 and build["counts"]["pass"] > 50
         # every source table with a freshness rule was checked (reference tables that rarely change have none)
         manifest = json.loads((step.target_path / "manifest.json").read_text())
@@ -97,6 +99,13 @@ def test_a_cycle_with_nothing_new_changes_nothing(cycles):
     assert summary["outcome"] == "succeeded"
     assert (summary["steps"]["load"]["files"], summary["steps"]["load"]["rows"]) == (0, 0)
     assert step.before and step.after == step.before
+    # no source but the WMS has anything no build has read (here: nothing at all): the WMS part is built,
+    # and only its mark moves
+    build = summary["steps"]["build"]
+    assert (build["selector"], build["selection"]) == (
+        "frequent_wms", "no source but the WMS has data no successful build has read")
+    assert build["marks_recorded"] == ["raw_azureware"]
+    assert build["counts"]["pass"] < cycles.steps["B"].summary["steps"]["build"]["counts"]["pass"]
     print(f"nothing new: cycle {summary['CycleSeconds']:.1f} s (build {summary['steps']['build']['seconds']:.1f} s)")
 
 
@@ -123,6 +132,7 @@ def test_a_failed_cycle_leaves_the_marts_as_they_were_and_alerts(cycles):
     assert (summary["outcome"], summary["exit_code"]) == ("failed", 1)
     assert summary["steps"]["load"]["status"] == "ok" and summary["steps"]["load"]["files"] > 0
     assert summary["steps"]["build"]["status"] == "failed" and summary["steps"]["build"]["errors"] >= 1
+    assert "marks_recorded" not in summary["steps"]["build"]  # a failed build records nothing
     assert summary["CycleFailed"] == 1 and "DataAgeSeconds" not in summary
 
     # every table whose model failed, or was skipped after it, is exactly what it was before the cycle
@@ -149,6 +159,10 @@ def test_the_next_cycle_catches_up(cycles):
     summary = step.summary
     assert summary["outcome"] == "succeeded" and summary["exit_code"] == 0
     assert summary["steps"]["load"]["files"] == 0  # D loaded them: the build is what catches up
+    # nothing was loaded in this cycle, but D's TMS and Salesforce data was read by no successful build
+    build = summary["steps"]["build"]
+    assert build["selector"] == "frequent" and build["selection"].startswith("new data in ")
+    assert "raw_tms" in build["selection"] and "raw_azureware" not in build["selection"]
     assert step.new_orders and step.new_orders <= _fct_order_ids(cycles)
     assert step.after["analytics_marts.fct_orders"] != failed.after["analytics_marts.fct_orders"]
     assert step.extra["messages"] == []  # nothing to report

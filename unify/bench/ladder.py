@@ -18,9 +18,10 @@ landing folders under the run's output folder:
    after the history;
 5. change batch: the simulation continues one day in a scratch copy; the DMS CDC files of its first
    hours, as many as make ~1% of the records loaded so far, land and load; then the production
-   FREQUENT cycle's build runs (timed): `dbt build --selector frequent` (selectors.yml) with the
-   frequent cycle's test window (FREQUENT_CYCLE_ARGS below; docs/warehouse-model.md "Load cycles") and
-   the production lookback (0 min); then the NIGHTLY build, `dbt build --selector nightly` (everything,
+   FREQUENT cycle's build runs (timed): `dbt build --selector <what unify cycle frequent chooses>`
+   (unify/cycle_selection.py: `frequent_wms` after this WMS-only change, as the full build recorded
+   what it read) with the frequent cycle's test window (docs/warehouse-model.md "Load cycles") and the
+   production lookback (0 min); then the NIGHTLY build, `dbt build --selector nightly` (everything,
    every test on every row), timed too;
 6. end to end: the next DMS CDC interval with new orders lands; the production frequent cycle runs for
    it (load of the new keys, as the S3-event Lambda does, then `dbt build --selector <cycle selector>`,
@@ -51,6 +52,7 @@ from typing import TYPE_CHECKING, Callable
 
 import psycopg2
 
+from unify import cycle_selection
 from unify.bench import BenchError, concurrency
 from unify.bench.results import BuildFigures, LatencyFigures, LoadFigures, ScaleResult, SimulateFigures
 from loaders.config import Settings
@@ -74,7 +76,6 @@ DEFAULT_CYCLE = "frequent_wms"
 # (tag `nightly`), unit tests and finance's monthly models (tag `finance_monthly`) to the nightly build,
 # and its generic tests on the large incremental models check only the rows loaded within the test
 # window (and the keys of those rows across the whole table).
-FREQUENT_CYCLE_ARGS = ("build", "--selector", "frequent")
 FREQUENT_CYCLE_TEST_WINDOW_HOURS = 6  # >= the WMS cycle's 15 minutes, with margin
 NIGHTLY_ARGS = ("build", "--selector", "nightly")
 
@@ -123,9 +124,8 @@ class BenchOptions:
     def frequent_env(self, access_prefix: str) -> dict[str, str]:
         return {**self.dbt_env(access_prefix), "UNIFY_TEST_WINDOW_HOURS": str(self.test_window_hours)}
 
-    @property
-    def frequent_command(self) -> str:
-        return f"UNIFY_TEST_WINDOW_HOURS={self.test_window_hours} dbt " + " ".join(FREQUENT_CYCLE_ARGS)
+    def frequent_command(self, selector: str = "frequent") -> str:
+        return f"UNIFY_TEST_WINDOW_HOURS={self.test_window_hours} dbt build --selector {selector}"
 
 
 def resolve_rung(scale: str, options: BenchOptions) -> tuple[float, str, int]:
@@ -181,16 +181,19 @@ def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
         result.simulate = simulate(rung, value, options, say)
         result.load = load(rung, say, result.simulate.order_lines, workdir)
         aging_s = age_history(rung, say)
-        full_s, nodes, full_detail = build(rung, options, say, "full", NIGHTLY_ARGS, options.dbt_env(rung.access_prefix))
+        # the builds choose and record as `unify cycle` does (unify/cycle_selection.py): the full build is
+        # a nightly, and the frequent cycle after the change batch builds what the new data needs
+        full_s, nodes, full_detail, _ = cycle_build(rung, options, say, "full", "nightly")
         change = change_batch(rung, options, say)
-        incremental_s, _, incremental_detail = build(rung, options, say, "frequent cycle", FREQUENT_CYCLE_ARGS,
-                                                     options.frequent_env(rung.access_prefix))
-        nightly_s, _, nightly_detail = build(rung, options, say, "nightly", NIGHTLY_ARGS,
-                                             options.dbt_env(rung.access_prefix))
+        incremental_s, _, incremental_detail, frequent = cycle_build(rung, options, say, "frequent cycle",
+                                                                     cycle_selection.FULL)
+        nightly_s, _, nightly_detail, _ = cycle_build(rung, options, say, "nightly", "nightly")
         result.build = BuildFigures(full_s, nodes, aging_s, change["records"], change["pct"], change["order_lines"],
                                     change["minutes"], change["load_s"], incremental_s, options.lookback_minutes,
                                     full_detail, incremental_detail, nightly_s=nightly_s,
-                                    nightly_detail=nightly_detail, frequent_command=options.frequent_command,
+                                    nightly_detail=nightly_detail,
+                                    frequent_command=options.frequent_command(frequent.selector),
+                                    frequent_selection=frequent.reason,
                                     test_window_hours=options.test_window_hours)
         result.latency = latency(rung, options, say)
         result.rls, result.rows_seen, result.concurrency = concurrency.run(rung.settings, rung.target, options,
@@ -300,6 +303,18 @@ def age_history(rung: Rung, say: Callable[[str], None]) -> float:
                 cur.execute(definition)
             cur.execute(f"analyze {name}")
     return round(time.perf_counter() - started, 2)
+
+
+def cycle_build(rung: Rung, options: BenchOptions, say: Callable[[str], None], kind: str,
+                cycle_selector: str) -> tuple[float, int, dict, cycle_selection.Selection]:
+    """The build step of `unify cycle <frequent|nightly>` (timed: the build alone): the selector it
+    chooses from the build marks (read before), the build, the marks recorded after it succeeded."""
+    selection = cycle_selection.select(rung.settings, cycle_selector, options.schema)
+    frequent = cycle_selector == cycle_selection.FULL
+    env = options.frequent_env(rung.access_prefix) if frequent else options.dbt_env(rung.access_prefix)
+    seconds, nodes, detail = build(rung, options, say, kind, ("build", "--selector", selection.selector), env)
+    cycle_selection.record(rung.settings, options.schema, selection)
+    return seconds, nodes, detail, selection
 
 
 def build(rung: Rung, options: BenchOptions, say: Callable[[str], None], kind: str, args: tuple[str, ...],

@@ -83,6 +83,7 @@ class BuildFigures:
     nightly_s: float | None = None  # `dbt build --selector nightly` (every test on every row) after the frequent cycle
     nightly_detail: dict = field(default_factory=dict)
     frequent_command: str = ""  # what the incremental measure ran
+    frequent_selection: str = ""  # why `unify cycle frequent` chose that build (unify/cycle_selection.py)
     test_window_hours: int | None = None
 
     @property
@@ -386,7 +387,8 @@ def _details(s: ScaleResult) -> list[str]:
         out.append(f"- dbt build: full {b.full_s:.1f} s ({b.full_nodes} nodes); change batch {b.change_records:,} "
                    f"records ({b.change_pct:.2f}%, {b.change_order_lines:,} order lines, {b.change_minutes:.0f} "
                    f"minutes of DMS CDC) loaded in {b.change_load_s:.1f} s, then the frequent cycle "
-                   f"{b.incremental_s:.1f} s (`{b.frequent_command or 'dbt build'}`){nightly}, with a "
+                   f"{b.incremental_s:.1f} s (`{b.frequent_command or 'dbt build'}`"
+                   + (f": {b.frequent_selection}" if b.frequent_selection else "") + f"){nightly}, with a "
                    f"{b.lookback_minutes} min lookback (history's load times spread over the simulated days: set-up "
                    f"{b.aging_s:.1f} s)")
         for kind, detail in (("full", b.full_detail), ("frequent cycle", b.incremental_detail),
