@@ -170,8 +170,10 @@ def cycles(warehouse: Settings, s3_endpoint, tmp_path_factory) -> Cycles:
             held = False
             deadline = time.monotonic() + 120
             while not held and proc.poll() is None and time.monotonic() < deadline:
+                # this database's cycle lock only: another test session may hold one on its own database
                 held = bool(query(settings, "select 1 from pg_locks where locktype = 'advisory' and granted "
-                                            "and classid = %s and objsubid = 2", (ADVISORY_CLASS,)))
+                                            "and classid = %s and objsubid = 2 and database = (select oid from "
+                                            "pg_database where datname = current_database())", (ADVISORY_CLASS,)))
                 time.sleep(0.05)
             refused_exit, refused_out = None, ""
             if held:
