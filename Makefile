@@ -24,8 +24,12 @@ demo: install profile ## the main job end to end on the local warehouse
 
 # `check` and `lint` run on the whole project first; pytest then deselects its own copies of those two
 # project-wide runs (marker project_gates: `pytest -m project_gates` runs them alone).
+# pytest runs on PYTEST_WORKERS processes (pytest-xdist), one folder of tests per worker at a time
+# (pytests/conftest.py: a folder whose tests share a warehouse built once, else a file); PYTEST_WORKERS=0 runs
+# everything in one process.
+PYTEST_WORKERS ?= 2
 test: install-test profile warehouse-start check lint ## every test: Redshift gate, SQL lint, pytest (dbt build inside)
-	$(BIN)/pytest -m "not project_gates" --durations=15
+	$(BIN)/pytest -m "not project_gates" --durations=15 -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 lint: install-test profile warehouse-start ## SQL style: sqlfluff (redshift dialect, dbt templater) on models, snapshots, analyses, tests
 	$(BIN)/unify check lint
