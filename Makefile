@@ -22,13 +22,15 @@ help: ## list the targets
 demo: install profile ## the main job end to end on the local warehouse
 	$(BIN)/unify demo
 
-# `check` and `lint` run on the whole project first; pytest then deselects its own copies of those two
-# project-wide runs (marker project_gates: `pytest -m project_gates` runs them alone).
+# `check` and `lint` run on the whole project first, side by side (each is one single-threaded process
+# with its own dbt target folder; --output-sync keeps their outputs apart); pytest then deselects its own
+# copies of those two project-wide runs (marker project_gates: `pytest -m project_gates` runs them alone).
 # pytest runs on PYTEST_WORKERS processes (pytest-xdist), one folder of tests per worker at a time
 # (pytests/conftest.py: a folder whose tests share a warehouse built once, else a file); PYTEST_WORKERS=0 runs
 # everything in one process.
 PYTEST_WORKERS ?= 2
-test: install-test profile warehouse-start check lint ## every test: Redshift gate, SQL lint, pytest (dbt build inside)
+test: install-test profile warehouse-start ## every test: Redshift gate, SQL lint, pytest (dbt build inside)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target check lint
 	$(BIN)/pytest -m "not project_gates" --durations=15 -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 lint: install-test profile warehouse-start ## SQL style: sqlfluff (redshift dialect, dbt templater) on models, snapshots, analyses, tests
