@@ -88,9 +88,10 @@ def main_job(warehouse: Settings, tmp_path_factory) -> Built:
     config = MainJobConfig(scale="tiny", days=INITIAL_DAYS, cycles=DAILY_CYCLES, start=FIRST_DAY, seed=42,
                            fmt="csv", faults=FAULTS, fresh=True, docs=False)
     started = time.monotonic()
-    # The models' "now" is pinned; and the lookback is 0 minutes: here loads and builds never overlap, and
-    # the whole simulation is loaded within minutes of wall-clock time, so the default 10-minute lookback
-    # would re-process every key in every cycle and the daily builds would not really be incremental.
+    # The models' "now" is pinned; and the lookback is pinned to the project's default, 0 minutes, against
+    # a shell that sets another: the whole simulation is loaded within minutes of wall-clock time, so a
+    # lookback of minutes would re-process every key in every cycle and the daily builds would not really
+    # be incremental.
     try:
         with pinned_env(UNIFY_AS_OF_AT=AS_OF_AT, UNIFY_INCREMENTAL_LOOKBACK_MINUTES="0"):
             run_main_job(settings, config, landing=str(landing), target_path=target, say=print, progress=False)
