@@ -39,7 +39,7 @@ lint: install-test profile warehouse-start ## SQL style: sqlfluff (redshift dial
 check: install ## Redshift gate: compile everything for Redshift offline, reject PostgreSQL-only SQL
 	$(BIN)/unify check redshift
 
-bench: install profile warehouse-start ## benchmark ladder tiny..xlarge on the local warehouse, ~35 min (README "Benchmarks")
+bench: install profile warehouse-start ## benchmark ladder tiny..xlarge on the local warehouse, ~45 min (README "Benchmarks")
 	$(BIN)/unify bench
 
 install: $(RUNTIME_STAMP) ## create .venv and install the project (pinned by constraints.txt)
