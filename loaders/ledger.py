@@ -15,7 +15,8 @@ And one table the load cycle writes (`unify cycle`, docs/operations.md), not the
 
 - `build_marks`: per dbt schema and raw schema, the newest batch commit time a build of that dbt schema
   was sure to see (read before it started), recorded when it succeeded: which sources have data that no
-  successful build has read yet (`newest_batches` against it) decides how much the next cycle builds.
+  successful build has read yet (the warehouse targets' `newest_batches` against it) decides how much
+  the next cycle builds.
 
 Identity is content, not upload history: an object is its key plus its `content_checksum`, the
 CRC-64/NVME of its bytes (S3's full-object checksum when S3 has one, else computed while the bytes
@@ -116,15 +117,3 @@ def limit_text(text: str | None, limit_bytes: int = 4096) -> str | None:
         return text
     return data[: limit_bytes - 3].decode("utf-8", errors="ignore") + "..."
 
-
-def newest_by_raw_schema(rows: Iterable[tuple[str | None, object]]) -> dict[str, object]:
-    """(raw_table, max committed_at) rows of load_batches -> the newest per raw schema (`raw_tms`, ...);
-    batches that name no table (quarantines only) are left out."""
-    newest: dict[str, object] = {}
-    for raw_table, committed_at in rows:
-        if not raw_table or committed_at is None:
-            continue
-        schema = raw_table.split(".", 1)[0]
-        if schema not in newest or committed_at > newest[schema]:  # type: ignore[operator]
-            newest[schema] = committed_at
-    return newest

@@ -488,11 +488,13 @@ class PostgresWarehouse(Warehouse):
             cur.execute("select to_regclass(%s) is not null", (f"{ledger.SCHEMA}.{ledger.BATCHES}",))
             rows = []
             if cur.fetchone()[0]:
-                cur.execute(sql.SQL("select raw_table, max(committed_at) from {} where rows_loaded > 0 group by raw_table")
+                # raw_table is raw_<system>.<table>; a batch of quarantines or empty files wrote no rows
+                cur.execute(sql.SQL("select split_part(raw_table, '.', 1), max(committed_at) from {} "
+                                    "where rows_loaded > 0 group by 1")
                             .format(sql.Identifier(ledger.SCHEMA, ledger.BATCHES)))
                 rows = cur.fetchall()
         self.conn.rollback()
-        return ledger.newest_by_raw_schema(rows)  # type: ignore[return-value]
+        return dict(rows)
 
     def build_marks(self, dbt_schema: str) -> dict[str, datetime]:
         with self.conn.cursor() as cur:

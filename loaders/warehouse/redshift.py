@@ -275,6 +275,7 @@ class RedshiftWarehouse(Warehouse):
         self.lock_wait_s = lock_wait_s
         self.loader_name = f"{socket.gethostname()} pid {os.getpid()} redshift"
         self._columns: dict[tuple[str, str], dict[str, str]] = {}
+        self._tables: set[str] | None = None  # the ledger schema's tables (_ledger_tables)
 
     @classmethod
     def from_config(cls, config: RedshiftConfig, *, lock_wait_s: float = 600.0) -> "RedshiftWarehouse":
@@ -407,18 +408,23 @@ class RedshiftWarehouse(Warehouse):
         return found
 
     # ------------------------------------------------------------------ the cycle's build marks
-    def _exists(self, table: str) -> bool:
-        return bool(self.api.query("SELECT 1 FROM svv_tables WHERE table_schema = :schema AND table_name = :table",
-                                   "unify-cycle table exists", {"schema": ledger.SCHEMA, "table": table}))
+    def _ledger_tables(self) -> set[str]:
+        """The tables of the ledger's schema, read once per instance (the cycle opens one per read; each
+        Data API statement is a round trip)."""
+        if self._tables is None:
+            self._tables = {r[0] for r in self.api.query(
+                "SELECT table_name FROM svv_tables WHERE table_schema = :schema", "unify-cycle ledger tables",
+                {"schema": ledger.SCHEMA})}
+        return self._tables
 
     def newest_batches(self) -> dict[str, datetime]:
-        if not self._exists(ledger.BATCHES):
+        if ledger.BATCHES not in self._ledger_tables():
             return {}
-        rows = self.api.query(newest_batches_sql(), "unify-cycle newest batches")
-        return ledger.newest_by_raw_schema((t, _timestamp(at)) for t, at in rows)  # type: ignore[return-value]
+        return {schema: _timestamp(at) for schema, at in self.api.query(newest_batches_sql(),
+                                                                          "unify-cycle newest batches")}
 
     def build_marks(self, dbt_schema: str) -> dict[str, datetime]:
-        if not self._exists(ledger.BUILD_MARKS):
+        if ledger.BUILD_MARKS not in self._ledger_tables():
             return {}
         return {schema: _timestamp(at) for schema, at in self.api.query(build_marks_sql(dbt_schema),
                                                                           "unify-cycle build marks")}
@@ -427,6 +433,7 @@ class RedshiftWarehouse(Warehouse):
         if marks:
             self._run_ddl(record_build_marks_sql(dbt_schema, {k: v.isoformat(sep=" ") for k, v in marks.items()}),
                           "unify-cycle record build marks")
+            self._tables = None  # it may have created the marks table
 
     # ------------------------------------------------------------------ loading
     def load_batch(self, batch: Batch, checkpoint: Checkpoint = _noop, on_file: OnFile = _noop) -> list[FileOutcome]:

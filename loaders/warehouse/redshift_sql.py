@@ -134,11 +134,11 @@ def ledger_migrations(existing: Mapping[str, str]) -> list[str]:
 
 
 def newest_batches_sql() -> str:
-    """(raw_table, newest commit time) per raw table of load_batches that wrote rows (a batch of
-    quarantines or empty files changed no raw table)."""
-    return (f"SELECT {quote_ident('raw_table')}, MAX({quote_ident('committed_at')}) "
+    """(raw schema, newest commit time) over the load_batches that wrote rows (a batch of quarantines or
+    empty files changed no raw table); raw_table is `raw_<system>.<table>`."""
+    return (f"SELECT SPLIT_PART({quote_ident('raw_table')}, '.', 1), MAX({quote_ident('committed_at')}) "
             f"FROM {qualified(ledger.SCHEMA, ledger.BATCHES)} WHERE {quote_ident('rows_loaded')} > 0 "
-            f"GROUP BY {quote_ident('raw_table')}")
+            f"GROUP BY 1")
 
 
 def build_marks_sql(dbt_schema: str) -> str:

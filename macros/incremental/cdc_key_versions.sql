@@ -14,7 +14,7 @@ loaded_keys as (
     -- keys with a raw row loaded since the cutoff
     select distinct {{ key }}
     from {{ relation }}
-    where _loaded_at > {{ cutoff if cutoff is defined and cutoff is not none else incremental_cutoff('last_loaded_at') }}
+    where _loaded_at > {{ cutoff if cutoff is not none else incremental_cutoff('last_loaded_at') }}
 
 ),
 

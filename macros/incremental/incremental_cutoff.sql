@@ -4,9 +4,9 @@
     strictly rising in commit order (under the load lock, held until the batch commits: the clock, or
     just after the newest committed batch's stamp), so a batch the previous run could not see carries a
     later stamp than every row that run saw, whatever the clock does: 0 misses nothing; a raised lookback
-    covers raw rows written by hand (docs/warehouse-model.md, "Incremental models"). A timestamp literal read while the
-    model compiles (a scalar subquery offline; see newest_minus). Only valid in the is_incremental()
-    branch. -#}
+    covers raw rows written by hand (docs/warehouse-model.md, "Incremental models"). A timestamp literal
+    read while the model compiles (a scalar subquery offline; see newest_minus). Only valid in the
+    is_incremental() branch. -#}
 {% macro incremental_cutoff(column) -%}
     {%- set minutes = var('incremental_lookback_minutes') | string | trim -%}
     {%- if not minutes.isdigit() -%}

@@ -7,6 +7,7 @@ quarantine, retry, lock timeout) runs against a recorded client validated by bot
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import boto3
 import pytest
@@ -25,6 +26,7 @@ from loaders.warehouse.base import contract_types
 from loaders.warehouse.redshift import DataApi, RedshiftConfig, RedshiftWarehouse
 from loaders.warehouse.redshift_sql import (Decision, batch_script, copy_sql, create_raw_table_sql, ledger_ddl,
                                             literal)
+from unify.cycle_selection import FULL, choose
 
 ROLE = "arn:aws:iam::123456789012:role/glc-redshift-copy"
 
@@ -691,3 +693,34 @@ def test_the_data_api_client_retries_through_botocore_not_by_hand():
     with pytest.raises(LoadFailure, match="ThrottlingException"):
         DataApi(Throttled(), config, sleep=lambda s: None).wait("x")
     assert Throttled.calls == 1  # what reaches the loader has already been retried by botocore
+
+
+def test_the_cycles_build_marks_are_read_and_recorded_with_valid_statements():
+    """unify cycle's reads (the newest batch per raw schema, this dbt schema's marks) and its record (one
+    transaction): Data API calls botocore accepts, statements sqlglot parses as Redshift."""
+    submitted: list[list[str]] = []
+
+    def answer(sqls: list[str], _params: dict) -> Answer:
+        submitted.append(sqls)
+        if "svv_tables" in sqls[0]:
+            return Answer(rows=[["load_ledger"], ["load_batches"], ["build_marks"]])
+        if "load_batches" in sqls[0]:
+            return Answer(rows=[["raw_tms", "2026-12-06 12:00:00.000001"], ["raw_azureware", "2026-12-06 11:00:00"]])
+        if "build_marks" in sqls[0] and sqls[0].startswith("SELECT"):
+            return Answer(rows=[["raw_tms", "2026-12-06 12:00:00"]])
+        return Answer()
+
+    warehouse = _warehouse(FakeRedshiftData(answer), "bucket")
+    assert warehouse.newest_batches() == {"raw_tms": datetime(2026, 12, 6, 12, 0, 0, 1),
+                                          "raw_azureware": datetime(2026, 12, 6, 11, 0, 0)}
+    assert warehouse.build_marks("analytics") == {"raw_tms": datetime(2026, 12, 6, 12, 0, 0)}
+    assert choose(warehouse.newest_batches(), warehouse.build_marks("analytics")).selector == FULL
+    assert sum("svv_tables" in sqls[0] for sqls in submitted) == 1  # the ledger's tables read once
+    warehouse.record_build_marks("analytics", {"raw_tms": datetime(2026, 12, 6, 12, 0, 0, 1)})
+    create, delete, insert = submitted[-1]  # one transaction
+    assert create.startswith('CREATE TABLE IF NOT EXISTS "unify_loader"."build_marks"')
+    assert delete.endswith("\"dbt_schema\" = 'analytics' AND \"raw_schema\" IN ('raw_tms')")
+    assert "CAST('2026-12-06 12:00:00.000001' AS TIMESTAMP)" in insert
+    for statements in submitted:
+        for statement in statements:
+            assert not isinstance(_parse(statement), exp.Command), statement

@@ -1,22 +1,16 @@
-"""Which named build a frequent cycle runs (unify/cycle_selection.py): the rule, the marks on PostgreSQL
-(loaded by the real loader) and the Redshift statements (sqlglot, botocore-validated Data API calls).
-The whole cycle's use of it is in test_cycle.py (the `cycles` scenario: a cycle with only a WMS
-delivery builds frequent_wms; the cycle after a failed one builds everything)."""
+"""Which named build a frequent cycle runs (unify/cycle_selection.py): the rule, and the marks on PostgreSQL
+(loaded by the real loader from hand-written deliveries). The Redshift statements are checked in
+pytests/load/test_load_redshift.py; the whole cycle's use of it in test_cycle.py (the `cycles` scenario: a
+cycle with only a WMS delivery builds frequent_wms; the cycle after a failed one builds everything)."""
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import sqlglot
-
-from loaders.load import EXIT_OK, load
+from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
 from unify import cycle_selection
 from unify.cycle_selection import FULL, WMS_ONLY, WMS_RAW_SCHEMA, Selection, choose
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "load"))
-from _fake_redshift_data import Answer, FakeRedshiftData  # noqa: E402
 
 T = datetime(2026, 12, 6, 12, 0, 0)
 
@@ -73,6 +67,17 @@ def test_marks_on_postgresql_follow_the_loads_per_dbt_schema(database, tmp_path,
     assert cycle_selection.record(database, "analytics", wms) == {WMS_RAW_SCHEMA: wms.newest[WMS_RAW_SCHEMA]}
     # another dbt schema on the same raw tables has its own marks: none yet
     assert cycle_selection.select(database, FULL, "dev_someone").selector == FULL
+    # TMS deliveries that write no row are nothing new: a damaged extract (quarantined) and a day without
+    # carrier changes (the header alone)
+    header = "mode,carrier_id,carrier_name,scac,updated_at"
+    (root / "tms/carriers/dt=2026-11-03").mkdir(parents=True)
+    (root / "tms/carriers/dt=2026-11-03/carriers-20261103.csv").write_text(
+        f"{header}\r\nROAD,C9,\"Unclosed quote,KHLT,2026-11-03T06:00:00Z\r\n")
+    (root / "tms/carriers/dt=2026-11-04").mkdir(parents=True)
+    (root / "tms/carriers/dt=2026-11-04/carriers-20261104.csv").write_text(header + "\r\n")
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_QUARANTINED and (report.new, len(report.quarantined)) == (2, 1)
+    assert cycle_selection.select(database, FULL, "analytics").selector == WMS_ONLY
 
     _land(root, "tms/carriers/dt=2026-11-05/carriers-20261105.csv")  # then the TMS
     assert load(database, str(root)).exit_code == EXIT_OK
@@ -93,37 +98,3 @@ def test_unreadable_marks_build_everything(monkeypatch):
     assert chosen.selector == FULL and "could not be read (ConnectionError)" in chosen.reason
     assert chosen.covered() == {}  # nothing read, nothing recorded after the build
     assert cycle_selection.record(None, "analytics", Selection(FULL, "", {WMS_RAW_SCHEMA: T})) == {}  # type: ignore
-
-
-def test_redshift_reads_and_records_the_marks_with_valid_statements():
-    from loaders.warehouse.redshift import DataApi, RedshiftConfig, RedshiftWarehouse
-
-    submitted: list[list[str]] = []
-
-    def answer(sqls: list[str], _params: dict) -> Answer:
-        submitted.append(sqls)
-        if "svv_tables" in sqls[0]:
-            return Answer(rows=[[1]])
-        if "load_batches" in sqls[0]:
-            return Answer(rows=[["raw_tms.shipments", "2026-12-06 12:00:00.000001"],
-                                ["raw_tms.tracking_events", "2026-12-06 11:00:00"],
-                                [None, "2026-12-06 13:00:00"]])  # a batch of quarantines only
-        if "build_marks" in sqls[0] and sqls[0].startswith("SELECT"):
-            return Answer(rows=[["raw_tms", "2026-12-06 12:00:00"]])
-        return Answer()
-
-    config = RedshiftConfig("unify", "arn:aws:iam::123456789012:role/copy", "s3://bucket/_unify/manifests",
-                            workgroup="glc-serverless", secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:x",
-                            poll_s=0.01)
-    warehouse = RedshiftWarehouse(config, DataApi(FakeRedshiftData(answer), config, sleep=lambda s: None), None)
-    assert warehouse.newest_batches() == {"raw_tms": datetime(2026, 12, 6, 12, 0, 0, 1)}
-    assert warehouse.build_marks("analytics") == {"raw_tms": datetime(2026, 12, 6, 12, 0, 0)}
-    assert choose(warehouse.newest_batches(), warehouse.build_marks("analytics")).selector == FULL
-    warehouse.record_build_marks("analytics", {"raw_tms": datetime(2026, 12, 6, 12, 0, 0, 1)})
-    create, delete, insert = submitted[-1]  # one transaction
-    assert create.startswith('CREATE TABLE IF NOT EXISTS "unify_loader"."build_marks"')
-    assert delete.endswith("\"dbt_schema\" = 'analytics' AND \"raw_schema\" IN ('raw_tms')")
-    assert "CAST('2026-12-06 12:00:00.000001' AS TIMESTAMP)" in insert
-    for statements in submitted:
-        for statement in statements:
-            assert not isinstance(sqlglot.parse_one(statement, read="redshift"), sqlglot.exp.Command), statement

@@ -109,5 +109,5 @@ final as (
 
 )
 
--- an incremental run writes only the rows that are new or changed (the lookback re-reads some)
+-- an incremental run writes only the rows that are new or changed (it re-resolves some that are not)
 {{ select_changed_rows('final', 'order_line_id', mark_column='source_loaded_at', cutoff=cutoff) }}
