@@ -13,9 +13,9 @@ describe (so a raw row exists if and only if its ledger row does):
 
 And one table the load cycle writes (`unify cycle`, docs/operations.md), not the loaders:
 
-- `build_marks`: per dbt schema and raw schema, the newest batch commit time a build of that dbt schema
-  was sure to see (read before it started), recorded when it succeeded: which sources have data that no
-  successful build has read yet (the warehouse targets' `newest_batches` against it) decides how much
+- `build_marks`: per dbt schema and raw table, the newest batch commit time a build of that dbt schema
+  was sure to see (read before it started), recorded when it succeeded: which raw tables have data that
+  no successful build has read yet (the warehouse targets' `newest_batches` against it) decides how much
   the next cycle builds.
 
 Identity is content, not upload history: an object is its key plus its `content_checksum`, the
@@ -70,8 +70,8 @@ BATCH_COLUMNS: tuple[tuple[str, str, bool], ...] = (
 BUILD_MARKS = "build_marks"
 BUILD_MARK_COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("dbt_schema", "varchar(128)", True),      # the build's target schema: environments share raw tables
-    ("raw_schema", "varchar(128)", True),      # raw_<system>
-    ("consumed_through", "timestamp", True),   # max(load_batches.committed_at) of the schema before the build
+    ("raw_table", "varchar(256)", True),       # raw_<system>.<table>, as load_batches.raw_table
+    ("consumed_through", "timestamp", True),   # max(load_batches.committed_at) of the table before the build
     ("recorded_at", "timestamp", True),
 )
 WIDENED_SEPARATOR = "; "  # between the changes in columns_widened ("weight_kg numeric(12,3)->numeric(15,3)")

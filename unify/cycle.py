@@ -4,8 +4,9 @@
     -> load what is new in the landing zone            (loaders.load.load: catches up whatever the
                                                          S3-event Lambda has not loaded)
     -> dbt build --selector <frequent|nightly>          (selectors.yml; frequent sets UNIFY_TEST_WINDOW_HOURS=6
-                                                         and builds frequent_wms when only the WMS has data no
-                                                         successful build has read: unify/cycle_selection.py)
+                                                         and builds only what reads raw tables with data no
+                                                         successful build has read, and what moves with
+                                                         time: unify/cycle_selection.py)
     -> dbt source freshness
     -> post-cycle steps                                 (POST_CYCLE_STEPS: the privileged access step on every
                                                          target but local, then the QuickSight SPICE refresh
@@ -339,7 +340,7 @@ def _steps(settings: Settings, options: CycleOptions, spec: CycleSpec, result: C
 
     def build_step(step: Step) -> None:
         selection = cycle_selection.select(settings, spec.selector, schema)
-        proc = _dbt(["build", "--selector", selection.selector], settings, options, build_path,
+        proc = _dbt(["build", *selection.dbt_args()], settings, options, build_path,
                     {"UNIFY_TEST_WINDOW_HOURS": spec.test_window_hours})
         run_results = _read(build_path / "run_results.json")
         counts: dict[str, int] = {}
@@ -347,6 +348,7 @@ def _steps(settings: Settings, options: CycleOptions, spec: CycleSpec, result: C
             counts[item["status"]] = counts.get(item["status"], 0) + 1
         errors = sum(n for status, n in counts.items() if status in ERROR_STATUSES)
         step.detail = {"selector": selection.selector, "selection": selection.reason,
+                       "nodes_selected": selection.describe(),
                        "test_window_hours": spec.test_window_hours or None,
                        "exit_code": proc.returncode, "counts": counts, "errors": errors,
                        "warnings": sum(n for s, n in counts.items() if s in WARNING_STATUSES),

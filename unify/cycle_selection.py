@@ -1,24 +1,29 @@
-"""Which named build a frequent cycle runs: nothing is built for a source that has nothing new.
+"""What a frequent cycle builds: only what reads raw tables with new data, and what moves with time.
 
-The WMS delivers every few minutes; the TMS once a day; Salesforce when something changes. Most frequent
-cycles therefore have new data from the WMS alone, and the nodes that read only the other sources (their
-staging models, snapshots and tests, the seeds: a third of the frequent build's nodes) would rebuild what
-they already hold. `unify cycle frequent` builds `frequent_wms` (selectors.yml) then, and `frequent` when
-another source has data that no successful build of this dbt schema has read:
+The WMS delivers every few minutes, but mostly orders, their lines and stock (its clients, warehouses and
+products change now and then); the TMS once a day; Salesforce when something changes. A frequent cycle
+that rebuilt everything downstream of every source would rebuild, every ten minutes, what the reference
+tables' last build already holds: the clients' and warehouses' staging, the row-security mapping, the
+dimensions and their tests (a third of the WMS's nodes, and the first half of the critical path).
+`unify cycle frequent` therefore builds the `frequent` selector (selectors.yml) restricted to the
+descendants of the raw tables that have data no successful build of this dbt schema has read:
 
-    newest  = max(load_batches.committed_at) per raw schema     read BEFORE the build: what it will see
+    newest  = max(load_batches.committed_at) per raw table     read BEFORE the build: what it will see
     marks   = unify_loader.build_marks for this dbt schema     what the last successful builds saw
-    selector = frequent      when a raw schema other than the WMS's has newest > its mark (or no mark:
-                              a first cycle, a new source, marks never recorded)
-               frequent_wms  otherwise (also when nothing is new: the "now"-dependent reports still move)
-    after a successful build: marks := newest, for the raw schemas the selector covers (frequent and
-                              nightly: all; frequent_wms: the WMS's)
+    build   = frequent, whole      when no mark was recorded (a first cycle), or a raw table with new data
+                                    is one the cycle does not know (no source of the project)
+              frequent, restricted  otherwise: `--select source:<system>.<table>+` for each raw table whose
+                                    newest > its mark (or has no mark), plus ALWAYS (the reporting tables
+                                    and completeness tests, which move with "now" even when nothing is
+                                    new, and the load ledger's tests), `--exclude` what `frequent` excludes
+    after a successful build: marks := newest, for every raw table (one not restricted to had newest ==
+                              its mark already); a failed build records nothing
 
 Exact because the loaders stamp batches strictly in commit order (docs/loaders.md): a batch that commits
 after `newest` was read carries a later stamp, so the next cycle sees it as new, whether or not this build
 read it. A failed build records nothing, so the next cycle builds for everything it did not finish. Marks
 are per dbt schema: environments that share raw tables (dev, ci, prod) each keep their own. Reading the
-marks must not stop a cycle: if they cannot be read, the cycle builds `frequent` (logged).
+marks must not stop a cycle: if they cannot be read, the cycle builds the whole `frequent` (logged).
 """
 
 from __future__ import annotations
@@ -26,7 +31,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Mapping
+
+import yaml
 
 from loaders.config import Settings
 from loaders.logs import log_event
@@ -36,30 +45,67 @@ log = logging.getLogger("unify.cycle")
 
 WMS_RAW_SCHEMA = next(t.raw_schema for t in ALL_TABLES if t.system == "azureware")
 FULL, WMS_ONLY = "frequent", "frequent_wms"
-# The raw schemas a selector builds everything for (the others: every raw schema).
+# The raw schemas a named selector builds everything for (the others: every raw schema).
 PARTIAL: dict[str, tuple[str, ...]] = {WMS_ONLY: (WMS_RAW_SCHEMA,)}
+# dbt's source for each raw table (sources.yml: source <system>, schema raw_<system>, table <raw table>).
+SOURCE_OF: dict[str, str] = {t.qualified_raw_name: f"source:{t.system}.{t.raw_table}" for t in ALL_TABLES}
+# Built by every restricted frequent cycle: what moves with "now" (the reporting tables: SLA risk, due
+# orders; the completeness tests: a delivery that is late), and the load ledger's tests (a quarantined
+# delivery is reported by the cycle that loaded it).
+ALWAYS: tuple[str, ...] = ("path:models/reporting", "path:tests/completeness", "source:unify_loader+")
+SELECTORS_FILE = Path(__file__).resolve().parents[1] / "selectors.yml"
 
 
 @dataclass(frozen=True)
 class Selection:
     selector: str
     reason: str
-    newest: dict[str, datetime] = field(default_factory=dict)  # per raw schema, read before the build
+    newest: dict[str, datetime] = field(default_factory=dict)  # per raw table, read before the build
+    # the raw tables whose descendants the build is restricted to; None: the selector's whole build
+    restricted_to: tuple[str, ...] | None = None
+
+    def dbt_args(self) -> list[str]:
+        """The node selection of `dbt build`."""
+        if self.restricted_to is None:
+            return ["--selector", self.selector]
+        chosen = [f"{SOURCE_OF[raw_table]}+" for raw_table in self.restricted_to]
+        return ["--select", *chosen, *ALWAYS, "--exclude", *selector_exclusions(self.selector)]
+
+    def describe(self) -> str:
+        """The build, as a command line would say it."""
+        return " ".join(self.dbt_args())
 
     def covered(self) -> dict[str, datetime]:
-        """The marks a successful build with this selector may record."""
+        """The marks a successful build with this selection may record."""
         covers = PARTIAL.get(self.selector)
-        return {s: at for s, at in self.newest.items() if covers is None or s in covers}
+        return {t: at for t, at in self.newest.items() if covers is None or t.split(".", 1)[0] in covers}
+
+
+@lru_cache(maxsize=None)
+def selector_exclusions(name: str, path: Path = SELECTORS_FILE) -> tuple[str, ...]:
+    """What selector `name` of selectors.yml excludes from everything (`union: [fqn *, exclude: [...]]`),
+    as --exclude arguments; so a restricted cycle leaves out what the named build does."""
+    selectors = {s["name"]: s for s in yaml.safe_load(path.read_text(encoding="utf-8"))["selectors"]}
+    union = selectors[name]["definition"].get("union", [])
+    if {"method": "fqn", "value": "*"} not in union:
+        raise ValueError(f"selector {name!r} is not 'everything except ...': a cycle cannot restrict it")
+    excluded = [item for part in union if "exclude" in part for item in part["exclude"]]
+    if not excluded or any(set(item) != {"method", "value"} for item in excluded):
+        raise ValueError(f"selector {name!r}: its exclusions must be plain method/value pairs")
+    return tuple(f"{item['method']}:{item['value']}" for item in excluded)
 
 
 def choose(newest: Mapping[str, datetime], marks: Mapping[str, datetime]) -> Selection:
-    """The frequent cycle's selector for these newest batches and recorded marks (module docstring)."""
+    """The frequent cycle's build for these newest batches and recorded marks (module docstring)."""
     if not marks:
         return Selection(FULL, "no successful build of this schema recorded yet", dict(newest))
-    behind = sorted(s for s, at in newest.items() if s != WMS_RAW_SCHEMA and (s not in marks or at > marks[s]))
-    if behind:
-        return Selection(FULL, "new data in " + ", ".join(behind), dict(newest))
-    return Selection(WMS_ONLY, "no source but the WMS has data no successful build has read", dict(newest))
+    behind = tuple(sorted(t for t, at in newest.items() if t not in marks or at > marks[t]))
+    unknown = [t for t in behind if t not in SOURCE_OF]
+    if unknown:
+        return Selection(FULL, "new data in a raw table no source reads (" + ", ".join(unknown) + ")",
+                         dict(newest))
+    reason = ("new data in " + ", ".join(behind)) if behind else "nothing new: what moves with time"
+    return Selection(FULL, reason, dict(newest), restricted_to=behind)
 
 
 def _warehouse(settings: Settings):
@@ -76,7 +122,8 @@ def select(settings: Settings, selector: str, dbt_schema: str) -> Selection:
         log_event(log, "build_marks_unreadable", logging.WARNING, schema=dbt_schema, error=str(err))
         return Selection(selector, f"the build marks could not be read ({type(err).__name__}): the whole build")
     chosen = choose(newest, marks) if selector == FULL else Selection(selector, "the cycle's build", newest)
-    log_event(log, "cycle_selection", schema=dbt_schema, selector=chosen.selector, reason=chosen.reason)
+    log_event(log, "cycle_selection", schema=dbt_schema, selector=chosen.selector, reason=chosen.reason,
+              restricted_to=list(chosen.restricted_to) if chosen.restricted_to is not None else None)
     return chosen
 
 

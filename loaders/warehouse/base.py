@@ -139,17 +139,17 @@ class Warehouse(ABC):
 
     @abstractmethod
     def newest_batches(self) -> dict[str, datetime]:
-        """The newest commit time of a batch that wrote rows, per raw schema (`raw_tms` -> ...)."""
+        """The newest commit time of a batch that wrote rows, per raw table (`raw_tms.shipments` -> ...)."""
 
     @abstractmethod
     def build_marks(self, dbt_schema: str) -> dict[str, datetime]:
-        """What the last successful builds of `dbt_schema` were sure to see, per raw schema (ledger.py
+        """What the last successful builds of `dbt_schema` were sure to see, per raw table (ledger.py
         BUILD_MARKS); empty when none was recorded."""
 
     @abstractmethod
     def record_build_marks(self, dbt_schema: str, marks: Mapping[str, datetime]) -> None:
-        """Record, after a successful build of `dbt_schema`, the newest commit time per raw schema that it
-        was sure to see (replacing those raw schemas' earlier marks; the others keep theirs)."""
+        """Record, after a successful build of `dbt_schema`, the newest commit time per raw table that it
+        was sure to see (replacing those raw tables' earlier marks; the others keep theirs)."""
 
     def close(self) -> None:  # noqa: B027 - optional
         return None

@@ -489,8 +489,8 @@ class PostgresWarehouse(Warehouse):
             rows = []
             if cur.fetchone()[0]:
                 # raw_table is raw_<system>.<table>; a batch of quarantines or empty files wrote no rows
-                cur.execute(sql.SQL("select split_part(raw_table, '.', 1), max(committed_at) from {} "
-                                    "where rows_loaded > 0 group by 1")
+                cur.execute(sql.SQL("select raw_table, max(committed_at) from {} "
+                                    "where rows_loaded > 0 group by raw_table")
                             .format(sql.Identifier(ledger.SCHEMA, ledger.BATCHES)))
                 rows = cur.fetchall()
         self.conn.rollback()
@@ -501,7 +501,7 @@ class PostgresWarehouse(Warehouse):
             cur.execute("select to_regclass(%s) is not null", (f"{ledger.SCHEMA}.{ledger.BUILD_MARKS}",))
             rows = []
             if cur.fetchone()[0]:
-                cur.execute(sql.SQL("select raw_schema, consumed_through from {} where dbt_schema = %s")
+                cur.execute(sql.SQL("select raw_table, consumed_through from {} where dbt_schema = %s")
                             .format(sql.Identifier(ledger.SCHEMA, ledger.BUILD_MARKS)), (dbt_schema,))
                 rows = cur.fetchall()
         self.conn.rollback()
@@ -516,11 +516,11 @@ class PostgresWarehouse(Warehouse):
                 cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(ledger.SCHEMA)))
                 cur.execute(sql.SQL("create table if not exists {} ({})").format(
                     table, sql.SQL(ledger.column_defs(ledger.BUILD_MARK_COLUMNS, _quote))))
-                cur.execute(sql.SQL("delete from {} where dbt_schema = %s and raw_schema = any(%s)").format(table),
+                cur.execute(sql.SQL("delete from {} where dbt_schema = %s and raw_table = any(%s)").format(table),
                             (dbt_schema, sorted(marks)))
-                execute_values(cur, sql.SQL("insert into {} (dbt_schema, raw_schema, consumed_through, recorded_at) "
+                execute_values(cur, sql.SQL("insert into {} (dbt_schema, raw_table, consumed_through, recorded_at) "
                                             "values %s").format(table).as_string(cur),
-                               [(dbt_schema, schema, at) for schema, at in sorted(marks.items())],
+                               [(dbt_schema, raw_table, at) for raw_table, at in sorted(marks.items())],
                                template="(%s, %s, %s, clock_timestamp() at time zone 'utc')")
             self.conn.commit()
         except BaseException:

@@ -420,14 +420,14 @@ class RedshiftWarehouse(Warehouse):
     def newest_batches(self) -> dict[str, datetime]:
         if ledger.BATCHES not in self._ledger_tables():
             return {}
-        return {schema: _timestamp(at) for schema, at in self.api.query(newest_batches_sql(),
-                                                                          "unify-cycle newest batches")}
+        return {raw_table: _timestamp(at) for raw_table, at in self.api.query(newest_batches_sql(),
+                                                                              "unify-cycle newest batches")}
 
     def build_marks(self, dbt_schema: str) -> dict[str, datetime]:
         if ledger.BUILD_MARKS not in self._ledger_tables():
             return {}
-        return {schema: _timestamp(at) for schema, at in self.api.query(build_marks_sql(dbt_schema),
-                                                                          "unify-cycle build marks")}
+        return {raw_table: _timestamp(at) for raw_table, at in self.api.query(build_marks_sql(dbt_schema),
+                                                                              "unify-cycle build marks")}
 
     def record_build_marks(self, dbt_schema: str, marks: Mapping[str, datetime]) -> None:
         if marks:

@@ -134,29 +134,29 @@ def ledger_migrations(existing: Mapping[str, str]) -> list[str]:
 
 
 def newest_batches_sql() -> str:
-    """(raw schema, newest commit time) over the load_batches that wrote rows (a batch of quarantines or
+    """(raw table, newest commit time) over the load_batches that wrote rows (a batch of quarantines or
     empty files changed no raw table); raw_table is `raw_<system>.<table>`."""
-    return (f"SELECT SPLIT_PART({quote_ident('raw_table')}, '.', 1), MAX({quote_ident('committed_at')}) "
+    return (f"SELECT {quote_ident('raw_table')}, MAX({quote_ident('committed_at')}) "
             f"FROM {qualified(ledger.SCHEMA, ledger.BATCHES)} WHERE {quote_ident('rows_loaded')} > 0 "
-            f"GROUP BY 1")
+            f"GROUP BY {quote_ident('raw_table')}")
 
 
 def build_marks_sql(dbt_schema: str) -> str:
-    return (f"SELECT {quote_ident('raw_schema')}, {quote_ident('consumed_through')} "
+    return (f"SELECT {quote_ident('raw_table')}, {quote_ident('consumed_through')} "
             f"FROM {qualified(ledger.SCHEMA, ledger.BUILD_MARKS)} WHERE {quote_ident('dbt_schema')} = {literal(dbt_schema)}")
 
 
 def record_build_marks_sql(dbt_schema: str, marks: Mapping[str, str]) -> list[str]:
-    """One transaction (a BatchExecuteStatement): the marks table if missing, then the given raw schemas'
-    marks of `dbt_schema` replaced (`marks`: raw schema -> timestamp text, UTC)."""
+    """One transaction (a BatchExecuteStatement): the marks table if missing, then the given raw tables'
+    marks of `dbt_schema` replaced (`marks`: raw table -> timestamp text, UTC)."""
     table = qualified(ledger.SCHEMA, ledger.BUILD_MARKS)
-    rows = ", ".join(f"({literal(dbt_schema)}, {literal(schema)}, CAST({literal(at)} AS TIMESTAMP), GETDATE())"
-                     for schema, at in sorted(marks.items()))
+    rows = ", ".join(f"({literal(dbt_schema)}, {literal(raw_table)}, CAST({literal(at)} AS TIMESTAMP), GETDATE())"
+                     for raw_table, at in sorted(marks.items()))
     return [
         f"CREATE TABLE IF NOT EXISTS {table} ({ledger.column_defs(ledger.BUILD_MARK_COLUMNS, quote_ident)}) "
         f"DISTSTYLE ALL",
         f"DELETE FROM {table} WHERE {quote_ident('dbt_schema')} = {literal(dbt_schema)} "
-        f"AND {quote_ident('raw_schema')} IN ({', '.join(literal(s) for s in sorted(marks))})",
+        f"AND {quote_ident('raw_table')} IN ({', '.join(literal(t) for t in sorted(marks))})",
         f"INSERT INTO {table} ({', '.join(quote_ident(c) for c, _, _ in ledger.BUILD_MARK_COLUMNS)}) VALUES {rows}",
     ]
 

@@ -696,7 +696,7 @@ def test_the_data_api_client_retries_through_botocore_not_by_hand():
 
 
 def test_the_cycles_build_marks_are_read_and_recorded_with_valid_statements():
-    """unify cycle's reads (the newest batch per raw schema, this dbt schema's marks) and its record (one
+    """unify cycle's reads (the newest batch per raw table, this dbt schema's marks) and its record (one
     transaction): Data API calls botocore accepts, statements sqlglot parses as Redshift."""
     submitted: list[list[str]] = []
 
@@ -705,21 +705,23 @@ def test_the_cycles_build_marks_are_read_and_recorded_with_valid_statements():
         if "svv_tables" in sqls[0]:
             return Answer(rows=[["load_ledger"], ["load_batches"], ["build_marks"]])
         if "load_batches" in sqls[0]:
-            return Answer(rows=[["raw_tms", "2026-12-06 12:00:00.000001"], ["raw_azureware", "2026-12-06 11:00:00"]])
+            return Answer(rows=[["raw_tms.shipments", "2026-12-06 12:00:00.000001"],
+                                ["raw_azureware.orders", "2026-12-06 11:00:00"]])
         if "build_marks" in sqls[0] and sqls[0].startswith("SELECT"):
-            return Answer(rows=[["raw_tms", "2026-12-06 12:00:00"]])
+            return Answer(rows=[["raw_tms.shipments", "2026-12-06 12:00:00"]])
         return Answer()
 
     warehouse = _warehouse(FakeRedshiftData(answer), "bucket")
-    assert warehouse.newest_batches() == {"raw_tms": datetime(2026, 12, 6, 12, 0, 0, 1),
-                                          "raw_azureware": datetime(2026, 12, 6, 11, 0, 0)}
-    assert warehouse.build_marks("analytics") == {"raw_tms": datetime(2026, 12, 6, 12, 0, 0)}
-    assert choose(warehouse.newest_batches(), warehouse.build_marks("analytics")).selector == FULL
+    assert warehouse.newest_batches() == {"raw_tms.shipments": datetime(2026, 12, 6, 12, 0, 0, 1),
+                                          "raw_azureware.orders": datetime(2026, 12, 6, 11, 0, 0)}
+    assert warehouse.build_marks("analytics") == {"raw_tms.shipments": datetime(2026, 12, 6, 12, 0, 0)}
+    chosen = choose(warehouse.newest_batches(), warehouse.build_marks("analytics"))
+    assert chosen.restricted_to == ("raw_azureware.orders", "raw_tms.shipments")
     assert sum("svv_tables" in sqls[0] for sqls in submitted) == 1  # the ledger's tables read once
-    warehouse.record_build_marks("analytics", {"raw_tms": datetime(2026, 12, 6, 12, 0, 0, 1)})
+    warehouse.record_build_marks("analytics", {"raw_tms.shipments": datetime(2026, 12, 6, 12, 0, 0, 1)})
     create, delete, insert = submitted[-1]  # one transaction
     assert create.startswith('CREATE TABLE IF NOT EXISTS "unify_loader"."build_marks"')
-    assert delete.endswith("\"dbt_schema\" = 'analytics' AND \"raw_schema\" IN ('raw_tms')")
+    assert delete.endswith("\"dbt_schema\" = 'analytics' AND \"raw_table\" IN ('raw_tms.shipments')")
     assert "CAST('2026-12-06 12:00:00.000001' AS TIMESTAMP)" in insert
     for statements in submitted:
         for statement in statements:

@@ -1,42 +1,73 @@
-"""Which named build a frequent cycle runs (unify/cycle_selection.py): the rule, and the marks on PostgreSQL
-(loaded by the real loader from hand-written deliveries). The Redshift statements are checked in
-pytests/load/test_load_redshift.py; the whole cycle's use of it in test_cycle.py (the `cycles` scenario: a
-cycle with only a WMS delivery builds frequent_wms; the cycle after a failed one builds everything)."""
+"""What a frequent cycle builds (unify/cycle_selection.py): the rule, the dbt selection it becomes, and the
+marks on PostgreSQL (loaded by the real loader from hand-written deliveries). The Redshift statements are
+checked in pytests/load/test_load_redshift.py; the whole cycle's use of it in test_cycle.py (the `cycles`
+scenario: a cycle with only a WMS delivery builds only what reads it; the cycle after a failed one builds
+everything the failed one did not finish)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+import yaml
+
 from loaders.load import EXIT_OK, EXIT_QUARANTINED, load
+from loaders.source_tables import ALL_TABLES
 from unify import cycle_selection
-from unify.cycle_selection import FULL, WMS_ONLY, WMS_RAW_SCHEMA, Selection, choose
+from unify.cycle_selection import ALWAYS, FULL, SOURCE_OF, WMS_ONLY, Selection, choose, selector_exclusions
 
+ROOT = Path(__file__).resolve().parents[2]
 T = datetime(2026, 12, 6, 12, 0, 0)
+ORDERS, LINES, CLIENTS = "raw_azureware.orders", "raw_azureware.order_lines", "raw_azureware.clients"
+CARRIERS, CONTRACTS = "raw_tms.carriers", "raw_salesforce.contracts"
 
 
-def test_only_new_wms_data_or_nothing_new_builds_the_wms_part():
-    marks = {WMS_RAW_SCHEMA: T, "raw_tms": T, "raw_salesforce": T}
-    assert choose({WMS_RAW_SCHEMA: T + timedelta(minutes=5), "raw_tms": T, "raw_salesforce": T}, marks).selector \
-        == WMS_ONLY
-    assert choose(dict(marks), marks).selector == WMS_ONLY  # nothing new: the "now" reports still move
-    # a source with no batch yet, nor a mark, does not count as new
-    assert choose({WMS_RAW_SCHEMA: T}, {WMS_RAW_SCHEMA: T}).selector == WMS_ONLY
-
-
-def test_new_data_from_another_source_or_no_marks_builds_everything():
-    marks = {WMS_RAW_SCHEMA: T, "raw_tms": T, "raw_salesforce": T}
+def test_a_cycle_builds_what_reads_the_raw_tables_with_new_data():
+    marks = {ORDERS: T, LINES: T, CLIENTS: T, CARRIERS: T, CONTRACTS: T}
     later = T + timedelta(microseconds=1)  # stamps rise by 1 µs at least: no tolerance on the comparison
-    tms = choose({WMS_RAW_SCHEMA: T, "raw_tms": later, "raw_salesforce": T}, marks)
-    assert (tms.selector, tms.reason) == (FULL, "new data in raw_tms")
-    new_source = choose({WMS_RAW_SCHEMA: T, "raw_tms": T, "raw_salesforce": T, "raw_newsystem": T}, marks)
-    assert (new_source.selector, new_source.reason) == (FULL, "new data in raw_newsystem")
-    assert choose({WMS_RAW_SCHEMA: T}, {}).selector == FULL  # a first cycle, or marks never recorded
+    orders = choose({**marks, ORDERS: later, LINES: later}, marks)
+    assert (orders.selector, orders.restricted_to) == (FULL, (LINES, ORDERS))
+    assert orders.reason == "new data in raw_azureware.order_lines, raw_azureware.orders"
+    assert orders.dbt_args() == ["--select", "source:azureware.order_lines+", "source:azureware.orders+", *ALWAYS,
+                                 "--exclude", "tag:nightly", "tag:finance_monthly", "resource_type:unit_test"]
+    # any source, not only the WMS: a TMS extract builds what reads it
+    assert choose({**marks, CARRIERS: later}, marks).restricted_to == (CARRIERS,)
+    # a raw table with a batch but no mark yet (a new table) is new
+    assert choose({**marks, "raw_azureware.products": T}, marks).restricted_to == ("raw_azureware.products",)
+    # nothing new: what moves with time (the reports, the completeness tests) and the ledger's tests
+    quiet = choose(dict(marks), marks)
+    assert quiet.restricted_to == () and quiet.dbt_args()[:4] == ["--select", *ALWAYS]
+    # a raw table without a mark nor a batch is not new
+    assert choose({ORDERS: T}, {ORDERS: T}).restricted_to == ()
 
 
-def test_a_partial_build_records_only_what_it_covers():
-    newest = {WMS_RAW_SCHEMA: T, "raw_tms": T}
-    assert Selection(WMS_ONLY, "", newest).covered() == {WMS_RAW_SCHEMA: T}
+def test_no_marks_or_an_unknown_raw_table_builds_the_whole_frequent_selector():
+    first = choose({ORDERS: T}, {})  # a first cycle, or marks never recorded
+    assert (first.restricted_to, first.dbt_args()) == (None, ["--selector", FULL])
+    unknown = choose({ORDERS: T, "raw_newsystem.things": T}, {ORDERS: T})
+    assert unknown.restricted_to is None and "raw_newsystem.things" in unknown.reason
+
+
+def test_every_raw_table_is_a_source_of_the_project():
+    """The loaders' raw tables are the dbt sources the restricted selection names (source <system>,
+    schema raw_<system>, table <raw table>), and `frequent`'s exclusions are read from selectors.yml."""
+    declared = set()
+    for path in (ROOT / "models" / "staging").glob("*/_*__sources.yml"):
+        for source in yaml.safe_load(path.read_text())["sources"]:
+            declared |= {(source["name"], source.get("schema"), t["name"]) for t in source["tables"]}
+    for table in ALL_TABLES:
+        assert (table.system, table.raw_schema, table.raw_table) in declared, table.qualified_raw_name
+        assert SOURCE_OF[table.qualified_raw_name] == f"source:{table.system}.{table.raw_table}"
+    assert selector_exclusions(FULL) == ("tag:nightly", "tag:finance_monthly", "resource_type:unit_test")
+    with pytest.raises(ValueError, match="not 'everything except"):
+        selector_exclusions(WMS_ONLY)  # an intersection: not a selector a cycle restricts
+
+
+def test_what_a_build_may_record():
+    newest = {ORDERS: T, CARRIERS: T}
+    assert Selection(WMS_ONLY, "", newest).covered() == {ORDERS: T}  # the named WMS build: its raw tables
+    assert Selection(FULL, "", newest, restricted_to=(ORDERS,)).covered() == newest  # the others had no news
     assert Selection(FULL, "", newest).covered() == newest
     assert Selection("nightly", "", newest).covered() == newest
 
@@ -57,16 +88,16 @@ def test_marks_on_postgresql_follow_the_loads_per_dbt_schema(database, tmp_path,
     _land(root, "tms/carriers/dt=2026-11-02/carriers-20261102.csv")
     assert load(database, str(root)).exit_code == EXIT_OK
     first = cycle_selection.select(database, FULL, "analytics")
-    assert (first.selector, set(first.newest)) == (FULL, {WMS_RAW_SCHEMA, "raw_tms"})
+    assert (first.restricted_to, set(first.newest)) == (None, {ORDERS, CARRIERS})
     assert cycle_selection.record(database, "analytics", first) == first.newest
 
-    _land(root, "dms/azureware/dbo/Orders/20261105-0100001111.csv")  # the WMS alone delivers
+    _land(root, "dms/azureware/dbo/Orders/20261105-0100001111.csv")  # the WMS's orders alone
     assert load(database, str(root)).exit_code == EXIT_OK
     wms = cycle_selection.select(database, FULL, "analytics")
-    assert wms.selector == WMS_ONLY and wms.newest[WMS_RAW_SCHEMA] > first.newest[WMS_RAW_SCHEMA]
-    assert cycle_selection.record(database, "analytics", wms) == {WMS_RAW_SCHEMA: wms.newest[WMS_RAW_SCHEMA]}
+    assert wms.restricted_to == (ORDERS,) and wms.newest[ORDERS] > first.newest[ORDERS]
+    assert cycle_selection.record(database, "analytics", wms) == wms.newest
     # another dbt schema on the same raw tables has its own marks: none yet
-    assert cycle_selection.select(database, FULL, "dev_someone").selector == FULL
+    assert cycle_selection.select(database, FULL, "dev_someone").restricted_to is None
     # TMS deliveries that write no row are nothing new: a damaged extract (quarantined) and a day without
     # carrier changes (the header alone)
     header = "mode,carrier_id,carrier_name,scac,updated_at"
@@ -77,16 +108,17 @@ def test_marks_on_postgresql_follow_the_loads_per_dbt_schema(database, tmp_path,
     (root / "tms/carriers/dt=2026-11-04/carriers-20261104.csv").write_text(header + "\r\n")
     report = load(database, str(root))
     assert report.exit_code == EXIT_QUARANTINED and (report.new, len(report.quarantined)) == (2, 1)
-    assert cycle_selection.select(database, FULL, "analytics").selector == WMS_ONLY
+    assert cycle_selection.select(database, FULL, "analytics").restricted_to == ()
 
     _land(root, "tms/carriers/dt=2026-11-05/carriers-20261105.csv")  # then the TMS
     assert load(database, str(root)).exit_code == EXIT_OK
     tms = cycle_selection.select(database, FULL, "analytics")
-    assert (tms.selector, tms.reason) == (FULL, "new data in raw_tms")
-    # the nightly is never narrowed, and records every raw schema
+    assert (tms.restricted_to, tms.reason) == ((CARRIERS,), "new data in raw_tms.carriers")
+    # the nightly is never narrowed, and records every raw table
     nightly = cycle_selection.select(database, "nightly", "analytics")
-    assert nightly.selector == "nightly" and cycle_selection.record(database, "analytics", nightly) == nightly.newest
-    assert cycle_selection.select(database, FULL, "analytics").selector == WMS_ONLY
+    assert nightly.dbt_args() == ["--selector", "nightly"]
+    assert cycle_selection.record(database, "analytics", nightly) == nightly.newest
+    assert cycle_selection.select(database, FULL, "analytics").restricted_to == ()
 
 
 def test_unreadable_marks_build_everything(monkeypatch):
@@ -95,6 +127,6 @@ def test_unreadable_marks_build_everything(monkeypatch):
 
     monkeypatch.setattr(cycle_selection, "_warehouse", broken)
     chosen = cycle_selection.select(None, FULL, "analytics")  # type: ignore[arg-type]
-    assert chosen.selector == FULL and "could not be read (ConnectionError)" in chosen.reason
+    assert chosen.dbt_args() == ["--selector", FULL] and "could not be read (ConnectionError)" in chosen.reason
     assert chosen.covered() == {}  # nothing read, nothing recorded after the build
-    assert cycle_selection.record(None, "analytics", Selection(FULL, "", {WMS_RAW_SCHEMA: T})) == {}  # type: ignore
+    assert cycle_selection.record(None, "analytics", Selection(FULL, "", {ORDERS: T})) == {}  # type: ignore

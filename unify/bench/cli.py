@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                      options={"days": days, "seed": args.seed, "start": args.start.isoformat(),
                               "as_of_at": options.as_of_at, "sessions": list(args.sessions), "rounds": rounds,
                               "lookback_minutes": args.lookback_minutes, "cycle_selector": args.cycle_selector,
-                              "change_pct": options.change_pct, "frequent_cycle": options.frequent_command("<unify cycle frequent's choice>"),
+                              "change_pct": options.change_pct, "frequent_cycle": options.frequent_command("<what unify cycle frequent selects>"),
                               "nightly": "dbt " + " ".join(ladder.NIGHTLY_ARGS)})
     t0 = time.perf_counter()
     for scale in scales:

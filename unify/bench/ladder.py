@@ -18,10 +18,11 @@ landing folders under the run's output folder:
    after the history;
 5. change batch: the simulation continues one day in a scratch copy; the DMS CDC files of its first
    hours, as many as make ~1% of the records loaded so far, land and load; then the production
-   FREQUENT cycle's build runs (timed): `dbt build --selector <what unify cycle frequent chooses>`
-   (unify/cycle_selection.py: `frequent_wms` after this WMS-only change, as the full build recorded
-   what it read) with the frequent cycle's test window (docs/warehouse-model.md "Load cycles") and the
-   production lookback (0 min); then the NIGHTLY build, `dbt build --selector nightly` (everything,
+   FREQUENT cycle's build runs (timed): `dbt build <what unify cycle frequent selects>`
+   (unify/cycle_selection.py: after this change of WMS orders, lines, stock and a product, the
+   descendants of those raw tables and what moves with time, as the full build recorded what it read)
+   with the frequent cycle's test window (docs/warehouse-model.md "Load cycles") and the production
+   lookback (0 min); then the NIGHTLY build, `dbt build --selector nightly` (everything,
    every test on every row), timed too;
 6. end to end: the next DMS CDC interval with new orders lands; the production frequent cycle runs for
    it (load of the new keys, as the S3-event Lambda does, then `dbt build --selector <cycle selector>`,
@@ -124,8 +125,8 @@ class BenchOptions:
     def frequent_env(self, access_prefix: str) -> dict[str, str]:
         return {**self.dbt_env(access_prefix), "UNIFY_TEST_WINDOW_HOURS": str(self.test_window_hours)}
 
-    def frequent_command(self, selector: str = "frequent") -> str:
-        return f"UNIFY_TEST_WINDOW_HOURS={self.test_window_hours} dbt build --selector {selector}"
+    def frequent_command(self, selection: str = "--selector frequent") -> str:
+        return f"UNIFY_TEST_WINDOW_HOURS={self.test_window_hours} dbt build {selection}"
 
 
 def resolve_rung(scale: str, options: BenchOptions) -> tuple[float, str, int]:
@@ -192,7 +193,7 @@ def run_scale(base: Settings, scale: str, options: BenchOptions, workdir: Path,
                                     change["minutes"], change["load_s"], incremental_s, options.lookback_minutes,
                                     full_detail, incremental_detail, nightly_s=nightly_s,
                                     nightly_detail=nightly_detail,
-                                    frequent_command=options.frequent_command(frequent.selector),
+                                    frequent_command=options.frequent_command(frequent.describe()),
                                     frequent_selection=frequent.reason,
                                     test_window_hours=options.test_window_hours)
         result.latency = latency(rung, options, say)
@@ -312,7 +313,7 @@ def cycle_build(rung: Rung, options: BenchOptions, say: Callable[[str], None], k
     selection = cycle_selection.select(rung.settings, cycle_selector, options.schema)
     frequent = cycle_selector == cycle_selection.FULL
     env = options.frequent_env(rung.access_prefix) if frequent else options.dbt_env(rung.access_prefix)
-    seconds, nodes, detail = build(rung, options, say, kind, ("build", "--selector", selection.selector), env)
+    seconds, nodes, detail = build(rung, options, say, kind, ("build", *selection.dbt_args()), env)
     cycle_selection.record(rung.settings, options.schema, selection)
     return seconds, nodes, detail, selection
 
