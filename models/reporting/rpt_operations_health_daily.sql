@@ -8,12 +8,31 @@
     cumulative created minus cumulative shipped (cancelled orders excluded). The OTIF target is the
     client's contract target for the month (int_client_monthly_contract_terms: the same target as
     fct_client_profitability_monthly's, read without that nightly-only mart), carried as "orders the
-    target calls for" so the target of any selection is a ratio of sums too. -#}
+    target calls for" so the target of any selection is a ratio of sums too. It is rebuilt in full by
+    every frequent cycle (it moves with "now"): fct_orders is read once, narrow, each kind of day an
+    order counts on is aggregated on its own, and the month's target is joined to the aggregated due
+    orders, not to every order (1.5 s instead of 2.0 s at the bench's large scale, most of it the
+    contract terms of every shipped order). -#}
 with
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
+    -- the columns the figures need (read four times: narrow rows keep PostgreSQL's materialised CTE small)
+    select
+        client_id,
+        warehouse_id,
+        created_date,
+        is_cancelled,
+        shipped_at,
+        shipped_date,
+        units_shipped,
+        is_shipped_on_time,
+        fulfilment_cycle_hours,
+        promised_delivery_date,
+        promised_month,
+        is_otif,
+        required_ship_by_at
+    from {{ ref('fct_orders') }}
 
 ),
 
@@ -47,21 +66,159 @@ as_of as (
 
 ),
 
-live_orders as (
+due as (
 
-    select orders.*
+    -- the due orders per client, warehouse and promised day (not cancelled, promised on or before the
+    -- as-of day); the month's contract target is joined to these few rows, not to every order
+    select
+        orders.client_id,
+        orders.warehouse_id,
+        orders.promised_delivery_date as activity_date,
+        orders.promised_month,
+        count(*) as due_orders,
+        sum(case when orders.is_otif then 1 else 0 end) as otif_orders
     from orders
-    where not orders.is_cancelled
+    cross join as_of
+    where
+        not orders.is_cancelled
+        and orders.promised_delivery_date <= cast(as_of.as_of_at as date)
+    group by orders.client_id, orders.warehouse_id, orders.promised_delivery_date, orders.promised_month
+
+),
+
+daily_parts as (
+
+    -- the figures per client, warehouse and day, one part per kind of day an order counts on (each
+    -- aggregated on its own: four small results instead of one sort of every order four times): its
+    -- creation (every order; the backlog opens unless cancelled), its shipment, its due date and its SLA
+    -- breach (none for a cancelled order); `daily` adds them up
+    select
+        client_id,
+        warehouse_id,
+        created_date as activity_date,
+        count(*) as orders_created,
+        0 as orders_shipped,
+        0 as units_shipped,
+        0 as orders_shipped_on_time,
+        cast(null as numeric(18, 4)) as fulfilment_hours_total,
+        0 as due_orders,
+        0 as otif_orders,
+        0 as due_orders_with_target,
+        cast(null as numeric(18, 4)) as otif_target_orders,
+        0 as sla_breaches,
+        sum(case when is_cancelled then 0 else 1 end) as backlog_change
+    from orders
+    group by client_id, warehouse_id, created_date
+
+    union all
+
+    select
+        client_id,
+        warehouse_id,
+        shipped_date as activity_date,
+        0 as orders_created,
+        count(*) as orders_shipped,
+        sum(units_shipped) as units_shipped,
+        sum(case when is_shipped_on_time then 1 else 0 end) as orders_shipped_on_time,
+        sum(fulfilment_cycle_hours) as fulfilment_hours_total,
+        0 as due_orders,
+        0 as otif_orders,
+        0 as due_orders_with_target,
+        cast(null as numeric(18, 4)) as otif_target_orders,
+        0 as sla_breaches,
+        -count(*) as backlog_change
+    from orders
+    where
+        not is_cancelled
+        and shipped_date is not null
+    group by client_id, warehouse_id, shipped_date
+
+    union all
+
+    select
+        due.client_id,
+        due.warehouse_id,
+        due.activity_date,
+        0 as orders_created,
+        0 as orders_shipped,
+        0 as units_shipped,
+        0 as orders_shipped_on_time,
+        cast(null as numeric(18, 4)) as fulfilment_hours_total,
+        due.due_orders,
+        due.otif_orders,
+        case when monthly_targets.otif_target_pct is not null then due.due_orders else 0 end
+            as due_orders_with_target,
+        -- the target of each of the day's due orders, summed: the client's target for the promised month
+        due.due_orders * (monthly_targets.otif_target_pct / 100.0) as otif_target_orders,
+        0 as sla_breaches,
+        0 as backlog_change
+    from due
+    left join monthly_targets
+        on
+            due.client_id = monthly_targets.client_id
+            and due.promised_month = monthly_targets.ship_month
+
+    union all
+
+    -- orders whose ship-by deadline fell on the day and that shipped late or are still open past it
+    select
+        orders.client_id,
+        orders.warehouse_id,
+        cast(orders.required_ship_by_at as date) as activity_date,
+        0 as orders_created,
+        0 as orders_shipped,
+        0 as units_shipped,
+        0 as orders_shipped_on_time,
+        cast(null as numeric(18, 4)) as fulfilment_hours_total,
+        0 as due_orders,
+        0 as otif_orders,
+        0 as due_orders_with_target,
+        cast(null as numeric(18, 4)) as otif_target_orders,
+        count(*) as sla_breaches,
+        0 as backlog_change
+    from orders
+    cross join as_of
+    where
+        not orders.is_cancelled
+        and (
+            orders.shipped_at > orders.required_ship_by_at
+            or (orders.shipped_at is null and orders.required_ship_by_at < as_of.as_of_at)
+        )
+    group by orders.client_id, orders.warehouse_id, cast(orders.required_ship_by_at as date)
+
+),
+
+daily as (
+
+    select
+        client_id,
+        warehouse_id,
+        activity_date,
+        sum(orders_created) as orders_created,
+        sum(orders_shipped) as orders_shipped,
+        sum(units_shipped) as units_shipped,
+        sum(orders_shipped_on_time) as orders_shipped_on_time,
+        sum(fulfilment_hours_total) as fulfilment_hours_total,
+        sum(due_orders) as due_orders,
+        sum(otif_orders) as otif_orders,
+        sum(due_orders_with_target) as due_orders_with_target,
+        sum(otif_target_orders) as otif_target_orders,
+        sum(sla_breaches) as sla_breaches,
+        sum(backlog_change) as backlog_change
+    from daily_parts
+    group by client_id, warehouse_id, activity_date
 
 ),
 
 client_warehouses as (
 
+    -- each client's first order day in each warehouse (the days orders were created on, from daily)
     select
         client_id,
         warehouse_id,
-        min(created_date) as first_date
-    from orders
+        min(activity_date) as first_date
+    from daily
+    where orders_created > 0
     group by client_id, warehouse_id
 
 ),
@@ -81,155 +238,33 @@ spine as (
 
 ),
 
-created as (
-
-    select
-        client_id,
-        warehouse_id,
-        created_date as activity_date,
-        count(*) as orders_created
-    from orders
-    group by client_id, warehouse_id, created_date
-
-),
-
-shipped as (
-
-    select
-        client_id,
-        warehouse_id,
-        shipped_date as activity_date,
-        count(*) as orders_shipped,
-        sum(units_shipped) as units_shipped,
-        sum(case when is_shipped_on_time then 1 else 0 end) as orders_shipped_on_time,
-        sum(fulfilment_cycle_hours) as fulfilment_hours_total
-    from live_orders
-    where shipped_date is not null
-    group by client_id, warehouse_id, shipped_date
-
-),
-
-due as (
-
-    select
-        live_orders.client_id,
-        live_orders.warehouse_id,
-        live_orders.promised_delivery_date as activity_date,
-        count(*) as due_orders,
-        sum(case when live_orders.is_otif then 1 else 0 end) as otif_orders,
-        sum(case when monthly_targets.otif_target_pct is not null then 1 else 0 end) as due_orders_with_target,
-        sum(monthly_targets.otif_target_pct / 100.0) as otif_target_orders
-    from live_orders
-    cross join as_of
-    left join monthly_targets
-        on
-            live_orders.client_id = monthly_targets.client_id
-            and live_orders.promised_month = monthly_targets.ship_month
-    where live_orders.promised_delivery_date <= cast(as_of.as_of_at as date)
-    group by live_orders.client_id, live_orders.warehouse_id, live_orders.promised_delivery_date
-
-),
-
-breaches as (
-
-    -- orders whose ship-by deadline fell on the day and that shipped late or are still open past it
-    select
-        live_orders.client_id,
-        live_orders.warehouse_id,
-        cast(live_orders.required_ship_by_at as date) as activity_date,
-        count(*) as sla_breaches
-    from live_orders
-    cross join as_of
-    where
-        live_orders.shipped_at > live_orders.required_ship_by_at
-        or (live_orders.shipped_at is null and live_orders.required_ship_by_at < as_of.as_of_at)
-    group by live_orders.client_id, live_orders.warehouse_id, cast(live_orders.required_ship_by_at as date)
-
-),
-
-live_flow as (
-
-    select
-        client_id,
-        warehouse_id,
-        created_date as activity_date,
-        1 as opened,
-        0 as closed
-    from live_orders
-
-    union all
-
-    select
-        client_id,
-        warehouse_id,
-        shipped_date as activity_date,
-        0 as opened,
-        1 as closed
-    from live_orders
-    where shipped_date is not null
-
-),
-
-daily_flow as (
-
-    select
-        client_id,
-        warehouse_id,
-        activity_date,
-        sum(opened) as opened,
-        sum(closed) as closed
-    from live_flow
-    group by client_id, warehouse_id, activity_date
-
-),
-
 combined as (
 
     select
         spine.client_id,
         spine.warehouse_id,
         spine.activity_date,
-        coalesce(created.orders_created, 0) as orders_created,
-        coalesce(shipped.orders_shipped, 0) as orders_shipped,
-        coalesce(shipped.units_shipped, 0) as units_shipped,
-        coalesce(shipped.orders_shipped_on_time, 0) as orders_shipped_on_time,
-        coalesce(shipped.fulfilment_hours_total, 0) as fulfilment_hours_total,
-        coalesce(due.due_orders, 0) as due_orders,
-        coalesce(due.otif_orders, 0) as otif_orders,
-        coalesce(due.due_orders_with_target, 0) as due_orders_with_target,
-        coalesce(due.otif_target_orders, 0) as otif_target_orders,
-        coalesce(breaches.sla_breaches, 0) as sla_breaches,
-        sum(coalesce(daily_flow.opened, 0) - coalesce(daily_flow.closed, 0)) over (
+        coalesce(daily.orders_created, 0) as orders_created,
+        coalesce(daily.orders_shipped, 0) as orders_shipped,
+        coalesce(daily.units_shipped, 0) as units_shipped,
+        coalesce(daily.orders_shipped_on_time, 0) as orders_shipped_on_time,
+        coalesce(daily.fulfilment_hours_total, 0) as fulfilment_hours_total,
+        coalesce(daily.due_orders, 0) as due_orders,
+        coalesce(daily.otif_orders, 0) as otif_orders,
+        coalesce(daily.due_orders_with_target, 0) as due_orders_with_target,
+        coalesce(daily.otif_target_orders, 0) as otif_target_orders,
+        coalesce(daily.sla_breaches, 0) as sla_breaches,
+        sum(coalesce(daily.backlog_change, 0)) over (
             partition by spine.client_id, spine.warehouse_id
             order by spine.activity_date
             rows between unbounded preceding and current row
         ) as backlog_orders
     from spine
-    left join created
+    left join daily
         on
-            spine.client_id = created.client_id
-            and spine.warehouse_id = created.warehouse_id
-            and spine.activity_date = created.activity_date
-    left join shipped
-        on
-            spine.client_id = shipped.client_id
-            and spine.warehouse_id = shipped.warehouse_id
-            and spine.activity_date = shipped.activity_date
-    left join due
-        on
-            spine.client_id = due.client_id
-            and spine.warehouse_id = due.warehouse_id
-            and spine.activity_date = due.activity_date
-    left join breaches
-        on
-            spine.client_id = breaches.client_id
-            and spine.warehouse_id = breaches.warehouse_id
-            and spine.activity_date = breaches.activity_date
-    left join daily_flow
-        on
-            spine.client_id = daily_flow.client_id
-            and spine.warehouse_id = daily_flow.warehouse_id
-            and spine.activity_date = daily_flow.activity_date
+            spine.client_id = daily.client_id
+            and spine.warehouse_id = daily.warehouse_id
+            and spine.activity_date = daily.activity_date
 
 ),
 

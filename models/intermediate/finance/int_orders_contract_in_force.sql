@@ -19,7 +19,15 @@ contracts as (
 
 shipped_orders as (
 
-    select *
+    -- the columns this model reads: the CTE is read twice, so PostgreSQL materialises it (narrow rows)
+    select
+        order_id,
+        client_id,
+        warehouse_id,
+        shipped_at,
+        shipped_date,
+        ship_month,
+        units_shipped
     from orders
     where
         shipped_at is not null
