@@ -13,9 +13,9 @@ descendants of the raw tables that have data no successful build of this dbt sch
     build   = frequent, whole      when no mark was recorded (a first cycle), or a raw table with new data
                                     is one the cycle does not know (no source of the project)
               frequent, restricted  otherwise: `--select source:<system>.<table>+` for each raw table whose
-                                    newest > its mark (or has no mark), plus ALWAYS (the reporting tables
-                                    and completeness tests, which move with "now" even when nothing is
-                                    new, and the load ledger's tests), `--exclude` what `frequent` excludes
+                                    newest > its mark (or has no mark), plus ALWAYS (tag as_of: what
+                                    moves with "now" even when nothing is new, and the load ledger's
+                                    tests), `--exclude` what `frequent` excludes
     after a successful build: marks := newest, for every raw table (one not restricted to had newest ==
                               its mark already); a failed build records nothing
 
@@ -49,10 +49,10 @@ FULL, WMS_ONLY = "frequent", "frequent_wms"
 PARTIAL: dict[str, tuple[str, ...]] = {WMS_ONLY: (WMS_RAW_SCHEMA,)}
 # dbt's source for each raw table (sources.yml: source <system>, schema raw_<system>, table <raw table>).
 SOURCE_OF: dict[str, str] = {t.qualified_raw_name: f"source:{t.system}.{t.raw_table}" for t in ALL_TABLES}
-# Built by every restricted frequent cycle: what moves with "now" (the reporting tables: SLA risk, due
-# orders; the completeness tests: a delivery that is late), and the load ledger's tests (a quarantined
-# delivery is reported by the cycle that loaded it).
-ALWAYS: tuple[str, ...] = ("path:models/reporting", "path:tests/completeness", "source:unify_loader+")
+# Built by every restricted frequent cycle: what moves with "now" (tag as_of: the reporting tables of SLA
+# risk and due orders, the completeness tests of late deliveries; and what reads them), and the load
+# ledger's tests (a quarantined delivery is reported by the cycle that loaded it).
+ALWAYS: tuple[str, ...] = ("tag:as_of+", "source:unify_loader+")
 SELECTORS_FILE = Path(__file__).resolve().parents[1] / "selectors.yml"
 
 

@@ -89,9 +89,10 @@ def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
     for detail in (build["full_detail"], build["incremental_detail"], build["nightly_detail"]):
         assert 0 < detail["test_share"] < 1
     assert latency["new_orders"] >= 1 and latency["files"] >= 1
-    # the end-to-end step builds a named build (dbt would ignore a -s given beside --selector)
-    assert "`UNIFY_TEST_WINDOW_HOURS=6 dbt build --selector frequent_wms`" in latency["cycle"]
-    assert 0 < latency["build_nodes"] < sum(nightly.values()), "frequent_wms builds a part of the nightly"
+    # the end-to-end step builds what `unify cycle frequent` selects for its files (WMS CDC)
+    assert "`UNIFY_TEST_WINDOW_HOURS=6 dbt build <what unify cycle frequent selects>` (--select " in latency["cycle"]
+    assert "source:azureware.orders+" in latency["cycle"] and "source:tms." not in latency["cycle"]
+    assert 0 < latency["build_nodes"] < sum(nightly.values()), "the frequent cycle builds a part of the nightly"
     assert latency["land_s"] <= latency["loaded_s"] <= latency["fct_visible_s"] <= latency["build_done_s"] + 1
     assert latency["fct_visible_s"] <= latency["rpt_visible_s"] <= latency["build_done_s"] + 1
     assert latency["total_s"] == max(latency["fct_visible_s"], latency["rpt_visible_s"])

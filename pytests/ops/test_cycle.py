@@ -101,12 +101,21 @@ def test_a_cycle_with_nothing_new_changes_nothing(cycles):
     assert (summary["steps"]["load"]["files"], summary["steps"]["load"]["rows"]) == (0, 0)
     assert step.before and step.after == step.before
     # no raw table has anything no build has read (the damaged delivery wrote nothing): only what moves with
-    # time is built (the reporting tables, the completeness tests) and the load ledger's tests (which report
-    # the quarantine); the marks stay what B recorded
+    # time is built (tag as_of: the reporting tables, the completeness tests) and the load ledger's tests
+    # (which report the quarantine); the marks stay what B recorded
     build = summary["steps"]["build"]
     assert (build["selector"], build["selection"]) == ("frequent", "nothing new: what moves with time")
-    assert build["nodes_selected"].startswith("--select path:models/reporting path:tests/completeness "
-                                              "source:unify_loader+ --exclude tag:nightly")
+    assert build["nodes_selected"].startswith("--select tag:as_of+ source:unify_loader+ --exclude tag:nightly")
+    # every model and test that reads the as-of time carries the tag, or a quiet cycle would leave it stale
+    manifest = json.loads((step.target_path / "manifest.json").read_text())
+    now_dependent = {uid: node for uid, node in manifest["nodes"].items() if "as_of_timestamp()" in node["raw_code"]}
+    assert len(now_dependent) >= 8
+    assert [uid for uid, node in now_dependent.items() if "as_of" not in node["tags"]] == []
+    run_results = json.loads((step.target_path / "run_results.json").read_text())
+    assert run_results["args"]["which"] == "build"
+    built = {r["unique_id"] for r in run_results["results"]}
+    assert {"model.unify.rpt_operations_health_daily", "model.unify.rpt_sla_breach_risk_summary"} <= built
+    assert "model.unify.fct_orders" not in built
     assert build["marks_recorded"] == cycles.steps["B"].summary["steps"]["build"]["marks_recorded"]
     assert build["counts"]["pass"] < cycles.steps["B"].summary["steps"]["build"]["counts"]["pass"] / 2
     print(f"nothing new: cycle {summary['CycleSeconds']:.1f} s (build {summary['steps']['build']['seconds']:.1f} s)")

@@ -6,9 +6,10 @@
 
 For each scale (unify/bench/ladder.py): simulate (time, peak memory), load (rows/s against a bare
 COPY FROM STDIN of the same files), a full build (`dbt build --selector nightly` of the fresh database),
-then after a ~1% change batch the production frequent load cycle's build (`--selector frequent`;
-docs/warehouse-model.md, "Load cycles") and the nightly build, the end to end latency of a new CDC file
-(`--selector frequent_wms`), and the dashboards' queries under row-level security at 1, 10 and 100
+then after a ~1% change batch the production frequent load cycle's build (`--selector frequent`, restricted
+as `unify cycle frequent` restricts it to what the new data feeds; docs/warehouse-model.md, "Load cycles")
+and the nightly build, the end to end latency of a new CDC file (the same frequent cycle), and the
+dashboards' queries under row-level security at 1, 10 and 100
 concurrent sessions as different users (unify/bench/concurrency.py); then the exponent of each cost's
 growth with scale. The presets tiny..large simulate 7 days (--days); `xlarge` is the large scale's daily
 volume over four times the history (28 days, ~4.6M order lines, ~6 GB of landing files while it runs),
@@ -70,8 +71,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="the frequent cycle's test window (env UNIFY_TEST_WINDOW_HOURS; default "
                              f"{BenchOptions.test_window_hours}, the production WMS cycle's)")
     parser.add_argument("--cycle-selector", default=DEFAULT_CYCLE,
-                        help=f"named build (selectors.yml) of the end-to-end cycle (default {DEFAULT_CYCLE}: the "
-                             "frequent cycle restricted to what the WMS feeds)")
+                        help=f"named build (selectors.yml) of the end-to-end cycle (default {DEFAULT_CYCLE}: "
+                             "restricted to what the new files feed, as `unify cycle frequent` does)")
     parser.add_argument("--seed", type=int, default=42, help="the simulator's random seed")
     parser.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START,
                         help=f"first simulated day of a --days history (default {DEFAULT_START}: the history crosses "

@@ -25,8 +25,8 @@ landing folders under the run's output folder:
    lookback (0 min); then the NIGHTLY build, `dbt build --selector nightly` (everything,
    every test on every row), timed too;
 6. end to end: the next DMS CDC interval with new orders lands; the production frequent cycle runs for
-   it (load of the new keys, as the S3-event Lambda does, then `dbt build --selector <cycle selector>`,
-   default `frequent_wms`: the frequent cycle restricted to what the WMS feeds, with its tests); a
+   it (load of the new keys, as the S3-event Lambda does, then the build `unify cycle frequent` selects
+   for them, or `--selector <cycle selector>` for another named build); a
    second connection polls every 0.2 s until the new orders are in fct_orders and counted in
    rpt_operations_health_daily;
 7. the dashboards' queries (analyses/, compiled by dbt) under the project's row-level security at 1, 10
@@ -68,9 +68,9 @@ DELIVERY_DELAY = timedelta(minutes=5)  # aged history: loaded this long after it
 DMS_TIME = re.compile(r"/(\d{8}-\d{6})\d*\.csv$")  # CDC files: <YYYYMMDD-HHMMSS><fraction>.csv
 APPFLOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")  # execution time in the part file name
 TMS_DAY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
-# selectors.yml: the end-to-end step's build (dbt ignores -s/--exclude when --selector is given, so a
-# restriction of a named build is a named build of its own)
-DEFAULT_CYCLE = "frequent_wms"
+# The end-to-end step's build: `frequent`, restricted as `unify cycle frequent` restricts it to what the
+# new data feeds (unify/cycle_selection.py); another named build of selectors.yml is built whole.
+DEFAULT_CYCLE = "frequent"
 
 # The production load cycles' builds, by their names in selectors.yml (what `unify cycle frequent|nightly`
 # runs; docs/warehouse-model.md, "Load cycles"): the frequent one leaves whole-history reconciliations
@@ -451,9 +451,10 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
     if not new_orders:
         raise BenchError(f"{rung.scale}: no DMS CDC file of the continued day creates an order")
     ids = sorted(new_orders)
-    args = ["build", "--selector", options.cycle_selector]
     cycle = (f"load of the {len(keys)} new key(s) (as the S3-event Lambda), then the frequent cycle's "
-             f"`UNIFY_TEST_WINDOW_HOURS={options.test_window_hours} dbt {' '.join(args)}`")
+             f"`UNIFY_TEST_WINDOW_HOURS={options.test_window_hours} dbt build "
+             + ("<what unify cycle frequent selects>`" if options.cycle_selector == cycle_selection.FULL
+                else f"--selector {options.cycle_selector}`"))
     with closing(psycopg2.connect(rung.settings.dsn())) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -479,13 +480,18 @@ def latency(rung: Rung, options: BenchOptions, say: Callable[[str], None]) -> La
             loaded_s = time.perf_counter() - t0
             if report.exit_code == EXIT_FAILED:
                 raise BenchError(f"{rung.scale}: the latency load failed:\n{report.summary()}")
-            run_dbt(args, rung.settings, target_path=rung.target, capture=True,
+            # as the cycle does after its load: what to build, from the build marks (the nightly before
+            # recorded what it read), then the marks of this build
+            selection = cycle_selection.select(rung.settings, options.cycle_selector, options.schema)
+            run_dbt(["build", *selection.dbt_args()], rung.settings, target_path=rung.target, capture=True,
                     env=options.frequent_env(rung.access_prefix))  # a failure raises DbtError
+            cycle_selection.record(rung.settings, options.schema, selection)
             build_done_s = time.perf_counter() - t0
             poller.wait(timeout=30)
         finally:
             poller.stop()
     nodes = len(json.loads((rung.target / "run_results.json").read_text())["results"])
+    cycle += f" ({selection.describe()})"
     figures = LatencyFigures(cycle, len(keys), len(ids), round(land_s, 3), round(loaded_s, 3),
                              poller.fct_at, poller.rpt_at, round(build_done_s, 3), nodes)
     say(f"{rung.scale}: end to end {figures.total_s} s (loaded {figures.loaded_s:.1f} s, fct_orders "
