@@ -37,7 +37,7 @@ from typing import Mapping
 
 import yaml
 
-from loaders.config import Settings
+from loaders.config import Settings, project_root
 from loaders.logs import log_event
 from loaders.source_tables import ALL_TABLES
 
@@ -53,7 +53,6 @@ SOURCE_OF: dict[str, str] = {t.qualified_raw_name: f"source:{t.system}.{t.raw_ta
 # risk and due orders, the completeness tests of late deliveries; and what reads them), and the load
 # ledger's tests (a quarantined delivery is reported by the cycle that loaded it).
 ALWAYS: tuple[str, ...] = ("tag:as_of+", "source:unify_loader+")
-SELECTORS_FILE = Path(__file__).resolve().parents[1] / "selectors.yml"
 
 
 @dataclass(frozen=True)
@@ -82,9 +81,11 @@ class Selection:
 
 
 @lru_cache(maxsize=None)
-def selector_exclusions(name: str, path: Path = SELECTORS_FILE) -> tuple[str, ...]:
-    """What selector `name` of selectors.yml excludes from everything (`union: [fqn *, exclude: [...]]`),
-    as --exclude arguments; so a restricted cycle leaves out what the named build does."""
+def selector_exclusions(name: str, path: Path | None = None) -> tuple[str, ...]:
+    """What selector `name` of selectors.yml (the dbt project's, unless `path`) excludes from everything
+    (`union: [fqn *, exclude: [...]]`), as --exclude arguments; so a restricted cycle leaves out what the
+    named build does."""
+    path = path or project_root() / "selectors.yml"
     selectors = {s["name"]: s for s in yaml.safe_load(path.read_text(encoding="utf-8"))["selectors"]}
     union = selectors[name]["definition"].get("union", [])
     if {"method": "fqn", "value": "*"} not in union:
@@ -122,6 +123,12 @@ def select(settings: Settings, selector: str, dbt_schema: str) -> Selection:
         log_event(log, "build_marks_unreadable", logging.WARNING, schema=dbt_schema, error=str(err))
         return Selection(selector, f"the build marks could not be read ({type(err).__name__}): the whole build")
     chosen = choose(newest, marks) if selector == FULL else Selection(selector, "the cycle's build", newest)
+    try:
+        chosen.dbt_args()  # selectors.yml read here: a cycle that cannot restrict its build builds it whole
+    except Exception as err:  # noqa: BLE001 - as above
+        log_event(log, "build_restriction_failed", logging.WARNING, schema=dbt_schema, error=str(err))
+        chosen = Selection(selector, f"the build could not be restricted ({type(err).__name__}): the whole build",
+                           newest)
     log_event(log, "cycle_selection", schema=dbt_schema, selector=chosen.selector, reason=chosen.reason,
               restricted_to=list(chosen.restricted_to) if chosen.restricted_to is not None else None)
     return chosen

@@ -130,3 +130,16 @@ def test_unreadable_marks_build_everything(monkeypatch):
     assert chosen.dbt_args() == ["--selector", FULL] and "could not be read (ConnectionError)" in chosen.reason
     assert chosen.covered() == {}  # nothing read, nothing recorded after the build
     assert cycle_selection.record(None, "analytics", Selection(FULL, "", {ORDERS: T})) == {}  # type: ignore
+
+
+def test_a_build_that_cannot_be_restricted_is_built_whole(monkeypatch):
+    def unreadable(_name, _path=None):
+        raise FileNotFoundError("selectors.yml")
+
+    monkeypatch.setattr(cycle_selection, "_read", lambda _settings, _schema: ({ORDERS: T + timedelta(hours=1)},
+                                                                               {ORDERS: T}))
+    assert cycle_selection.select(None, FULL, "analytics").restricted_to == (ORDERS,)  # type: ignore[arg-type]
+    monkeypatch.setattr(cycle_selection, "selector_exclusions", unreadable)
+    chosen = cycle_selection.select(None, FULL, "analytics")  # type: ignore[arg-type]
+    assert chosen.dbt_args() == ["--selector", FULL] and "could not be restricted (FileNotFoundError)" in chosen.reason
+    assert chosen.covered() == {ORDERS: T + timedelta(hours=1)}  # the whole build read it all
