@@ -11,8 +11,7 @@
     target calls for" so the target of any selection is a ratio of sums too. It is rebuilt in full by
     every frequent cycle (it moves with "now"): fct_orders is read once, narrow, each kind of day an
     order counts on is aggregated on its own, and the month's target is joined to the aggregated due
-    orders, not to every order (1.5 s instead of 2.0 s at the bench's large scale, most of it the
-    contract terms of every shipped order). -#}
+    orders, not to every order (most of what is left is the contract terms of every shipped order). -#}
 with
 
 orders as (
@@ -66,10 +65,42 @@ as_of as (
 
 ),
 
-due as (
+created as (
 
-    -- the due orders per client, warehouse and promised day (not cancelled, promised on or before the
-    -- as-of day); the month's contract target is joined to these few rows, not to every order
+    -- every order counts on the day it was created; the backlog opens unless it was cancelled
+    select
+        client_id,
+        warehouse_id,
+        created_date as activity_date,
+        count(*) as orders_created,
+        sum(case when is_cancelled then 0 else 1 end) as orders_opened
+    from orders
+    group by client_id, warehouse_id, created_date
+
+),
+
+shipped as (
+
+    -- non-cancelled orders on the day they shipped (the backlog closes)
+    select
+        client_id,
+        warehouse_id,
+        shipped_date as activity_date,
+        count(*) as orders_shipped,
+        sum(units_shipped) as units_shipped,
+        sum(case when is_shipped_on_time then 1 else 0 end) as orders_shipped_on_time,
+        sum(fulfilment_cycle_hours) as fulfilment_hours_total
+    from orders
+    where
+        not is_cancelled
+        and shipped_date is not null
+    group by client_id, warehouse_id, shipped_date
+
+),
+
+due_orders as (
+
+    -- non-cancelled orders on their promised day, when it is on or before the as-of day
     select
         orders.client_id,
         orders.warehouse_id,
@@ -86,96 +117,35 @@ due as (
 
 ),
 
-daily_parts as (
+due as (
 
-    -- the figures per client, warehouse and day, one part per kind of day an order counts on (each
-    -- aggregated on its own: four small results instead of one sort of every order four times): its
-    -- creation (every order; the backlog opens unless cancelled), its shipment, its due date and its SLA
-    -- breach (none for a cancelled order); `daily` adds them up
+    -- the month's contract target joined to the few aggregated rows, not to every order: each of the
+    -- day's due orders carries the client's target for the promised month
     select
-        client_id,
-        warehouse_id,
-        created_date as activity_date,
-        count(*) as orders_created,
-        0 as orders_shipped,
-        0 as units_shipped,
-        0 as orders_shipped_on_time,
-        cast(null as numeric(18, 4)) as fulfilment_hours_total,
-        0 as due_orders,
-        0 as otif_orders,
-        0 as due_orders_with_target,
-        cast(null as numeric(18, 4)) as otif_target_orders,
-        0 as sla_breaches,
-        sum(case when is_cancelled then 0 else 1 end) as backlog_change
-    from orders
-    group by client_id, warehouse_id, created_date
-
-    union all
-
-    select
-        client_id,
-        warehouse_id,
-        shipped_date as activity_date,
-        0 as orders_created,
-        count(*) as orders_shipped,
-        sum(units_shipped) as units_shipped,
-        sum(case when is_shipped_on_time then 1 else 0 end) as orders_shipped_on_time,
-        sum(fulfilment_cycle_hours) as fulfilment_hours_total,
-        0 as due_orders,
-        0 as otif_orders,
-        0 as due_orders_with_target,
-        cast(null as numeric(18, 4)) as otif_target_orders,
-        0 as sla_breaches,
-        -count(*) as backlog_change
-    from orders
-    where
-        not is_cancelled
-        and shipped_date is not null
-    group by client_id, warehouse_id, shipped_date
-
-    union all
-
-    select
-        due.client_id,
-        due.warehouse_id,
-        due.activity_date,
-        0 as orders_created,
-        0 as orders_shipped,
-        0 as units_shipped,
-        0 as orders_shipped_on_time,
-        cast(null as numeric(18, 4)) as fulfilment_hours_total,
-        due.due_orders,
-        due.otif_orders,
-        case when monthly_targets.otif_target_pct is not null then due.due_orders else 0 end
+        due_orders.client_id,
+        due_orders.warehouse_id,
+        due_orders.activity_date,
+        due_orders.due_orders,
+        due_orders.otif_orders,
+        case when monthly_targets.otif_target_pct is not null then due_orders.due_orders else 0 end
             as due_orders_with_target,
-        -- the target of each of the day's due orders, summed: the client's target for the promised month
-        due.due_orders * (monthly_targets.otif_target_pct / 100.0) as otif_target_orders,
-        0 as sla_breaches,
-        0 as backlog_change
-    from due
+        due_orders.due_orders * (monthly_targets.otif_target_pct / 100.0) as otif_target_orders
+    from due_orders
     left join monthly_targets
         on
-            due.client_id = monthly_targets.client_id
-            and due.promised_month = monthly_targets.ship_month
+            due_orders.client_id = monthly_targets.client_id
+            and due_orders.promised_month = monthly_targets.ship_month
 
-    union all
+),
+
+breaches as (
 
     -- orders whose ship-by deadline fell on the day and that shipped late or are still open past it
     select
         orders.client_id,
         orders.warehouse_id,
         cast(orders.required_ship_by_at as date) as activity_date,
-        0 as orders_created,
-        0 as orders_shipped,
-        0 as units_shipped,
-        0 as orders_shipped_on_time,
-        cast(null as numeric(18, 4)) as fulfilment_hours_total,
-        0 as due_orders,
-        0 as otif_orders,
-        0 as due_orders_with_target,
-        cast(null as numeric(18, 4)) as otif_target_orders,
-        count(*) as sla_breaches,
-        0 as backlog_change
+        count(*) as sla_breaches
     from orders
     cross join as_of
     where
@@ -188,37 +158,14 @@ daily_parts as (
 
 ),
 
-daily as (
-
-    select
-        client_id,
-        warehouse_id,
-        activity_date,
-        sum(orders_created) as orders_created,
-        sum(orders_shipped) as orders_shipped,
-        sum(units_shipped) as units_shipped,
-        sum(orders_shipped_on_time) as orders_shipped_on_time,
-        sum(fulfilment_hours_total) as fulfilment_hours_total,
-        sum(due_orders) as due_orders,
-        sum(otif_orders) as otif_orders,
-        sum(due_orders_with_target) as due_orders_with_target,
-        sum(otif_target_orders) as otif_target_orders,
-        sum(sla_breaches) as sla_breaches,
-        sum(backlog_change) as backlog_change
-    from daily_parts
-    group by client_id, warehouse_id, activity_date
-
-),
-
 client_warehouses as (
 
-    -- each client's first order day in each warehouse (the days orders were created on, from daily)
+    -- each client's first order day in each warehouse
     select
         client_id,
         warehouse_id,
         min(activity_date) as first_date
-    from daily
-    where orders_created > 0
+    from created
     group by client_id, warehouse_id
 
 ),
@@ -244,27 +191,42 @@ combined as (
         spine.client_id,
         spine.warehouse_id,
         spine.activity_date,
-        coalesce(daily.orders_created, 0) as orders_created,
-        coalesce(daily.orders_shipped, 0) as orders_shipped,
-        coalesce(daily.units_shipped, 0) as units_shipped,
-        coalesce(daily.orders_shipped_on_time, 0) as orders_shipped_on_time,
-        coalesce(daily.fulfilment_hours_total, 0) as fulfilment_hours_total,
-        coalesce(daily.due_orders, 0) as due_orders,
-        coalesce(daily.otif_orders, 0) as otif_orders,
-        coalesce(daily.due_orders_with_target, 0) as due_orders_with_target,
-        coalesce(daily.otif_target_orders, 0) as otif_target_orders,
-        coalesce(daily.sla_breaches, 0) as sla_breaches,
-        sum(coalesce(daily.backlog_change, 0)) over (
+        coalesce(created.orders_created, 0) as orders_created,
+        coalesce(shipped.orders_shipped, 0) as orders_shipped,
+        coalesce(shipped.units_shipped, 0) as units_shipped,
+        coalesce(shipped.orders_shipped_on_time, 0) as orders_shipped_on_time,
+        coalesce(shipped.fulfilment_hours_total, 0) as fulfilment_hours_total,
+        coalesce(due.due_orders, 0) as due_orders,
+        coalesce(due.otif_orders, 0) as otif_orders,
+        coalesce(due.due_orders_with_target, 0) as due_orders_with_target,
+        coalesce(due.otif_target_orders, 0) as otif_target_orders,
+        coalesce(breaches.sla_breaches, 0) as sla_breaches,
+        sum(coalesce(created.orders_opened, 0) - coalesce(shipped.orders_shipped, 0)) over (
             partition by spine.client_id, spine.warehouse_id
             order by spine.activity_date
             rows between unbounded preceding and current row
         ) as backlog_orders
     from spine
-    left join daily
+    left join created
         on
-            spine.client_id = daily.client_id
-            and spine.warehouse_id = daily.warehouse_id
-            and spine.activity_date = daily.activity_date
+            spine.client_id = created.client_id
+            and spine.warehouse_id = created.warehouse_id
+            and spine.activity_date = created.activity_date
+    left join shipped
+        on
+            spine.client_id = shipped.client_id
+            and spine.warehouse_id = shipped.warehouse_id
+            and spine.activity_date = shipped.activity_date
+    left join due
+        on
+            spine.client_id = due.client_id
+            and spine.warehouse_id = due.warehouse_id
+            and spine.activity_date = due.activity_date
+    left join breaches
+        on
+            spine.client_id = breaches.client_id
+            and spine.warehouse_id = breaches.warehouse_id
+            and spine.activity_date = breaches.activity_date
 
 ),
 

@@ -125,7 +125,7 @@ class BenchOptions:
     def frequent_env(self, access_prefix: str) -> dict[str, str]:
         return {**self.dbt_env(access_prefix), "UNIFY_TEST_WINDOW_HOURS": str(self.test_window_hours)}
 
-    def frequent_command(self, selection: str = "--selector frequent") -> str:
+    def frequent_command(self, selection: str) -> str:
         return f"UNIFY_TEST_WINDOW_HOURS={self.test_window_hours} dbt build {selection}"
 
 
