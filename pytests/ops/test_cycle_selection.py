@@ -6,6 +6,7 @@ everything the failed one did not finish)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -143,3 +144,34 @@ def test_a_build_that_cannot_be_restricted_is_built_whole(monkeypatch):
     chosen = cycle_selection.select(None, FULL, "analytics")  # type: ignore[arg-type]
     assert chosen.dbt_args() == ["--selector", FULL] and "could not be restricted (FileNotFoundError)" in chosen.reason
     assert chosen.covered() == {ORDERS: T + timedelta(hours=1)}  # the whole build read it all
+
+
+def test_a_cycle_of_wms_orders_leaves_the_reference_tables_dimensions_and_mapping_alone(warehouse, tmp_path):
+    """The usual WMS cycle (orders, their lines, stock), as dbt resolves its selection on the real project:
+    it builds the order facts and what moves with time, and leaves out what only the WMS's clients,
+    warehouses and products, the TMS and Salesforce feed (the dimensions, the row-security mapping, their
+    tests) and finance's monthly models."""
+    from unify.dbt_runner import run_dbt
+
+    usual = choose({ORDERS: T + timedelta(hours=1), LINES: T + timedelta(hours=1),
+                    "raw_azureware.inventory_balances": T + timedelta(hours=1), CLIENTS: T},
+                   {ORDERS: T, LINES: T, "raw_azureware.inventory_balances": T, CLIENTS: T})
+    listed = run_dbt(["ls", *usual.dbt_args(), "--resource-type", "model", "--resource-type", "snapshot",
+                      "--resource-type", "test", "--output", "json", "--output-keys", "name", "depends_on"],
+                     warehouse, target_path=tmp_path / "target", capture=True)
+    nodes = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
+    names = {n["name"] for n in nodes}
+    built = {"stg_azureware__orders", "stg_azureware__order_lines", "stg_azureware__inventory_balances",
+             "fct_orders", "fct_order_lines", "rpt_operations_health_daily", "rpt_sla_breach_risk",
+             "rpt_carrier_on_time_daily"}
+    assert built <= names, sorted(built - names)
+    left_alone = {"stg_azureware__clients", "stg_azureware__warehouses", "stg_azureware__products",
+                  "stg_salesforce__accounts", "stg_tms__carriers", "dim_client", "dim_warehouse", "dim_product",
+                  "dim_contract", "dim_carrier", "access_client_grants", "fct_client_profitability_monthly",
+                  "rpt_client_profitability_monthly"}
+    assert not left_alone & names, sorted(left_alone & names)
+    # nor a test that reads only what it leaves alone (the facts' relationships tests to a dimension stay)
+    only_left_alone = [n["name"] for n in nodes if n["depends_on"]["nodes"] and all(
+        parent.rsplit(".", 1)[-1] in left_alone for parent in n["depends_on"]["nodes"])]
+    assert not only_left_alone, only_left_alone
+    assert any(n["name"].startswith("relationships_fct_orders_client_id") for n in nodes)
