@@ -63,3 +63,34 @@ def shipment_row(shipment_id: str, order_id: int, delivered: datetime | None, up
             datetime(2026, 3, 3, 12), delivered, "DELIVERED" if delivered else "IN_TRANSIT", 1.5,
             "12.34", "GBP", updated, f"tms/shipments/dt={loaded:%Y-%m-%d}/shipments-{loaded:%Y%m%d}.csv",
             next(_seq), f"b-{loaded:%H%M%S}", loaded)
+
+
+CLIENT_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "clientid", "clientcode", "name", "isactive", "modifiedat",
+                  "_source_key", "_source_row", "_batch_id", "_loaded_at")
+ACCOUNT_COLUMNS = ("id", "isdeleted", "createddate", "lastmodifieddate", "systemmodstamp", "name", "type", "industry",
+                   "billingcountry", "ownerid", "wms_client_code__c", "tier__c", "currencyisocode", "_source_key",
+                   "_source_row", "_batch_id", "_loaded_at")
+CONTRACT_COLUMNS = ("id", "isdeleted", "createddate", "lastmodifieddate", "systemmodstamp", "accountid",
+                    "contractnumber", "status", "startdate", "enddate", "handling_fee_per_order__c",
+                    "pick_fee_per_unit__c", "freight_markup_pct__c", "otif_target_pct__c", "currencyisocode",
+                    "_source_key", "_source_row", "_batch_id", "_loaded_at")
+
+
+def client_row(client_id: int, code: str, changed: datetime, loaded: datetime) -> tuple:
+    seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
+    return ("I", changed, seq, client_id, code, f"Client {code}", True, changed,
+            f"dms/azureware/dbo/Clients/{loaded:%Y%m%d-%H%M%S}.csv", next(_seq), f"b-{loaded:%H%M%S}", loaded)
+
+
+def account_row(account_id: str, client_code: str, created: datetime, loaded: datetime) -> tuple:
+    # Salesforce Ids are 18-character strings; the execution folder is AppFlow's
+    return (account_id, False, created, created, created, f"Account {client_code}", "Customer", "Retail", "GB",
+            "005000000000000AAA", client_code, "Gold", "GBP", f"appflow/salesforce/salesforce-account/{loaded:%H%M%S}/0",
+            next(_seq), f"b-{loaded:%H%M%S}", loaded)
+
+
+def contract_row(contract_id: str, account_id: str, modified: datetime, loaded: datetime, otif_target_pct: str,
+                 handling_fee: str = "2.00", status: str = "Activated") -> tuple:
+    return (contract_id, False, datetime(2026, 1, 1), modified, modified, account_id, f"CN-{contract_id[-4:]}", status,
+            "2026-01-01", "2026-12-31", handling_fee, "0.5000", "10.00", otif_target_pct, "GBP",
+            f"appflow/salesforce/salesforce-contract/{loaded:%H%M%S}/0", next(_seq), f"b-{loaded:%H%M%S}", loaded)

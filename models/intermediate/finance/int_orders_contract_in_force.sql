@@ -1,8 +1,45 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        dist='order_id',
+        sort=['source_loaded_at'],
+        pre_hook="{% if is_incremental() %}{%- set cutoff = unify.incremental_cutoff('source_loaded_at') -%}
+            delete from {{ this }}
+            {% if not unify.contract_terms_changed(this) -%}
+            where order_id in (
+                select order_id from {{ ref('fct_orders') }} where source_loaded_at > {{ cutoff }}
+                union all
+                select order_id from {{ ref('stg_azureware__orders') }}
+                where is_deleted and last_loaded_at > {{ cutoff }}
+            )
+            {%- endif %}{% endif %}",
+    )
+}}
+{{
+    unify.postgres_indexes([
+        {'columns': ['order_id'], 'unique': true},
+        {'columns': ['source_loaded_at']},
+    ])
+}}
 {#- The contract terms in force at each shipped order's ShippedAt (see the contract_in_force doc): the
     one place that rule is written. int_orders_priced_with_contract_terms prices orders with it (the
     nightly's finance marts); int_client_monthly_contract_terms takes each client-month's terms from it
     (the OTIF target the operations dashboard needs in every frequent cycle), so the frequent cycle does
-    not depend on the monthly finance marts. -#}
+    not depend on the monthly finance marts.
+
+    Incremental, because an order's contract depends on nothing but the order's own row and the
+    contracts: a run recomputes the orders fct_orders recomputed since this table's high-water mark
+    (source_loaded_at minus the lookback, as fct_orders itself does), every order when dim_contract is
+    not what the rows were computed with (contracts_fingerprint, contract_terms_changed). The pre-hook
+    first deletes the rows of those orders (all rows, when the contracts changed), including orders
+    that are no longer shipped, were cancelled or were deleted in the WMS; the model then appends the
+    ones that are shipped, in the same transaction. -#}
+-- depends_on: {{ ref('stg_azureware__orders') }}
+{%- set recompute_all = not is_incremental() or unify.contract_terms_changed(this) %}
+{%- set since = unify.incremental_cutoff("source_loaded_at") if not recompute_all else none %}
+{%- set recomputed = "true" if recompute_all else "source_loaded_at > " ~ since %}
 with
 
 orders as (
@@ -17,6 +54,12 @@ contracts as (
 
 ),
 
+contract_fingerprint as (
+
+    select {{ unify.contract_terms_fingerprint_sql() }} as contracts_fingerprint
+
+),
+
 shipped_orders as (
 
     -- the columns this model reads: the CTE is read twice, so PostgreSQL materialises it (narrow rows)
@@ -27,11 +70,13 @@ shipped_orders as (
         shipped_at,
         shipped_date,
         ship_month,
-        units_shipped
+        units_shipped,
+        source_loaded_at
     from orders
     where
         shipped_at is not null
         and not is_cancelled
+        and {{ recomputed }}
 
 ),
 
@@ -95,8 +140,11 @@ final as (
         contract_in_force.freight_markup_pct,
         contract_in_force.otif_target_pct,
         contract_in_force.contract_id is not null as has_contract,
-        coalesce(contract_in_force.contracts_in_force, 0) as contracts_in_force
+        coalesce(contract_in_force.contracts_in_force, 0) as contracts_in_force,
+        shipped_orders.source_loaded_at,
+        contract_fingerprint.contracts_fingerprint
     from shipped_orders
+    cross join contract_fingerprint
     left join contract_in_force
         on shipped_orders.order_id = contract_in_force.order_id
 
