@@ -1,9 +1,12 @@
-"""The demo's closing summary groups quarantined files by reason (unify.demo.quarantine_reasons):
-a reader sees which kinds of bad input arrived and one file to look at for each, not 90 log lines."""
+"""The demo's "now" and its closing summary. The summary groups quarantined files by reason
+(unify.demo.quarantine_reasons): a reader sees which kinds of bad input arrived and one file to look at for
+each, not 90 log lines."""
 
 from __future__ import annotations
 
-from unify.demo import quarantine_reasons
+from datetime import date
+
+from unify.demo import as_of_env, quarantine_reasons
 
 
 def test_quarantines_are_grouped_by_reason_most_frequent_first():
@@ -40,3 +43,13 @@ def test_a_failing_dbt_run_shows_each_failing_node_its_message_and_where_the_log
     assert "ERROR=1" in message
     assert 'relation "raw_azureware.clients" does not exist' in log.read_text()
     assert capfd.readouterr() == ("", "")
+
+
+def test_each_demo_cycle_is_judged_as_of_the_end_of_the_days_it_simulated(monkeypatch):
+    """A cycle that replays past days is evaluated at the midnight after its last day, not at the clock
+    (which made the completeness tests depend on the hour `make demo` ran); a pinned UNIFY_AS_OF_AT wins."""
+    monkeypatch.delenv("UNIFY_AS_OF_AT", raising=False)
+    assert as_of_env(date(2026, 12, 4)) == {"UNIFY_AS_OF_AT": "2026-12-05 00:00:00"}
+    assert as_of_env(date(2026, 12, 31)) == {"UNIFY_AS_OF_AT": "2027-01-01 00:00:00"}
+    monkeypatch.setenv("UNIFY_AS_OF_AT", "2026-11-20 12:00:00")
+    assert as_of_env(date(2026, 12, 4)) == {}
