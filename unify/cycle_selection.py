@@ -123,8 +123,9 @@ def select(settings: Settings, selector: str, dbt_schema: str) -> Selection:
         log_event(log, "build_marks_unreadable", logging.WARNING, schema=dbt_schema, error=str(err))
         return Selection(selector, f"the build marks could not be read ({type(err).__name__}): the whole build")
     chosen = choose(newest, marks) if selector == FULL else Selection(selector, "the cycle's build", newest)
-    try:
-        chosen.dbt_args()  # selectors.yml read here: a cycle that cannot restrict its build builds it whole
+    try:  # a cycle that cannot read what its selector excludes builds it whole
+        if chosen.restricted_to is not None:
+            selector_exclusions(chosen.selector)
     except Exception as err:  # noqa: BLE001 - as above
         log_event(log, "build_restriction_failed", logging.WARNING, schema=dbt_schema, error=str(err))
         chosen = Selection(selector, f"the build could not be restricted ({type(err).__name__}): the whole build",

@@ -21,17 +21,17 @@
 {#- True when the existing `relation` (int_orders_contract_in_force) was computed with other contracts
     than dim_contract holds now, or holds no row: then every order is recomputed. Every row carries the
     fingerprint it was computed with, and every build leaves them all equal (a changed fingerprint
-    recomputes every row, in the build's one transaction), so one row tells. Read while the model
-    compiles, and again when its pre-hook renders (the same answer: nothing writes either table in
-    between). False when nothing can be read (parsing, unit tests, the offline Redshift gate). -#}
+    recomputes every row, in the build's one transaction), so one row tells; one query compares it with
+    the current fingerprint (never negative: -1 stands for "no row"). Read while the model compiles, and
+    again when its pre-hook renders (the same answer: nothing writes either table in between). False
+    when nothing can be read (parsing, unit tests, the offline Redshift gate). -#}
 {% macro contract_terms_changed(relation) -%}
     {%- if not execute or model.resource_type == 'unit_test' or var('unify_gate_is_incremental', none) is not none -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set computed = run_query('select contracts_fingerprint from ' ~ relation ~ ' limit 1') -%}
-    {%- if computed.rows | length == 0 -%}
-        {{ return(true) }}
-    {%- endif -%}
-    {%- set current = run_query('select ' ~ unify.contract_terms_fingerprint_sql()) -%}
-    {{ return(computed.rows[0][0] != current.rows[0][0]) }}
+    {%- set compared = run_query(
+        'select case when coalesce((select contracts_fingerprint from ' ~ relation ~ ' limit 1), -1) = '
+        ~ unify.contract_terms_fingerprint_sql() ~ ' then 0 else 1 end'
+    ) -%}
+    {{ return(compared.rows[0][0] == 1) }}
 {%- endmacro %}

@@ -20,14 +20,16 @@ ACCOUNT, CONTRACT = "001000000000001AAA", "800000000000001AAA"
 
 def _rows(settings) -> dict[int, tuple]:
     """order_id -> (row version, OTIF target, contract version key, fingerprint)"""
-    return {order_id: rest for order_id, *rest in [
-        (r[0], r[1], r[2], r[3], r[4]) for r in query(
-            settings, f"select order_id, xmin::text, otif_target_pct, contract_version_key, contracts_fingerprint "
-                      f"from {TABLE}")]}
+    return {order_id: tuple(rest) for order_id, *rest in query(
+        settings, f"select order_id, xmin::text, otif_target_pct, contract_version_key, contracts_fingerprint "
+                  f"from {TABLE}")}
 
 
-def _contents(settings) -> list[tuple]:
-    return query(settings, f"select * from {TABLE} order by order_id")
+def _assert_equals_a_full_refresh(settings, target: Path) -> None:
+    contents = f"select * from {TABLE} order by order_id"
+    incremental = query(settings, contents)
+    run_dbt(["build", *SELECT, "--full-refresh"], settings, target_path=target, capture=True)
+    assert query(settings, contents) == incremental
 
 
 def test_a_run_recomputes_changed_orders_and_everything_when_contracts_change(fresh_raw_database, tmp_path: Path):
@@ -61,9 +63,7 @@ def test_a_run_recomputes_changed_orders_and_everything_when_contracts_change(fr
     assert set(after) == {1, 4, 5}
     assert {n: after[n][0] for n in (1, 4)} == {n: built[n][0] for n in (1, 4)}, "untouched orders were rewritten"
     assert after[5][1:] == built[1][1:]  # the new one has the same contract, computed with the same contracts
-    incremental = _contents(settings)
-    run_dbt(["build", *SELECT, "--full-refresh"], settings, target_path=target, capture=True)
-    assert _contents(settings) == incremental
+    _assert_equals_a_full_refresh(settings, target)
 
     # a new contract version (a new OTIF target since February) reaches every order, also unchanged ones
     third = second + timedelta(hours=1)
@@ -76,6 +76,4 @@ def test_a_run_recomputes_changed_orders_and_everything_when_contracts_change(fr
     assert all(changed[n][0] != before[n][0] for n in changed), "an order kept terms computed with old contracts"
     assert {(target_pct, key != before[1][2], fingerprint != before[1][3])
             for _, target_pct, key, fingerprint in changed.values()} == {(97.5, True, True)}
-    incremental = _contents(settings)
-    run_dbt(["build", *SELECT, "--full-refresh"], settings, target_path=target, capture=True)
-    assert _contents(settings) == incremental
+    _assert_equals_a_full_refresh(settings, target)

@@ -38,8 +38,7 @@
     ones that are shipped, in the same transaction. -#}
 -- depends_on: {{ ref('stg_azureware__orders') }}
 {%- set recompute_all = not is_incremental() or unify.contract_terms_changed(this) %}
-{%- set since = unify.incremental_cutoff("source_loaded_at") if not recompute_all else none %}
-{%- set recomputed = "true" if recompute_all else "source_loaded_at > " ~ since %}
+{%- set recomputed = 'true' if recompute_all else 'source_loaded_at > ' ~ incremental_cutoff('source_loaded_at') %}
 with
 
 orders as (
