@@ -29,9 +29,12 @@
     {%- if not execute or model.resource_type == 'unit_test' or var('unify_gate_is_incremental', none) is not none -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set compared = run_query(
-        'select case when coalesce((select contracts_fingerprint from ' ~ relation ~ ' limit 1), -1) = '
-        ~ unify.contract_terms_fingerprint_sql() ~ ' then 0 else 1 end'
-    ) -%}
+    {%- set compared = run_query('select case when ' ~ unify.contract_terms_differ_sql(relation) ~ ' then 1 else 0 end') -%}
     {{ return(compared.rows[0][0] == 1) }}
+{%- endmacro %}
+
+{#- The SQL condition behind contract_terms_changed: true when `relation`'s first row carries another
+    fingerprint than dim_contract's now, or it has no row (-1: a fingerprint is never negative). -#}
+{% macro contract_terms_differ_sql(relation) -%}
+    coalesce((select contracts_fingerprint from {{ relation }} limit 1), -1) <> {{ unify.contract_terms_fingerprint_sql() }}
 {%- endmacro %}

@@ -1,4 +1,13 @@
-{{ config(dist='even', sort=['activity_date', 'client_id']) }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        dist='even',
+        sort=['activity_date', 'client_id'],
+        pre_hook="{{ unify.operations_health_prepare() }}",
+    )
+}}
 {{ unify.postgres_indexes([{'columns': ['activity_date', 'client_id']}]) }}
 {#- Operations Health dashboard: one row per client per warehouse per day, from the pair's first order
     day to the as-of day. Client-scoped (row-level security on client_id; QuickSight's rules on the text
@@ -8,10 +17,18 @@
     cumulative created minus cumulative shipped (cancelled orders excluded). The OTIF target is the
     client's contract target for the month (int_client_monthly_contract_terms: the same target as
     fct_client_profitability_monthly's, read without that nightly-only mart), carried as "orders the
-    target calls for" so the target of any selection is a ratio of sums too. It is rebuilt in full by
-    every frequent cycle (it moves with "now"): fct_orders is read once, narrow, each kind of day an
-    order counts on is aggregated on its own, and the month's target is joined to the aggregated due
-    orders, not to every order (most of what is left is the contract terms of every shipped order). -#}
+    target calls for" so the target of any selection is a ratio of sums too. fct_orders is read once,
+    narrow, each kind of day an order counts on is aggregated on its own, and the month's target is
+    joined to the aggregated due orders, not to every order.
+
+    Incremental (macros/incremental/operations_health_incremental.sql): a run recomputes the rows from
+    recompute_from on, the earliest day that the orders changed since the last run counted on before
+    or count on now, or the previous as-of day, whichever is earlier (every row when the report's
+    per-order state cannot vouch for it); the pre-hook deletes those rows and updates the earlier ones'
+    target and names. Each pair's backlog carries on from its stored row of the day before. -#}
+-- depends_on: {{ ref('stg_azureware__orders') }}
+-- depends_on: {{ ref('dim_contract') }}
+{%- set recompute_from = unify.operations_health_recompute_from() if is_incremental() else none %}
 with
 
 orders as (
@@ -32,6 +49,13 @@ orders as (
         is_otif,
         required_ship_by_at
     from {{ ref('fct_orders') }}
+    {%- if recompute_from %}
+    where
+        created_date >= {{ recompute_from }}
+        or shipped_date >= {{ recompute_from }}
+        or promised_delivery_date >= {{ recompute_from }}
+        or cast(required_ship_by_at as date) >= {{ recompute_from }}
+    {%- endif %}
 
 ),
 
@@ -56,6 +80,10 @@ dates as (
 monthly_targets as (
 
     select * from {{ ref('int_client_monthly_contract_terms') }}
+    {%- if recompute_from %}
+    -- the months of the recomputed days (the month's client partition of the terms: only those are ranked)
+    where ship_month >= cast({{ dbt.date_trunc('month', 'cast(' ~ recompute_from ~ ' as timestamp)') }} as date)
+    {%- endif %}
 
 ),
 
@@ -75,6 +103,7 @@ created as (
         count(*) as orders_created,
         sum(case when is_cancelled then 0 else 1 end) as orders_opened
     from orders
+    where {{ unify.on_or_after('created_date', recompute_from) }}
     group by client_id, warehouse_id, created_date
 
 ),
@@ -94,6 +123,7 @@ shipped as (
     where
         not is_cancelled
         and shipped_date is not null
+        and {{ unify.on_or_after('shipped_date', recompute_from) }}
     group by client_id, warehouse_id, shipped_date
 
 ),
@@ -113,6 +143,7 @@ due_orders as (
     where
         not orders.is_cancelled
         and orders.promised_delivery_date <= cast(as_of.as_of_at as date)
+        and {{ unify.on_or_after('orders.promised_delivery_date', recompute_from) }}
     group by orders.client_id, orders.warehouse_id, orders.promised_delivery_date, orders.promised_month
 
 ),
@@ -154,18 +185,51 @@ breaches as (
             orders.shipped_at > orders.required_ship_by_at
             or (orders.shipped_at is null and orders.required_ship_by_at < as_of.as_of_at)
         )
+        and {{ unify.on_or_after('cast(orders.required_ship_by_at as date)', recompute_from) }}
     group by orders.client_id, orders.warehouse_id, cast(orders.required_ship_by_at as date)
 
 ),
 
-client_warehouses as (
+{% if recompute_from -%}
+previous_day as (
 
-    -- each client's first order day in each warehouse
+    -- each pair's row of the day before the recomputed days (kept: only later rows were deleted); a pair
+    -- that has one started before them, and its backlog carries on from it
     select
         client_id,
         warehouse_id,
-        min(activity_date) as first_date
-    from created
+        backlog_orders
+    from {{ this }}
+    where activity_date = {{ dbt.dateadd('day', -1, recompute_from) }}
+
+),
+
+{% endif -%}
+client_warehouses as (
+
+    -- each client's first order day in each warehouse (incremental: recompute_from for pairs begun earlier)
+    select
+        client_id,
+        warehouse_id,
+        min(first_date) as first_date
+    from (
+        select
+            client_id,
+            warehouse_id,
+            min(activity_date) as first_date
+        from created
+        group by client_id, warehouse_id
+        {%- if recompute_from %}
+
+        union all
+
+        select
+            client_id,
+            warehouse_id,
+            {{ recompute_from }} as first_date
+        from previous_day
+        {%- endif %}
+    ) as first_days
     group by client_id, warehouse_id
 
 ),
@@ -205,7 +269,7 @@ combined as (
             partition by spine.client_id, spine.warehouse_id
             order by spine.activity_date
             rows between unbounded preceding and current row
-        ) as backlog_orders
+        ) + {{ 'coalesce(previous_day.backlog_orders, 0)' if recompute_from else '0' }} as backlog_orders
     from spine
     left join created
         on
@@ -227,6 +291,12 @@ combined as (
             spine.client_id = breaches.client_id
             and spine.warehouse_id = breaches.warehouse_id
             and spine.activity_date = breaches.activity_date
+    {%- if recompute_from %}
+    left join previous_day
+        on
+            spine.client_id = previous_day.client_id
+            and spine.warehouse_id = previous_day.warehouse_id
+    {%- endif %}
 
 ),
 

@@ -35,11 +35,14 @@ _seq = iter(range(1, 10_000))
 
 
 def order_row(order_id: int, status: str, changed: datetime, loaded: datetime, op: str = "U",
-              shipped: datetime | None = None, full_load: bool = False) -> tuple:
+              shipped: datetime | None = None, full_load: bool = False, created: datetime | None = None,
+              promised: str = "2026-03-04", warehouse_id: int = 1) -> tuple:
+    """An order of client 1 (warehouse 1 unless told), created 2026-03-01 08:00 unless told, due to ship
+    30 hours after it was created."""
     seq = "" if full_load else f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
-    created = datetime(2026, 3, 1, 8, 0, 0)
-    return (op, changed, seq, order_id, f"SO-{order_id}", 1, 1, "B2C", "STANDARD", created,
-            created + timedelta(hours=30), "2026-03-04", status, shipped, "Name", "Street 1", "AB1 2CD", "GB",
+    created = created or datetime(2026, 3, 1, 8, 0, 0)
+    return (op, changed, seq, order_id, f"SO-{order_id}", 1, warehouse_id, "B2C", "STANDARD", created,
+            created + timedelta(hours=30), promised, status, shipped, "Name", "Street 1", "AB1 2CD", "GB",
             changed, f"dms/azureware/dbo/Orders/{loaded:%Y%m%d-%H%M%S}.csv", order_id, f"b-{loaded:%H%M%S}", loaded)
 
 
@@ -65,6 +68,9 @@ def shipment_row(shipment_id: str, order_id: int, delivered: datetime | None, up
             next(_seq), f"b-{loaded:%H%M%S}", loaded)
 
 
+WAREHOUSE_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "warehouseid", "warehousecode", "name", "city",
+                     "countrycode", "timezone", "openeddate", "modifiedat", "_source_key", "_source_row", "_batch_id",
+                     "_loaded_at")
 CLIENT_COLUMNS = ("op", "dms_commit_ts", "dms_change_seq", "clientid", "clientcode", "name", "isactive", "modifiedat",
                   "_source_key", "_source_row", "_batch_id", "_loaded_at")
 ACCOUNT_COLUMNS = ("id", "isdeleted", "createddate", "lastmodifieddate", "systemmodstamp", "name", "type", "industry",
@@ -76,9 +82,17 @@ CONTRACT_COLUMNS = ("id", "isdeleted", "createddate", "lastmodifieddate", "syste
                     "_source_key", "_source_row", "_batch_id", "_loaded_at")
 
 
-def client_row(client_id: int, code: str, changed: datetime, loaded: datetime) -> tuple:
+def warehouse_row(warehouse_id: int, code: str, changed: datetime, loaded: datetime) -> tuple:
     seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
-    return ("I", changed, seq, client_id, code, f"Client {code}", True, changed,
+    return ("I", changed, seq, warehouse_id, code, f"Warehouse {code}", "London", "GB", "Europe/London", "2020-01-01",
+            changed, f"dms/azureware/dbo/Warehouses/{loaded:%Y%m%d-%H%M%S}.csv", next(_seq), f"b-{loaded:%H%M%S}",
+            loaded)
+
+
+def client_row(client_id: int, code: str, changed: datetime, loaded: datetime, name: str | None = None,
+               op: str = "I") -> tuple:
+    seq = f"{changed:%Y%m%d%H%M%S}00{next(_seq):019d}"
+    return (op, changed, seq, client_id, code, name or f"Client {code}", True, changed,
             f"dms/azureware/dbo/Clients/{loaded:%Y%m%d-%H%M%S}.csv", next(_seq), f"b-{loaded:%H%M%S}", loaded)
 
 
@@ -90,7 +104,7 @@ def account_row(account_id: str, client_code: str, created: datetime, loaded: da
 
 
 def contract_row(contract_id: str, account_id: str, modified: datetime, loaded: datetime, otif_target_pct: str,
-                 handling_fee: str = "2.00", status: str = "Activated") -> tuple:
+                 handling_fee: str = "2.00", status: str = "Activated", start: str = "2026-01-01") -> tuple:
     return (contract_id, False, datetime(2026, 1, 1), modified, modified, account_id, f"CN-{contract_id[-4:]}", status,
-            "2026-01-01", "2026-12-31", handling_fee, "0.5000", "10.00", otif_target_pct, "GBP",
+            start, "2026-12-31", handling_fee, "0.5000", "10.00", otif_target_pct, "GBP",
             f"appflow/salesforce/salesforce-contract/{loaded:%H%M%S}/0", next(_seq), f"b-{loaded:%H%M%S}", loaded)
