@@ -45,11 +45,6 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set cutoff = unify.newest_minus(state, 'source_loaded_at', var('incremental_lookback_minutes'), 'minute') -%}
-    {%- set changed_orders -%}
-        select order_id from {{ ref('fct_orders') }} where source_loaded_at > {{ cutoff }}
-        union all
-        select order_id from {{ ref('stg_azureware__orders') }} where is_deleted and last_loaded_at > {{ cutoff }}
-    {%- endset -%}
     {%- set recompute_from -%}
         (
             select case
@@ -75,7 +70,7 @@
                     coalesce((
                         select min(earliest_activity_date)
                         from {{ state }}
-                        where order_id in ({{ changed_orders }})
+                        where order_id in ({{ unify.orders_changed_since(cutoff) }})
                     ), cast('9999-12-31' as date)),
                     (select max(activity_date) from {{ this }}),
                     cast({{ unify.as_of_timestamp() }} as date)
@@ -192,11 +187,7 @@
     {%- if incremental and state_exists and not unify.contract_terms_changed(state) -%}
         {%- set cutoff = unify.newest_minus(state, 'source_loaded_at', var('incremental_lookback_minutes'), 'minute') -%}
         delete from {{ state }}
-        where order_id in (
-            select order_id from {{ ref('fct_orders') }} where source_loaded_at > {{ cutoff }}
-            union all
-            select order_id from {{ ref('stg_azureware__orders') }} where is_deleted and last_loaded_at > {{ cutoff }}
-        );
+        where order_id in ({{ unify.orders_changed_since(cutoff) }});
 
         insert into {{ state }} (order_id, source_loaded_at, earliest_activity_date, contracts_fingerprint)
         {{ state_rows }}
@@ -205,6 +196,15 @@
         drop table if exists {{ state }};
         {{ unify.create_keyed_table_as(state, 'order_id', 'source_loaded_at', state_rows) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The order_id of every order fct_orders recomputed after `cutoff` (its source_loaded_at) and of every
+    order the WMS deleted after it (stg_azureware__orders' last_loaded_at): the orders an incremental
+    model reading fct_orders by order must recompute or remove. -#}
+{% macro orders_changed_since(cutoff) -%}
+    select order_id from {{ ref('fct_orders') }} where source_loaded_at > {{ cutoff }}
+    union all
+    select order_id from {{ ref('stg_azureware__orders') }} where is_deleted and last_loaded_at > {{ cutoff }}
 {%- endmacro %}
 
 {#- `<column> >= <day>`, or `true` when day is none (every day). -#}

@@ -8,12 +8,7 @@
         pre_hook="{% if is_incremental() %}{%- set cutoff = unify.incremental_cutoff('source_loaded_at') -%}
             delete from {{ this }}
             {% if not unify.contract_terms_changed(this) -%}
-            where order_id in (
-                select order_id from {{ ref('fct_orders') }} where source_loaded_at > {{ cutoff }}
-                union all
-                select order_id from {{ ref('stg_azureware__orders') }}
-                where is_deleted and last_loaded_at > {{ cutoff }}
-            )
+            where order_id in ({{ unify.orders_changed_since(cutoff) }})
             {%- endif %}{% endif %}",
     )
 }}
