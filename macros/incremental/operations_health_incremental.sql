@@ -10,7 +10,8 @@
 
 {#- The report's per-order state: order_id, the fct_orders version's source_loaded_at and earliest day,
     and the contracts fingerprint the report's targets were computed with. In the intermediate schema
-    (the transformer's working layer: no reader grants), named after the report. -#}
+    (the transformer's working layer: readable by the transformer role, as the intermediate models are,
+    and by no reader), named after the report. -#}
 {% macro operations_health_state() -%}
     {%- set intermediate = ref('int_client_monthly_contract_terms') -%}
     {{ return(api.Relation.create(database=intermediate.database, schema=intermediate.schema,
@@ -195,6 +196,7 @@
     {%- else -%}
         drop table if exists {{ state }};
         {{ unify.create_keyed_table_as(state, 'order_id', 'source_loaded_at', state_rows) }}
+        grant select on {{ state }} to {{ unify.access_role_grantee(var('access_transformer_role')) }};
     {%- endif -%}
 {%- endmacro %}
 
