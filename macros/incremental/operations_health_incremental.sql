@@ -9,12 +9,13 @@
     state always describes what the report holds. -#}
 
 {#- The report's per-order state: order_id, the fct_orders version's source_loaded_at and earliest day,
-    and the contracts fingerprint the report's targets were computed with. In the intermediate schema
-    (the transformer's working layer: readable by the transformer role, as the intermediate models are,
-    and by no reader), named after the report. -#}
+    and the contracts fingerprint the report's targets were computed with. In this target's
+    intermediate schema (the transformer's working layer: readable by the transformer role, as the
+    intermediate models are, and by no reader; created if a deferred build has none), named after the
+    report. -#}
 {% macro operations_health_state() -%}
-    {%- set intermediate = ref('int_client_monthly_contract_terms') -%}
-    {{ return(api.Relation.create(database=intermediate.database, schema=intermediate.schema,
+    {#- this target's intermediate schema, never a ref: with --defer a ref can name production's -#}
+    {{ return(api.Relation.create(database=this.database, schema=generate_schema_name('intermediate', model) | trim,
                                   identifier='rpt_operations_health_daily__order_days', type='table')) }}
 {%- endmacro %}
 
@@ -194,6 +195,7 @@
         {{ state_rows }}
         where source_loaded_at > {{ cutoff }};
     {%- else -%}
+        create schema if not exists {{ adapter.quote(state.schema) }};
         drop table if exists {{ state }};
         {{ unify.create_keyed_table_as(state, 'order_id', 'source_loaded_at', state_rows) }}
         grant select on {{ state }} to {{ unify.access_role_grantee(var('access_transformer_role')) }};

@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from raw_rows import (ACCOUNT_COLUMNS, CLIENT_COLUMNS, CONTRACT_COLUMNS, ORDER_COLUMNS, WAREHOUSE_COLUMNS,
-                      account_row, client_row, contract_row, insert_rows, order_row, warehouse_row)
+from raw_rows import (ACCOUNT_COLUMNS, CLIENT_COLUMNS, CONTRACT_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, WAREHOUSE_COLUMNS,
+                      account_row, client_row, contract_row, insert_rows, line_row, order_row, warehouse_row)
 from support import query
 from unify.dbt_runner import run_dbt
 
@@ -68,6 +68,9 @@ def test_a_run_rewrites_the_days_changed_orders_touch_and_everything_when_it_can
         order_row(6, "PICKING", day(4), first, op="I", created=day(4), promised="2026-03-13"),
         order_row(7, "PICKING", day(5), first, op="I", created=day(5), promised="2026-03-13", warehouse_id=3),
     ])
+    # order 1 ships two lines of 2 units
+    insert_rows(settings, "raw_azureware.order_lines", LINE_COLUMNS,
+                [line_row(101, 1, 2, day(2), first), line_row(102, 1, 2, day(2), first)])
     _build(settings, target, "2026-03-10 00:00:00")
     built = _versions(settings)
     # warehouse 3 is not in dim_warehouse yet: a full build's inner join leaves its orders out
@@ -128,4 +131,13 @@ def test_a_run_rewrites_the_days_changed_orders_touch_and_everything_when_it_can
     assert {key for key in moved if moved[key] != before.get(key)} \
         == {(warehouse_id, day) for warehouse_id in (1, 3) for day in (date(2026, 3, 11), date(2026, 3, 12))}
     assert _row(settings, 1, date(2026, 3, 11), "sla_breaches") == (1,)
+    _assert_equals_a_full_refresh(settings, target, "2026-03-12 12:00:00")
+
+    # the WMS deletes one of order 1's lines: the 2nd's shipped units drop to 2 (the deleted line's load time
+    # is the order's change: fct_orders' source_loaded_at counts deleted lines too)
+    sixth = fifth + timedelta(hours=1)
+    assert _row(settings, 1, date(2026, 3, 2), "units_shipped") == (4,)
+    insert_rows(settings, "raw_azureware.order_lines", LINE_COLUMNS, [line_row(102, 1, 2, day(12, 1), sixth, op="D")])
+    _build(settings, target, "2026-03-12 12:00:00")
+    assert _row(settings, 1, date(2026, 3, 2), "units_shipped") == (2,)
     _assert_equals_a_full_refresh(settings, target, "2026-03-12 12:00:00")

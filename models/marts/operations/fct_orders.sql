@@ -116,17 +116,20 @@ live_orders as (
 
 line_totals as (
 
+    -- the live lines' figures; the load time of every line, deleted ones too: a line deleted in the WMS
+    -- changes the order, and its children (incremental on source_loaded_at) must see it
     select
         order_lines.order_id,
-        count(*) as line_count,
-        sum(order_lines.qty_ordered) as units_ordered,
-        sum(order_lines.qty_shipped) as units_shipped,
-        sum(case when order_lines.qty_shipped < order_lines.qty_ordered then 1 else 0 end) as short_line_count,
+        sum(case when order_lines.is_deleted then 0 else 1 end) as line_count,
+        sum(case when order_lines.is_deleted then 0 else order_lines.qty_ordered end) as units_ordered,
+        sum(case when order_lines.is_deleted then 0 else order_lines.qty_shipped end) as units_shipped,
+        sum(
+            case when not order_lines.is_deleted and order_lines.qty_shipped < order_lines.qty_ordered then 1 else 0 end
+        ) as short_line_count,
         max(order_lines.last_loaded_at) as last_loaded_at
     from order_lines
     inner join live_orders
         on order_lines.order_id = live_orders.order_id
-    where not order_lines.is_deleted
     group by order_lines.order_id
 
 ),
