@@ -33,7 +33,7 @@ left join
     on {% for key in keys %}existing_rows.{{ key }} = new_rows.{{ key }}{% if not loop.last %}
     and {% endif %}{% endfor %}
     {%- for column in columns if column not in keys %}
-    and (existing_rows.{{ column }} = new_rows.{{ column }} or (existing_rows.{{ column }} is null and new_rows.{{ column }} is null))
+    and {{ unify.same_or_both_null('existing_rows.' ~ column, 'new_rows.' ~ column) }}
     {%- endfor %}
 where existing_rows.{{ keys[0] }} is null
     {%- else %}
