@@ -350,6 +350,8 @@ def _run(zone: LandingZone, warehouse: Warehouse, config: LoaderConfig, systems:
     with tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="load", file=sys.stderr,
               disable=not progress or None, dynamic_ncols=True, leave=False) as bar:
         def on_file(outcome: FileOutcome) -> None:
+            if bar.disable:  # no progress bar (not asked for, or not a terminal): nothing to format per file
+                return
             bar.update(outcome.size)
             if outcome.status == LOADED:
                 bar.set_postfix(rows=f"{report.rows + outcome.rows:,}", refresh=False)

@@ -76,12 +76,18 @@ def read_csv_header(zone: LandingZone, key: str) -> list[str]:
     """The header row's names, parsed with RFC 4180 rules (csv module), from the object's first bytes."""
     with zone.open(key) as handle:
         head = b""
+        want = 4096  # a header is short: read a page, then more only while no line break came
+        ended = False
         while b"\n" not in head and len(head) < HEADER_MAX_BYTES:
-            chunk = handle.read(65536)
+            chunk = handle.read(want)
             if not chunk:
+                ended = True
                 break
             head += chunk
-    if not head.strip():
+            want = min(want * 4, 1 << 20)
+        if not head.strip() and not ended:  # blank lines so far: empty only if nothing else follows
+            ended = not handle.read(HEADER_MAX_BYTES).strip()
+    if not head.strip() and ended:
         raise FileFormatError(key, "empty file: no header row")
     line = head.split(b"\n", 1)[0]
     if b"\n" not in head and len(head) >= HEADER_MAX_BYTES:
