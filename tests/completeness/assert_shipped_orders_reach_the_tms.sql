@@ -1,4 +1,4 @@
-{#- Completeness across sources: of the orders the WMS shipped on a day at least
+{#- Completeness across sources: of the orders the WMS shipped on a day that ended at least
     var completeness_shipment_grace_days (default 3: late TMS shipments arrive 2-3 days after they
     ship) before "now" and within the last var completeness_window_days (default 28), at most the
     share var completeness_max_orders_without_shipment_share (default 0.05) may still have no TMS
@@ -32,8 +32,10 @@ ship_days as (
     where
         orders.is_shipped
         and not orders.is_cancelled
-        and orders.shipped_at >= {{ dbt.dateadd('day', -1 * window_days, 'as_of.as_of_at') }}
-        and orders.shipped_at < {{ dbt.dateadd('day', -1 * grace_days, 'as_of.as_of_at') }}
+        -- whole days only: a day is judged once it ended grace_days ago (just after midnight, the
+        -- newest day would otherwise be its first minutes: a handful of orders, judged as a day)
+        and orders.shipped_date >= cast({{ dbt.dateadd('day', -1 * window_days, 'as_of.as_of_at') }} as date)
+        and orders.shipped_date < cast({{ dbt.dateadd('day', -1 * grace_days, 'as_of.as_of_at') }} as date)
     group by orders.shipped_date
 
 )
