@@ -79,7 +79,7 @@ def read_csv_header(zone: LandingZone, key: str) -> list[str]:
         want = 4096  # a header is short: read a page, then more only while no line break came
         ended = False
         while b"\n" not in head and len(head) < HEADER_MAX_BYTES:
-            chunk = handle.read(want)
+            chunk = handle.read(min(want, HEADER_MAX_BYTES - len(head)))  # never past the limit
             if not chunk:
                 ended = True
                 break
