@@ -122,6 +122,15 @@ def check_key(key: str) -> str:
     return key
 
 
+def _stat_following(path: str) -> tuple[os.stat_result, bool]:
+    """os.stat's result and whether the path is a symbolic link: one system call for a plain file (the
+    loader stats every landed file when listing and again after loading it). A dangling link raises
+    FileNotFoundError, as os.stat does."""
+    stat = os.lstat(path)
+    link = S_ISLNK(stat.st_mode)
+    return (os.stat(path) if link else stat), link
+
+
 class LocalLanding:
     """A folder laid out like the bucket."""
 
@@ -174,8 +183,7 @@ class LocalLanding:
         for key in sorted(found):
             path = self._file(key)
             try:
-                link = os.path.islink(path)
-                stat = os.stat(path)
+                stat, link = _stat_following(path)
             except FileNotFoundError:
                 if os.path.islink(path):
                     yield LandedObject(key, "", 0, _EPOCH, problem="dangling symbolic link (its target does "
@@ -194,10 +202,7 @@ class LocalLanding:
     def stat(self, key: str) -> LandedObject:
         path = self._file(key)
         try:
-            stat = os.lstat(path)  # one system call for a plain file (the loader stats each file twice)
-            link = S_ISLNK(stat.st_mode)
-            if link:
-                stat = os.stat(path)
+            stat, link = _stat_following(path)
         except FileNotFoundError:
             raise LandingNotFound(f"{key}: no such object in {self.url}") from None
         if not S_ISREG(stat.st_mode):

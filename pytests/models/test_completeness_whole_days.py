@@ -37,7 +37,7 @@ def test_the_newest_ship_day_is_judged_only_when_whole(fresh_raw_database, tmp_p
                              created=datetime(2026, 3, 5, 9), shipped=datetime(2026, 3, 6, 11))
                    for n in range(1, 21)]
     # 7 March: 20 orders, 2 of them shipped in its first ten minutes and not yet in a TMS extract
-    shipped_7th = [order_row(n, "SHIPPED", datetime(2026, 3, 7, 12), loaded, op="I",
+    shipped_7th = [order_row(n, "SHIPPED", datetime(2026, 3, 7, 15), loaded, op="I",
                              created=datetime(2026, 3, 6, 9),
                              shipped=datetime(2026, 3, 7, 0, 5) if n <= 22 else datetime(2026, 3, 7, 14))
                    for n in range(21, 41)]
