@@ -196,6 +196,12 @@ def _injection_landing(root, clean_landing) -> dict[str, str]:
     crafted["dms/azureware/dbo/Orders/20261101-000000004.csv"] = "is not a plain identifier"
     (root / "dms/azureware/dbo/Orders/20261101-000000005.csv").write_bytes(b"")
     crafted["dms/azureware/dbo/Orders/20261101-000000005.csv"] = "empty file: no header row"
+    # a blank first line is the header (no column names), not an empty file; nor are blank lines past the
+    # header reader's first page (64 KB) before the content
+    (root / "dms/azureware/dbo/Orders/20261101-000000006.csv").write_bytes(b"\n" + data)
+    crafted["dms/azureware/dbo/Orders/20261101-000000006.csv"] = "missing key column(s)"
+    (root / "dms/azureware/dbo/Orders/20261101-000000007.csv").write_bytes(b"\n" * 70_000 + data)
+    crafted["dms/azureware/dbo/Orders/20261101-000000007.csv"] = "missing key column(s)"
     _write_csv(root / key, orders.header, orders.records)  # one good file
     return crafted
 
