@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -154,6 +154,17 @@ def csv_structure_problem(zone: LandingZone, key: str, fields: int) -> tuple[str
         except csv.Error as err:
             return f"malformed CSV: {_csv_problem(err)}", lines.number
     return None
+
+
+def csv_record_count(open_raw: Callable[[], BinaryIO]) -> int | None:
+    """The records of a CSV file, its header included and blank lines not (Python's csv module: a quoted
+    value may hold line breaks); None when it is not well formed (csv_structure_problem says why). Streams
+    the file; memory holds one record."""
+    with open_raw() as handle:
+        try:
+            return sum(1 for record in csv.reader(_CheckedLines()(handle), strict=True) if record)
+        except (_LineProblem, csv.Error):
+            return None
 
 
 class _LineProblem(Exception):

@@ -66,7 +66,7 @@ from loaders.logs import log_event
 from loaders.records import (DEFERRED, DONE, LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome,
                              LedgerEntry)
 from loaders.source_tables import SourceTable
-from loaders.sources.base import MAX_RECORD_BYTES
+from loaders.sources.base import MAX_RECORD_BYTES, csv_record_count
 from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, op_check_name, prefer_diagnosis,
                                     raw_columns, raw_indexes, rejection_reason)
 
@@ -698,6 +698,8 @@ class PostgresWarehouse(Warehouse):
                         stream.close()
                     rows = cur.rowcount
                     if stream.landed is not None:
+                        if stream.landed.end_marker:
+                            _check_no_record_dropped(f, rows)
                         f = _with_checksum(f, f.checksum or stream.landed.checksum())
                         if stream.landed.bytes != f.size:
                             return self._deferred(cur, batch, f, "changed while it was loaded (still being written?)")
@@ -897,6 +899,21 @@ def _decided_meanwhile(entries: Sequence[LedgerEntry], etag: str, checksum: str)
     return ledger.decided(entries, etag, checksum, statuses=(*DONE, QUARANTINED))
 
 
+def _check_no_record_dropped(f: FileLoad, rows: int) -> None:
+    """Quarantines (QuarantineError) a landed CSV file whose COPY loaded fewer records than it holds: a line
+    of only `\\.` outside quotes, PostgreSQL's end of data, dropped the rest of it. Redshift's COPY reads
+    that line as a record of one field, which the file's own diagnosis names; a `\\.` line inside a quoted
+    value is data and loads."""
+    assert f.open_raw is not None and f.file_format is not None
+    records = csv_record_count(f.open_raw)  # None: not well formed after all (the diagnosis says where)
+    if records is not None and records - (f.file_format.header_rows or 0) == rows:
+        return
+    diagnosis = f.diagnose() if f.diagnose is not None else None
+    reason, line = diagnosis or ("a line of only \\. (PostgreSQL's end of data) dropped the records after it "
+                                 "(corrupt file)", None)
+    raise QuarantineError(f.key, reason, line)
+
+
 def _with_checksum(f: FileLoad, checksum: str) -> FileLoad:
     return dataclasses.replace(f, checksum=checksum)
 
@@ -1033,15 +1050,22 @@ class _LandedCsv:
     checked for a line longer than MAX_RECORD_BYTES ("record too large": Redshift would refuse it). Per
     chunk, not per record: one find, one rfind. Blank lines after the last record (a writer's extra line
     break) are not passed on: COPY would read each as a record of one empty field and refuse the file, and
-    Redshift's COPY skips them (IGNOREBLANKLINES). The checksum covers every byte as landed."""
+    Redshift's COPY skips them (IGNOREBLANKLINES). The checksum covers every byte as landed.
+
+    A line starting with `\\.` is noted (`end_marker`): PostgreSQL's COPY FROM STDIN takes a line holding
+    only `\\.` outside quotes for the end of the data and silently drops every record after it, which
+    Redshift's COPY from S3 reads as a malformed record. The loader then counts the file's records itself
+    (`_check_no_record_dropped`)."""
 
     CHUNK_BYTES = 1 << 20
+    END_MARKER = b"\n\\."  # a line break, then `\.`
 
     def __init__(self, key: str, open_raw: Callable[[], BinaryIO], hashed: bool):
         self._key = key
         self._open_raw = open_raw
         self._digest = ContentHash() if hashed else None
         self.bytes = 0
+        self.end_marker = False  # some line starts with `\.` (one find per chunk)
 
     def checksum(self) -> str:
         return self._digest.text() if self._digest is not None else ""
@@ -1049,8 +1073,12 @@ class _LandedCsv:
     def __call__(self) -> Iterator[bytes]:
         since_break = 0  # bytes of the line still open at the end of the last chunk
         held = b""  # the line breaks the stream ends with so far: passed on once more data follows them
+        last = b"\n"  # the bytes before the chunk, for a marker across chunks (the file's start is a line's)
         with self._open_raw() as handle:
             for chunk in iter(lambda: handle.read(self.CHUNK_BYTES), b""):
+                if not self.end_marker:
+                    self.end_marker = self.END_MARKER in last + chunk[:2] or self.END_MARKER in chunk
+                    last = (last + chunk)[-2:]
                 first = chunk.find(b"\n")
                 if (since_break + len(chunk) if first < 0 else since_break + first) > MAX_RECORD_BYTES:
                     raise QuarantineError(self._key, f"record too large: over {MAX_RECORD_BYTES >> 20} MB",
