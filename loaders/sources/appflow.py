@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from typing import Iterator
 
 import pyarrow as pa
@@ -100,10 +101,15 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
         raise FileFormatError(sf.key, *_locate_json_problem(zone, sf.key, err)) from None
     table = _to_column_scale(sf.key, table, sf.table)
     # A known field no record mentions comes back all-null: harmless, except for the fields that
-    # identify and order records, which count as missing (the schema check then quarantines the file).
+    # identify and order records, which count as missing (the schema check then quarantines the file),
+    # and for a known field the records spell in another case ("name" for "Name": the same raw column),
+    # which would collide with it.
     required = {c.lower() for c in (*sf.table.primary_key, *sf.table.version_order)}
+    known = {c.name for c in sf.table.columns}
+    spellings = Counter(name.lower() for name in table.column_names)
     present = [name for name in table.column_names
-               if name.lower() not in required or table.column(name).null_count < table.num_rows]
+               if table.column(name).null_count < table.num_rows
+               or not (name.lower() in required or (name in known and spellings[name.lower()] > 1))]
     return table.select(present)
 
 

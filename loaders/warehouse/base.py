@@ -67,6 +67,7 @@ KIND_WORDS = {
     "open_quote": "malformed CSV: a quoted value is never closed (truncated or corrupt file)",
     "malformed": "malformed record (corrupt file)",
     "utf8": "not valid UTF-8 (corrupt file)",
+    "nul": "a NUL character, which no text value can hold (corrupt file)",
     "too_large": "record too large",
 }
 
@@ -85,7 +86,7 @@ def reason_for(kind: str, column: str | None = None, type_: str | None = None) -
         if column is None or type_ is None:
             return f"column {column}: {_UNNAMED[kind]}" if column else _UNNAMED[kind]
         return f"column {column}: {words.format(type=type_)}"
-    if kind == "null" and column:
+    if kind in ("null", "nul") and column:
         return f"column {column}: {words}"
     return words
 
@@ -108,6 +109,8 @@ def rejection_reason(sqlstate: str, column: str | None, type_: str | None, messa
         if "unterminated" in message:
             return reason_for("open_quote")
         return reason_for("malformed")
+    if sqlstate == "22021" and message.endswith(": 0x00"):  # valid UTF-8 (a JSON "\\u0000"): a NUL character
+        return reason_for("nul", column, type_)
     kind = _PG_KINDS.get(sqlstate)
     return reason_for(kind, column, type_) if kind else reason_for(f"SQLSTATE {sqlstate}", column)
 

@@ -1,11 +1,13 @@
 """Loader bugs an independent probe found, each on files written here by hand in the documented layout and
 formats (SOURCE_FORMATS.md): a mistyped --landing or --key that "loaded 0 files" with exit code 0; files
 quarantined for their path recorded again on every run; a TMS extract that quotes every field (RFC 4180),
-whose quoted empty fields were not NULL.
+whose quoted empty fields were not NULL; an AppFlow field in another case than the known field ("name")
+refused as colliding with the known field no record mentioned; a JSON-escaped NUL called "not valid UTF-8".
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from _load_helpers import ledger, query, unify_load
@@ -168,3 +170,43 @@ def test_quoted_empty_is_null_for_tms_records_but_an_empty_string_for_dms(tmp_pa
     _write(tmp_path, key, DMS_ORDERS_HEADER + "\n" + DMS_ORDER_EMPTY_NAME)
     rows = _read(tmp_path, key, dms)
     assert (rows[0]["CustomerName"], rows[0]["DestinationAddress"], rows[0]["ShippedAt"]) == ("", "", None)
+
+
+# -------------------------------------- 4: AppFlow fields in another case, a NUL escaped in JSON (a probe)
+def _account(**fields) -> str:
+    record = {"Id": "0018d0000000A13AAU", "IsDeleted": False, "CreatedDate": "2025-04-14T18:19:48.000Z",
+              "LastModifiedDate": "2026-02-27T13:16:06.000Z", "SystemModstamp": "2026-02-27T13:16:06.000Z",
+              "Name": "Acct 13", "Type": "Customer", "OwnerId": "0058d00000000mRAAQ", "WMS_Client_Code__c": "X13",
+              "CurrencyIsoCode": "USD"}
+    record.update(fields)
+    return json.dumps({k: v for k, v in record.items() if v is not ...}) + "\n"
+
+
+def test_an_appflow_field_spelled_in_another_case_loads_into_its_column(database, tmp_path):
+    # Salesforce field names are case-insensitive: "name" is the raw column name, as Redshift's COPY
+    # 'auto ignorecase' maps it; the known field "Name", mentioned by no record, no longer collides with it
+    root = tmp_path / "landing"
+    key = "appflow/salesforce/salesforce-account/exec-8/part-0000"
+    lowered = json.loads(_account(Name=...))
+    _write(root, key, json.dumps({**lowered, "name": "Acct 13 lower"}) + "\n"
+           + _account(Id="0018d0000000A14AAU", Name=..., name="Acct 14"))
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 2, report.summary()
+    assert query(database, "select id, name from raw_salesforce.accounts order by id") == [
+        ("0018d0000000A13AAU", "Acct 13 lower"), ("0018d0000000A14AAU", "Acct 14")]
+    # both spellings in one file are still two fields for one column: refused, naming them
+    both = "appflow/salesforce/salesforce-account/exec-9/part-0000"
+    _write(root, both, _account(name="Acct 13 again"))
+    again = load(database, str(root))
+    assert [(q.key, q.reason) for q in again.quarantined] == [
+        (both, "columns 'Name' and 'name' are the same raw column 'name'")]
+
+
+def test_a_nul_character_escaped_in_json_is_named_as_such(database, tmp_path):
+    root = tmp_path / "landing"
+    key = "appflow/salesforce/salesforce-account/exec-1/part-0000"
+    _write(root, key, _account(Name="Acct\u000013"))  # valid UTF-8: the JSON escape \u0000
+    report = load(database, str(root))
+    # (it was called "not valid UTF-8"; PostgreSQL's error names no column, the record is the file's line 1)
+    assert [(q.key, q.reason, q.line) for q in report.quarantined] == [
+        (key, "a NUL character, which no text value can hold (corrupt file)", 1)]
