@@ -87,6 +87,35 @@ def _to_column_scale(key: str, table: pa.Table, source: SourceTable) -> pa.Table
     return table
 
 
+# A datetime's text ending in a zone offset other than Z (+02:00, +0200, -05): SOURCE_FORMATS.md pins
+# `...Z`; the raw columns are UTC timestamps without a zone, and a warehouse ignores an offset in them.
+_OFFSET = r"\d\d:\d\d(:\d\d(\.\d+)?)?[+-]\d\d(:?\d\d)?$"
+
+
+def _offsets_to_utc(key: str, table: pa.Table, source: SourceTable) -> pa.Table:
+    """Datetime fields (text here) whose values carry a zone offset, as the UTC time they mean (ISO 8601
+    text, no offset); other values as they are. One vectorised match per datetime field: the common file
+    has no offset and is left alone. A value with an offset that cannot be read quarantines the file."""
+    for column in source.columns:
+        if not column.raw_type.startswith("timestamp") or column.name not in table.column_names:
+            continue
+        index = table.column_names.index(column.name)
+        values = table.column(index)
+        if not pa.types.is_string(values.type):
+            continue
+        zoned = pc.fill_null(pc.match_substring_regex(values, _OFFSET), False)
+        if not pc.any(zoned).as_py():
+            continue
+        try:
+            utc = pc.if_else(zoned, values, pa.scalar(None, pa.string())).cast(pa.timestamp("us", "UTC"))
+        except pa.ArrowInvalid:
+            raise FileFormatError(key, f"field {column.name}: a datetime with a zone offset that cannot be read",
+                                  None) from None
+        text = pc.strftime(utc.cast(pa.timestamp("us")), format="%Y-%m-%dT%H:%M:%S")
+        table = table.set_column(index, column.name, pc.if_else(zoned, text, values))
+    return table
+
+
 def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
     data = zone.read_bytes(sf.key)
     if not data.strip():
@@ -99,7 +128,7 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
     except pa.ArrowException as err:
         del data  # the diagnosis streams the object again, line by line
         raise FileFormatError(sf.key, *_locate_json_problem(zone, sf.key, err)) from None
-    table = _to_column_scale(sf.key, table, sf.table)
+    table = _offsets_to_utc(sf.key, _to_column_scale(sf.key, table, sf.table), sf.table)
     # A known field no record mentions comes back all-null: harmless, except for the fields that
     # identify and order records, which count as missing (the schema check then quarantines the file),
     # and for a known field the records spell in another case ("name" for "Name": the same raw column),

@@ -236,7 +236,9 @@ def _locate_csv_problem(zone: LandingZone, key: str, names: Sequence[str], null_
 
 
 def _numbered(batches, key: str) -> Iterator[pa.RecordBatch]:
-    """Append `_source_row` (1-based, counting records across batches)."""
+    """Append `_source_row` (1-based, counting records across batches). A timestamp column with a time
+    zone (a Parquet writer's choice) becomes the UTC time it holds: the raw columns are UTC timestamps
+    without a zone, and the text of a zoned value would carry an offset the warehouse ignores."""
     start = 1
     for batch in batches:
         n = batch.num_rows
@@ -244,7 +246,9 @@ def _numbered(batches, key: str) -> Iterator[pa.RecordBatch]:
             continue
         rows = pa.array(range(start, start + n), pa.int64())
         start += n
-        yield pa.RecordBatch.from_arrays([*batch.columns, rows], names=[*batch.schema.names, SOURCE_ROW])
+        columns = [c.cast(pa.timestamp(c.type.unit)) if pa.types.is_timestamp(c.type) and c.type.tz else c
+                   for c in batch.columns]
+        yield pa.RecordBatch.from_arrays([*columns, rows], names=[*batch.schema.names, SOURCE_ROW])
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")

@@ -2,7 +2,8 @@
 formats (SOURCE_FORMATS.md): a mistyped --landing or --key that "loaded 0 files" with exit code 0; files
 quarantined for their path recorded again on every run; a TMS extract that quotes every field (RFC 4180),
 whose quoted empty fields were not NULL; an AppFlow field in another case than the known field ("name")
-refused as colliding with the known field no record mentioned; a JSON-escaped NUL called "not valid UTF-8".
+refused as colliding with the known field no record mentioned; a JSON-escaped NUL called "not valid UTF-8";
+AppFlow datetimes with a zone offset and zoned Parquet timestamps loaded with the offset dropped.
 """
 
 from __future__ import annotations
@@ -210,3 +211,41 @@ def test_a_nul_character_escaped_in_json_is_named_as_such(database, tmp_path):
     # (it was called "not valid UTF-8"; PostgreSQL's error names no column, the record is the file's line 1)
     assert [(q.key, q.reason, q.line) for q in report.quarantined] == [
         (key, "a NUL character, which no text value can hold (corrupt file)", 1)]
+
+
+# ------------------------------------- 5: datetimes with a zone offset, loaded as if they were UTC (a probe)
+def test_appflow_datetimes_with_an_offset_load_as_the_utc_time_they_mean(database, tmp_path):
+    root = tmp_path / "landing"
+    key = "appflow/salesforce/salesforce-account/exec-2/part-0000"
+    _write(root, key, _account(SystemModstamp="2026-02-27T13:16:06.000+0200",
+                               LastModifiedDate="2026-02-27T13:16:06+00:00")
+           + _account(Id="0018d0000000A14AAU", SystemModstamp="2026-02-27T23:16:06.5-05:00")
+           + _account(Id="0018d0000000A15AAU"))  # ...Z, as AppFlow writes them
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 3, report.summary()
+    assert query(database, "select id, systemmodstamp::text, lastmodifieddate::text from raw_salesforce.accounts "
+                           "order by id") == [
+        ("0018d0000000A13AAU", "2026-02-27 11:16:06", "2026-02-27 13:16:06"),
+        ("0018d0000000A14AAU", "2026-02-28 04:16:06.5", "2026-02-27 13:16:06"),
+        ("0018d0000000A15AAU", "2026-02-27 13:16:06", "2026-02-27 13:16:06")]
+
+
+def test_a_parquet_timestamp_with_a_time_zone_loads_as_utc(database, tmp_path):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "landing"
+    csv_text = DMS_ORDERS_HEADER + "\n" + DMS_ORDER_EMPTY_NAME
+    table = pacsv.read_csv(pa.py_buffer(csv_text.encode()),
+                           convert_options=pacsv.ConvertOptions(
+                               column_types={n: pa.string() for n in DMS_ORDERS_HEADER.split(",")},
+                               null_values=["NULL"], strings_can_be_null=True))  # Parquet has real nulls
+    berlin = pa.array([1793786400_000000], pa.timestamp("us", "UTC")).cast(pa.timestamp("us", "Europe/Berlin"))
+    table = table.set_column(table.column_names.index("ModifiedAt"), "ModifiedAt", berlin)  # 2026-11-04 10:00 UTC
+    key = "dms/azureware/dbo/Orders/20261102-100000000.parquet"
+    (root / key).parent.mkdir(parents=True)
+    pq.write_table(table, root / key)
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 1, report.summary()
+    assert query(database, "select modifiedat::text from raw_azureware.orders") == [("2026-11-04 10:00:00",)]
