@@ -1065,7 +1065,7 @@ class _LandedCsv:
         self._open_raw = open_raw
         self._digest = ContentHash() if hashed else None
         self.bytes = 0
-        self.end_marker = False  # some line starts with `\.` (one find per chunk)
+        self.end_marker = False  # some line starts with `\.`
 
     def checksum(self) -> str:
         return self._digest.text() if self._digest is not None else ""
@@ -1076,9 +1076,10 @@ class _LandedCsv:
         last = b"\n"  # the bytes before the chunk, for a marker across chunks (the file's start is a line's)
         with self._open_raw() as handle:
             for chunk in iter(lambda: handle.read(self.CHUNK_BYTES), b""):
-                if not self.end_marker:
+                # a backslash is rare in the sources' text: one memchr per chunk, the marker looked for only then
+                if not self.end_marker and (b"\\" in chunk or b"\\" in last):
                     self.end_marker = self.END_MARKER in last + chunk[:2] or self.END_MARKER in chunk
-                    last = (last + chunk)[-2:]
+                last = chunk[-2:] if len(chunk) > 1 else (last + chunk)[-2:]
                 first = chunk.find(b"\n")
                 if (since_break + len(chunk) if first < 0 else since_break + first) > MAX_RECORD_BYTES:
                     raise QuarantineError(self._key, f"record too large: over {MAX_RECORD_BYTES >> 20} MB",
