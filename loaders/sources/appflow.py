@@ -96,12 +96,10 @@ def _offsets_to_utc(key: str, table: pa.Table, source: SourceTable) -> pa.Table:
     """Datetime fields (text here) whose values carry a zone offset, as the UTC time they mean (ISO 8601
     text, no offset); other values as they are. One vectorised match per datetime field: the common file
     has no offset and is left alone. A value with an offset that cannot be read quarantines the file."""
-    for column in source.columns:
-        if not column.raw_type.startswith("timestamp") or column.name not in table.column_names:
-            continue
-        index = table.column_names.index(column.name)
+    datetimes = {c.raw_name for c in source.columns if c.raw_type.startswith("timestamp")}
+    for index, name in enumerate(table.column_names):
         values = table.column(index)
-        if not pa.types.is_string(values.type):
+        if name.lower() not in datetimes or not pa.types.is_string(values.type):  # any spelling of the field
             continue
         zoned = pc.fill_null(pc.match_substring_regex(values, _OFFSET), False)
         if not pc.any(zoned).as_py():
@@ -109,10 +107,10 @@ def _offsets_to_utc(key: str, table: pa.Table, source: SourceTable) -> pa.Table:
         try:
             utc = pc.if_else(zoned, values, pa.scalar(None, pa.string())).cast(pa.timestamp("us", "UTC"))
         except pa.ArrowInvalid:
-            raise FileFormatError(key, f"field {column.name}: a datetime with a zone offset that cannot be read",
+            raise FileFormatError(key, f"field {name}: a datetime with a zone offset that cannot be read",
                                   None) from None
         text = pc.strftime(utc.cast(pa.timestamp("us")), format="%Y-%m-%dT%H:%M:%S")
-        table = table.set_column(index, column.name, pc.if_else(zoned, text, values))
+        table = table.set_column(index, name, pc.if_else(zoned, text, values))
     return table
 
 

@@ -221,13 +221,17 @@ def test_appflow_datetimes_with_an_offset_load_as_the_utc_time_they_mean(databas
                                LastModifiedDate="2026-02-27T13:16:06+00:00")
            + _account(Id="0018d0000000A14AAU", SystemModstamp="2026-02-27T23:16:06.5-05:00")
            + _account(Id="0018d0000000A15AAU"))  # ...Z, as AppFlow writes them
+    # the field in another case (the same raw column) is converted too
+    _write(root, key.replace("exec-2", "exec-3"),
+           _account(Id="0018d0000000A16AAU", SystemModstamp=..., systemmodstamp="2026-02-27T13:16:06.000+0200"))
     report = load(database, str(root))
-    assert report.exit_code == EXIT_OK and report.rows == 3, report.summary()
+    assert report.exit_code == EXIT_OK and report.rows == 4, report.summary()
     assert query(database, "select id, systemmodstamp::text, lastmodifieddate::text from raw_salesforce.accounts "
                            "order by id") == [
         ("0018d0000000A13AAU", "2026-02-27 11:16:06", "2026-02-27 13:16:06"),
         ("0018d0000000A14AAU", "2026-02-28 04:16:06.5", "2026-02-27 13:16:06"),
-        ("0018d0000000A15AAU", "2026-02-27 13:16:06", "2026-02-27 13:16:06")]
+        ("0018d0000000A15AAU", "2026-02-27 13:16:06", "2026-02-27 13:16:06"),
+        ("0018d0000000A16AAU", "2026-02-27 11:16:06", "2026-02-27 13:16:06")]
 
 
 def test_a_parquet_timestamp_with_a_time_zone_loads_as_utc(database, tmp_path):
