@@ -19,6 +19,11 @@ from unify.local_warehouse import LocalWarehouse
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / ".unify" / "test-artifacts"
 
+# dbt forked from a server that imported it once (unify.dbt_runner, UNIFY_DBT_PRELOAD): each of the suite's
+# ~150 dbt invocations skips dbt's 3-5 s start-up. UNIFY_DBT_PRELOAD=0 starts the dbt executable each time,
+# as production does (pytests/test_dbt_runner.py runs both ways).
+os.environ.setdefault("UNIFY_DBT_PRELOAD", "1")
+
 # Parallel runs (`make test`: pytest-xdist, `-n 2 --dist loadscope --no-loadscope-reorder`). A unit of work
 # runs whole on one worker. The folders below share session fixtures (a warehouse built once for all
 # their files), so each is one unit: nothing is built twice. Elsewhere each test file is a unit. Units

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from unify.demo import as_of_env, quarantine_reasons
 
 
@@ -25,13 +27,15 @@ def test_quarantines_are_grouped_by_reason_most_frequent_first():
     ]
 
 
-def test_a_failing_dbt_run_shows_each_failing_node_its_message_and_where_the_log_is(database, tmp_path, capfd):
+@pytest.mark.parametrize("preload", ["0", "1"], ids=["dbt-executable", "preloaded-dbt"])
+def test_a_failing_dbt_run_shows_each_failing_node_its_message_and_where_the_log_is(database, tmp_path, capfd,
+                                                                                   monkeypatch, preload):
     """The quiet runner (unify.dbt_runner.run_dbt_logged) on an empty database: the staging model cannot
-    find its raw table. Nothing reaches the terminal; the error carries dbt's failure in full."""
-    import pytest
-
+    find its raw table. Nothing reaches the terminal; the error carries dbt's failure in full. The same
+    with dbt started as its executable (production) and forked from the preloaded server (the tests)."""
     from unify.dbt_runner import DbtError, run_dbt_logged
 
+    monkeypatch.setenv("UNIFY_DBT_PRELOAD", preload)
     target = tmp_path / "target"
     with pytest.raises(DbtError) as failed:
         run_dbt_logged(["build", "-s", "stg_azureware__clients"], database, target_path=target)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 import time
@@ -106,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not args.verbose:  # one progress line per step; the loaders' per-batch lines only with -v
         logging.getLogger("loaders").setLevel(logging.WARNING)
+    # The builds are timed as production runs them, dbt's start-up included: never forked from the test
+    # suite's preloaded dbt server (unify.dbt_runner, UNIFY_DBT_PRELOAD).
+    os.environ.pop("UNIFY_DBT_PRELOAD", None)
     settings = load_settings()
     options = BenchOptions(days=days, seed=args.seed, start=args.start, sessions=args.sessions, rounds=rounds,
                            lookback_minutes=args.lookback_minutes, cycle_selector=args.cycle_selector, keep=args.keep,
