@@ -102,31 +102,30 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """`dbt <args>` at the project root, its output streamed (or captured: `capture`)."""
     cmd, full_env = _command(args, settings, target_path, env)
-    if preloaded():
-        with _PreloadedDbt(cmd, settings.root, full_env) as proc:
-            lines = []
-            for line in proc.stdout:
-                if capture:
-                    lines.append(line)
-                else:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-            proc = subprocess.CompletedProcess(cmd, proc.wait(), "".join(lines) if capture else None)
-    else:
-        proc = subprocess.run(
-            cmd,
-            cwd=settings.root,
-            env=full_env,
-            text=True,
-            stdout=subprocess.PIPE if capture else None,
-            stderr=subprocess.STDOUT if capture else None,
-        )
+    proc = dbt_process(cmd, settings.root, full_env, capture=capture)
     if check and proc.returncode != 0:
         tail = ""
         if capture and proc.stdout:
             tail = "\n" + "\n".join(proc.stdout.splitlines()[-40:])
         raise DbtError(f"`dbt {' '.join(args)}` failed with exit code {proc.returncode}{tail}")
     return proc
+
+
+def dbt_process(cmd: list[str], cwd: Path, env: dict[str, str], *, capture: bool = False) -> subprocess.CompletedProcess:
+    """`cmd` (the dbt executable and its arguments, as given) in `cwd` with exactly `env`: the executable,
+    or forked from the preloaded server (UNIFY_DBT_PRELOAD=1). Captured output is stdout and stderr in one."""
+    if not preloaded():
+        return subprocess.run(cmd, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE if capture else None,
+                              stderr=subprocess.STDOUT if capture else None)
+    with _PreloadedDbt(cmd, cwd, env) as proc:
+        lines = []
+        for line in proc.stdout:
+            if capture:
+                lines.append(line)
+            else:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        return subprocess.CompletedProcess(cmd, proc.wait(), "".join(lines) if capture else None)
 
 
 # ------------------------------------------------------------------------------------ preloaded dbt

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from access_support import FINANCE, SALES_DIRECTOR
 
-from unify.dbt_runner import dbt_env, dbt_executable
+from unify.dbt_runner import dbt_env, dbt_executable, dbt_process
 from unify.pii_key import fetch_secret_key, install_key, load_target, transformer_role
 from unify.simulate.reference import ACCOUNT_MANAGERS
 
@@ -62,8 +62,8 @@ def dbt(secured, dev, *args: str, target: str = "dev", secret_id: str | None = N
     env.pop("UNIFY_PII_KEY_SECRET_ID", None)
     if secret_id:
         env["UNIFY_PII_KEY_SECRET_ID"] = secret_id
-    return subprocess.run([dbt_executable(), *args, "--target", target, "--profiles-dir", str(dev["profiles"]),
-                           "--project-dir", str(ROOT)], cwd=ROOT, env=env, text=True, capture_output=True)
+    return dbt_process([dbt_executable(), *args, "--target", target, "--profiles-dir", str(dev["profiles"]),
+                        "--project-dir", str(ROOT)], ROOT, env, capture=True)
 
 
 def dev_tables(secured, dev) -> list[str]:

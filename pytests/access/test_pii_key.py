@@ -94,11 +94,11 @@ def test_local_databases_share_the_checkouts_key(secured):
 def test_a_plain_dbt_build_on_a_fresh_database_generates_a_key_inside_the_warehouse(database, tmp_path):
     """Without unify (dbt run by hand on a new database) the first build's hook generates the key in
     PostgreSQL: it never leaves the database. Its key_id is the reference's for those keys."""
-    from unify.dbt_runner import dbt_env, dbt_executable
+    from unify.dbt_runner import dbt_env, dbt_executable, dbt_process
 
     env = dbt_env(database, {"DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")})
-    proc = subprocess.run([dbt_executable(), "seed", "--select", "access_team_grants", "--profiles-dir", str(ROOT),
-                           "--project-dir", str(ROOT)], cwd=ROOT, env=env, text=True, capture_output=True)
+    proc = dbt_process([dbt_executable(), "seed", "--select", "access_team_grants", "--profiles-dir", str(ROOT),
+                        "--project-dir", str(ROOT)], ROOT, env, capture=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
     (key_id, inner, outer, source), = query(
         database, "select key_id, inner_key, outer_key, key_source from analytics_pii.pii_hash_key")
