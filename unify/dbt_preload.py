@@ -1,6 +1,6 @@
 """dbt imported once, forked for every invocation (`unify.dbt_runner` with UNIFY_DBT_PRELOAD=1).
 
-A `dbt` process spends its first 3-4 s importing dbt and its adapter, and 1-2 s more building the JSON
+A `dbt` process spends its first 3-4 s importing dbt and its adapters, and 1-2 s more building the JSON
 schemas it validates parsed nodes against, before any work. A caller that runs dbt dozens of times (the
 test suite: ~150 invocations) pays that every time. With UNIFY_DBT_PRELOAD=1 the caller starts this
 module once as a server (`python -m unify.dbt_preload <socket>`): it does that work (`warm`) and then forks
@@ -49,16 +49,22 @@ SCHEMAS = (
     "dbt.artifacts.resources.v1.unit_test_definition.UnitTestConfig", "dbt.contracts.graph.unparsed.UnparsedExposure",
     "dbt.artifacts.resources.v1.exposure.ExposureConfig", "dbt.contracts.graph.unparsed.UnparsedSourceDefinition",
     "dbt.artifacts.resources.v1.source_definition.SourceConfig",
+    "dbt.adapters.redshift.connections.RedshiftCredentials",  # the Redshift targets (compiled offline in tests)
 )
 
 
 def warm() -> None:
-    """Import dbt and its PostgreSQL adapter, and build the JSON schemas a parse validates against: pure
+    """Import dbt and its adapters, and build the JSON schemas a parse validates against: pure
     per-class caches (dbt's `json_schema` is an lru_cache), done once in the server."""
     import importlib
 
-    import dbt.adapters.postgres  # noqa: F401  (the local warehouse's adapter; others are imported on use)
+    import dbt.adapters.postgres  # noqa: F401  (the local warehouse's adapter)
     import dbt.cli.main  # noqa: F401
+
+    try:
+        import dbt.adapters.redshift  # noqa: F401  (0.4 s: the Redshift targets)
+    except ImportError:
+        pass
 
     for name in SCHEMAS:
         module, _, cls = name.rpartition(".")
