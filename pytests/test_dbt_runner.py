@@ -36,3 +36,20 @@ def test_each_invocation_sees_the_environment_of_its_call(warehouse, tmp_path, m
         assert f"schema: {schema}" in debug.stdout, debug.stdout
         assert f"database: {warehouse.pg_database}" in debug.stdout
         assert "All checks passed!" in debug.stdout
+
+
+def test_a_preloaded_dbt_whose_caller_stops_reading_is_stopped(warehouse, tmp_path, monkeypatch):
+    """An error or Ctrl-C in the caller while dbt runs: dbt is terminated, not left running."""
+    import os
+
+    from unify.dbt_runner import _command, _PreloadedDbt
+
+    monkeypatch.setenv("UNIFY_DBT_PRELOAD", "1")
+    cmd, env = _command(["parse"], warehouse, tmp_path / "target", None)  # a full parse: seconds of work
+    with pytest.raises(KeyboardInterrupt):
+        with _PreloadedDbt(cmd, warehouse.root, env) as proc:
+            next(iter(proc.stdout))  # dbt has started
+            raise KeyboardInterrupt
+    assert proc.returncode == -15  # SIGTERM, as subprocess reports it
+    with pytest.raises(ProcessLookupError):
+        os.kill(proc.pid, 0)

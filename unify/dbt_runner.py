@@ -188,10 +188,14 @@ class _PreloadedDbt:
             raise
         finally:
             os.close(write_fd)
-        self._replies = self._conn.makefile("r")
-        self.pid = int(self._reply("pid"))
         self.returncode: int | None = None
         self.stdout = io.TextIOWrapper(io.FileIO(read_fd, "r"), errors="replace")
+        self._replies = self._conn.makefile("r")
+        try:
+            self.pid = int(self._reply("pid"))
+        except BaseException:
+            self._close()
+            raise
 
     def _reply(self, kind: str) -> str:
         line = self._replies.readline().split()
@@ -208,14 +212,23 @@ class _PreloadedDbt:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.returncode is None:  # the caller stopped early (an error, Ctrl-C): dbt stops too
-            import signal
+        try:
+            if self.returncode is None:  # the caller stopped early (an error, Ctrl-C): dbt stops too
+                import signal
 
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            self.wait()
+                try:
+                    os.kill(self.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.wait()
+                except DbtError:
+                    if exc[0] is None:
+                        raise
+        finally:
+            self._close()
+
+    def _close(self) -> None:
         self.stdout.close()
         self._replies.close()
         self._conn.close()
