@@ -112,9 +112,10 @@ def _run_dbt(request: dict, output_fd: int) -> None:
         try:
             cli()
             code = 0
-        except SystemExit as done:  # how dbt ends: its exit code
-            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-            if not isinstance(done.code, (int, type(None))):
+        except SystemExit as done:  # how dbt ends: its exit code, as the interpreter turns it into one
+            if done.code is None or isinstance(done.code, int):
+                code = done.code or 0
+            else:
                 print(done.code, file=sys.stderr)
     except BaseException:  # noqa: BLE001  (as the interpreter would: the traceback on stderr, exit 1)
         import traceback

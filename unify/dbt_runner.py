@@ -154,11 +154,13 @@ def _start_server() -> str:
     if _server is None or _server[0] != os.getpid() or _server[1].poll() is not None:
         import tempfile
 
+        from unify import dbt_preload
+
         path = os.path.join(tempfile.mkdtemp(prefix="unify-dbt-"), "server.sock")
         server = subprocess.Popen([sys.executable, "-m", "unify.dbt_preload", path], cwd=project_root(),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # its stderr: ours
         ready = server.stdout.readline().strip()
-        if ready != "ready":
+        if ready != dbt_preload.READY:
             server.kill()
             raise DbtError(f"the preloaded dbt server did not start (its error is above; UNIFY_DBT_PRELOAD=0 runs "
                            f"the dbt executable instead): {ready!r}")
