@@ -32,6 +32,10 @@ class FileFormat:
     # csv: every record, the last one included, ends with a line break (TMS, pinned in SOURCE_FORMATS.md;
     # not promised for DMS): a file without a final one was cut short and is quarantined as truncated
     records_end_with_newline: bool = False
+    # Text timestamps may end in a zone offset (ISO 8601 allows one; TMS and AppFlow promise UTC, `Z` for
+    # AppFlow): loaded as the UTC time they mean. A warehouse ignores an offset in a timestamp column
+    # without a zone, so a loader converts them first (see loaders/sources/base.py `offsets_to_utc`).
+    zone_offsets: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from loaders.landing import LandedObject, LandingZone
 from loaders.records import FileFormat
 from loaders.source_tables import SALESFORCE, SourceTable
 from loaders.sources.base import (MAX_RECORD_BYTES, FileFormatError, FileInfo, SourceFile, UnknownObjectError,
-                                  _arrow_reason, _numbered, parquet_batches, parquet_info, sniff)
+                                  _arrow_reason, _numbered, offsets_to_utc, parquet_batches, parquet_info, sniff)
 from loaders.sources.schema import arrow_type_for_raw
 
-JSON_FORMAT = FileFormat("json")
-PARQUET_FORMAT = FileFormat("parquet")
+JSON_FORMAT = FileFormat("json", zone_offsets=True)
+PARQUET_FORMAT = FileFormat("parquet", zone_offsets=True)
 JSON_BLOCK_BYTES = 8 << 20
 
 
@@ -87,33 +87,6 @@ def _to_column_scale(key: str, table: pa.Table, source: SourceTable) -> pa.Table
     return table
 
 
-# A datetime's text ending in a zone offset other than Z (+02:00, +0200, -05): SOURCE_FORMATS.md pins
-# `...Z`; the raw columns are UTC timestamps without a zone, and a warehouse ignores an offset in them.
-_OFFSET = r"\d\d:\d\d(:\d\d(\.\d+)?)?[+-]\d\d(:?\d\d)?$"
-
-
-def _offsets_to_utc(key: str, table: pa.Table, source: SourceTable) -> pa.Table:
-    """Datetime fields (text here) whose values carry a zone offset, as the UTC time they mean (ISO 8601
-    text, no offset); other values as they are. One vectorised match per datetime field: the common file
-    has no offset and is left alone. A value with an offset that cannot be read quarantines the file."""
-    datetimes = {c.raw_name for c in source.columns if c.raw_type.startswith("timestamp")}
-    for index, name in enumerate(table.column_names):
-        values = table.column(index)
-        if name.lower() not in datetimes or not pa.types.is_string(values.type):  # any spelling of the field
-            continue
-        zoned = pc.fill_null(pc.match_substring_regex(values, _OFFSET), False)
-        if not pc.any(zoned).as_py():
-            continue
-        try:
-            utc = pc.if_else(zoned, values, pa.scalar(None, pa.string())).cast(pa.timestamp("us", "UTC"))
-        except pa.ArrowInvalid:
-            raise FileFormatError(key, f"field {name}: a datetime with a zone offset that cannot be read",
-                                  None) from None
-        text = pc.strftime(utc.cast(pa.timestamp("us")), format="%Y-%m-%dT%H:%M:%S")
-        table = table.set_column(index, name, pc.if_else(zoned, text, values))
-    return table
-
-
 def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
     data = zone.read_bytes(sf.key)
     if not data.strip():
@@ -126,7 +99,7 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
     except pa.ArrowException as err:
         del data  # the diagnosis streams the object again, line by line
         raise FileFormatError(sf.key, *_locate_json_problem(zone, sf.key, err)) from None
-    table = _offsets_to_utc(sf.key, _to_column_scale(sf.key, table, sf.table), sf.table)
+    table = offsets_to_utc(sf.key, _to_column_scale(sf.key, table, sf.table), sf.table)
     # A known field no record mentions comes back all-null: harmless, except for the fields that
     # identify and order records, which count as missing (the schema check then quarantines the file),
     # and for a known field the records spell in another case ("name" for "Name": the same raw column),
@@ -169,8 +142,8 @@ def inspect(zone: LandingZone, sf: SourceFile) -> FileInfo:
 
 
 def record_batches(zone: LandingZone, sf: SourceFile, info: FileInfo) -> Iterator[pa.RecordBatch]:
-    if info.file_format.kind == "parquet":
-        return parquet_batches(zone, sf.key)
+    if info.file_format.kind == "parquet":  # a Parquet file of text values (no preserveSourceDataTyping)
+        return (offsets_to_utc(sf.key, b, sf.table) for b in parquet_batches(zone, sf.key))
     return _json_batches(zone, sf, info)
 
 

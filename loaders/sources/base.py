@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -249,6 +250,39 @@ def _numbered(batches, key: str) -> Iterator[pa.RecordBatch]:
         columns = [c.cast(pa.timestamp(c.type.unit)) if pa.types.is_timestamp(c.type) and c.type.tz else c
                    for c in batch.columns]
         yield pa.RecordBatch.from_arrays([*columns, rows], names=[*batch.schema.names, SOURCE_ROW])
+
+
+# A timestamp's text ending in a zone offset (+02:00, +0200, -05, +00:00, or after a space). ISO 8601 allows
+# one; the raw columns are UTC timestamps without a zone, and PostgreSQL and Redshift both ignore an offset
+# in a value for such a column, loading its wall time.
+ZONE_OFFSET = r"\d\d:\d\d(:\d\d(\.\d+)?)? ?[+-]\d\d(:?\d\d)?$"
+_SPACED_OFFSET = r" ([+-]\d\d(:?\d\d)?)$"
+
+
+def offsets_to_utc(key: str, data, source: SourceTable):
+    """A table or record batch whose timestamp columns (text here) have each value that carries a zone
+    offset replaced by the UTC time it means (ISO 8601 text, no offset); other values as they are. One
+    vectorised match per timestamp column: the common file has no offset and is left alone. A value with
+    an offset that cannot be read quarantines the file (FileFormatError)."""
+    timestamps = {c.raw_name for c in source.columns if c.raw_type.startswith("timestamp")}
+    for index, name in enumerate(data.schema.names):
+        values = data.column(index)
+        if name.lower() not in timestamps or not pa.types.is_string(values.type):  # any spelling of the field
+            continue
+        zoned = pc.fill_null(pc.match_substring_regex(values, ZONE_OFFSET), False)
+        if not pc.any(zoned).as_py():
+            continue
+        text = pc.replace_substring_regex(pc.if_else(zoned, values, pa.scalar(None, pa.string())),
+                                          _SPACED_OFFSET, r"\1")
+        try:
+            utc = text.cast(pa.timestamp("us", "UTC"))
+        except pa.ArrowInvalid:
+            raise FileFormatError(key, f"field {name}: a timestamp with a zone offset that cannot be read",
+                                  None) from None
+        # Arrow's %S carries the fraction of the second (micro-seconds here)
+        converted = pc.strftime(utc.cast(pa.timestamp("us")), format="%Y-%m-%dT%H:%M:%S")
+        data = data.set_column(index, name, pc.if_else(zoned, converted, values))
+    return data
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")

@@ -1,7 +1,8 @@
 """TMS daily extracts: `<prefix>/<extract>/dt=YYYY-MM-DD/<extract>-<YYYYMMDD>.csv`.
 
 UTF-8 CSV with a header row, RFC 4180 quoting, an empty field means NULL, timestamps ISO 8601 in UTC.
-Each day's file holds the rows created or changed that day; `updated_at` orders versions.
+Each day's file holds the rows created or changed that day; `updated_at` orders versions. A timestamp
+written with a zone offset all the same (ISO 8601 allows `+02:00`) loads as the UTC time it means.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import pyarrow as pa
 from loaders.landing import LandedObject, LandingZone
 from loaders.records import FileFormat
 from loaders.source_tables import TMS
-from loaders.sources.base import FileInfo, SourceFile, UnknownObjectError, csv_batches, read_csv_header
+from loaders.sources.base import (FileInfo, SourceFile, UnknownObjectError, csv_batches, offsets_to_utc,
+                                  read_csv_header)
 
 CSV_FORMAT = FileFormat("csv", header_rows=1, null_marker="", empty_is_null=True,
-                        records_end_with_newline=True)
+                        records_end_with_newline=True, zone_offsets=True)
 
 
 def identify(obj: LandedObject, rest: str) -> SourceFile:
@@ -48,4 +50,5 @@ def inspect(zone: LandingZone, sf: SourceFile) -> FileInfo:
 
 
 def record_batches(zone: LandingZone, sf: SourceFile, info: FileInfo) -> Iterator[pa.RecordBatch]:
-    return csv_batches(zone, sf.key, info.names, null_values=[""], quoted_null=CSV_FORMAT.empty_is_null)
+    batches = csv_batches(zone, sf.key, info.names, null_values=[""], quoted_null=CSV_FORMAT.empty_is_null)
+    return (offsets_to_utc(sf.key, batch, sf.table) for batch in batches)

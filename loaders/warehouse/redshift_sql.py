@@ -41,7 +41,7 @@ from typing import Mapping, Sequence
 
 from loaders import ledger
 from loaders.evolution import SqlType
-from loaders.records import FileFormat, FileLoad
+from loaders.records import FileColumn, FileFormat, FileLoad
 from loaders.source_tables import SourceTable
 from loaders.warehouse.base import distribution_key, raw_columns
 
@@ -207,9 +207,22 @@ def deep_copy_sql(table: SourceTable, types: Mapping[str, str], widen: Mapping[s
 
 def create_stage_sql(stage: str, file: FileLoad, text: bool = False) -> str:
     """A temp table with the file's columns, in the file's order (Parquet COPY maps by position), typed as
-    the file holds them, or all as varchar(65535) (`text`: for profiling)."""
-    columns = ", ".join(f"{quote_ident(c.raw_name)} {'varchar(65535)' if text else c.file_type}" for c in file.columns)
+    the file holds them (a timestamp whose text may carry a zone offset as TIMESTAMPTZ: `_zoned_text`), or
+    all as varchar(65535) (`text`: for profiling)."""
+    def stage_type(c: FileColumn) -> str:
+        return "varchar(65535)" if text else "TIMESTAMPTZ" if _zoned_text(file, c) else c.file_type
+    columns = ", ".join(f"{quote_ident(c.raw_name)} {stage_type(c)}" for c in file.columns)
     return f"CREATE TEMP TABLE {quote_ident(stage)} ({columns})"
+
+
+def _zoned_text(file: FileLoad, c: FileColumn) -> bool:
+    """A timestamp column of a CSV file whose timestamps may carry a zone offset (FileFormat.zone_offsets:
+    the TMS). Redshift, like PostgreSQL, ignores an offset in a value for a TIMESTAMP column; COPY into
+    TIMESTAMPTZ converts it to UTC (and takes a value without one in the session's zone, UTC: the loader's
+    database user keeps Redshift's default), and the INSERT takes it AT TIME ZONE 'UTC'. JSON and Parquet
+    text values are staged as text and cast to TIMESTAMPTZ in the INSERT (`insert_raw_sql`)."""
+    return (file.file_format.zone_offsets and file.file_format.kind == "csv"
+            and SqlType.parse(c.file_type).name == "timestamp")
 
 
 def copy_options(fmt: FileFormat) -> list[str]:
@@ -282,7 +295,12 @@ def insert_raw_sql(table: SourceTable, stage: str, file: FileLoad, table_types: 
     for c in file.columns:
         raw_type = table_types.get(c.raw_name, c.file_type)
         expr = quote_ident(c.raw_name)
-        if not SqlType.parse(c.file_type) == SqlType.parse(raw_type):  # Parquet's own types (double -> numeric)
+        if _zoned_text(file, c):  # staged as TIMESTAMPTZ
+            expr = f"{expr} AT TIME ZONE 'UTC'"
+        elif file.file_format.zone_offsets and SqlType.parse(raw_type).name == "timestamp" \
+                and SqlType.parse(c.file_type).name in ("varchar", "text"):  # AppFlow JSON, Parquet of text
+            expr = f"CAST({expr} AS TIMESTAMPTZ) AT TIME ZONE 'UTC'"
+        elif not SqlType.parse(c.file_type) == SqlType.parse(raw_type):  # Parquet's own types (double -> numeric)
             expr = f"CAST({expr} AS {raw_type})"
         values.append(expr)
     targets += [quote_ident(n) for n in ("_source_key", "_source_row", "_batch_id", "_loaded_at")]

@@ -3,7 +3,8 @@ formats (SOURCE_FORMATS.md): a mistyped --landing or --key that "loaded 0 files"
 quarantined for their path recorded again on every run; a TMS extract that quotes every field (RFC 4180),
 whose quoted empty fields were not NULL; an AppFlow field in another case than the known field ("name")
 refused as colliding with the known field no record mentioned; a JSON-escaped NUL called "not valid UTF-8";
-AppFlow datetimes with a zone offset and zoned Parquet timestamps loaded with the offset dropped.
+AppFlow datetimes with a zone offset and zoned Parquet timestamps loaded with the offset dropped; TMS
+timestamps with a zone offset (ISO 8601 allows one; the TMS promises UTC) loaded as their wall time.
 """
 
 from __future__ import annotations
@@ -253,3 +254,94 @@ def test_a_parquet_timestamp_with_a_time_zone_loads_as_utc(database, tmp_path):
     report = load(database, str(root))
     assert report.exit_code == EXIT_OK and report.rows == 1, report.summary()
     assert query(database, "select modifiedat::text from raw_azureware.orders") == [("2026-11-04 10:00:00",)]
+
+
+# ----------------------------------- 6: TMS timestamps with a zone offset, loaded as their wall time (a probe)
+def _shipment(shipment_id: str, shipped_at: str, tracking: str = "T1") -> str:
+    return (f"{shipment_id},SO-1,LHR1,C7,LTL,{tracking},{shipped_at},,,IN_TRANSIT,1.5,12.34,GBP,"
+            "2026-11-02T10:00:00Z\n")
+
+
+def test_tms_timestamps_with_a_zone_offset_load_as_the_utc_time_they_mean(database, tmp_path):
+    root = tmp_path / "landing"
+    zoned = "tms/shipments/dt=2026-11-02/shipments-20261102.csv"
+    _write(root, zoned, SHIPMENTS_HEADER + "\n"
+           + _shipment("S1", "2026-11-02T06:00:00Z")
+           + _shipment("S2", "2026-11-02T08:00:00+02:00")
+           + _shipment("S3", "2026-11-02 01:00:00-0500")
+           + _shipment("S4", "2026-11-02T06:00:00.25+00:00")
+           + _shipment("S5", "2026-11-02T11:30:00 +05:30")
+           + _shipment("S6", "2026-11-02T06:00:00", tracking='"a note: 10:15-12, not a time zone"'))
+    # a plain file whose only look-alike of an offset is in a text field loads the same way
+    plain = "tms/shipments/dt=2026-11-03/shipments-20261103.csv"
+    _write(root, plain, SHIPMENTS_HEADER + "\n" + _shipment("S7", "2026-11-03T06:00:00", tracking="10:15+02"))
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 7, report.summary()
+    assert query(database, "select shipment_id, shipped_at::text, updated_at::text, _source_row "
+                           "from raw_tms.shipments order by shipment_id") == [
+        ("S1", "2026-11-02 06:00:00", "2026-11-02 10:00:00", 1),
+        ("S2", "2026-11-02 06:00:00", "2026-11-02 10:00:00", 2),
+        ("S3", "2026-11-02 06:00:00", "2026-11-02 10:00:00", 3),
+        ("S4", "2026-11-02 06:00:00.25", "2026-11-02 10:00:00", 4),
+        ("S5", "2026-11-02 06:00:00", "2026-11-02 10:00:00", 5),
+        ("S6", "2026-11-02 06:00:00", "2026-11-02 10:00:00", 6),
+        ("S7", "2026-11-03 06:00:00", "2026-11-02 10:00:00", 1)]
+    # the checksums are the files' bytes, whichever way they were read
+    assert {k: c for k, _e, c in query(database, "select object_key, etag, content_checksum "
+                                                 "from unify_loader.load_ledger")} == {
+        zoned: LocalLanding(str(root)).checksum(zoned), plain: LocalLanding(str(root)).checksum(plain)}
+
+
+def test_a_tms_offset_after_the_first_megabyte_and_across_a_chunk_boundary_is_found(database, tmp_path):
+    """The loader streams a landed CSV in 1 MB chunks and looks for offsets chunk by chunk: a file whose
+    only offset straddles the first chunk's end still loads that value as UTC."""
+    root = tmp_path / "landing"
+    key = "tms/shipments/dt=2026-11-02/shipments-20261102.csv"
+    head = (SHIPMENTS_HEADER + "\n").encode()
+    record = _shipment("S000000", "2026-11-02T06:00:00Z").encode()
+    boundary = 1 << 20
+    zoned = _shipment("SZ", "2026-11-02T08:00:00+02:00").encode()
+    cut = zoned.index(b"+02:00") + 2  # the chunk ends inside the offset: `+0` | `2:00`
+    filler = boundary - cut - len(head)
+    count, rest = divmod(filler, len(record))
+    records = [_shipment(f"S{n:06d}", "2026-11-02T06:00:00Z").encode() for n in range(count - 1)]
+    # one last record padded (its tracking number) so that the zoned record starts exactly where it must
+    records.append(_shipment(f"S{count - 1:06d}", "2026-11-02T06:00:00Z", tracking="T1" + "x" * rest).encode())
+    data = head + b"".join(records) + zoned
+    assert data[boundary - 2:boundary + 4] == b"+02:00"[:2] + b"2:00"[:4]
+    path = root / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == count + 1, report.summary()
+    assert query(database, "select shipped_at::text, _source_row from raw_tms.shipments "
+                           "where shipment_id = 'SZ'") == [("2026-11-02 06:00:00", count + 1)]
+
+
+def test_a_tms_offset_that_cannot_be_read_quarantines_its_file(database, tmp_path):
+    root = tmp_path / "landing"
+    key = "tms/shipments/dt=2026-11-02/shipments-20261102.csv"
+    _write(root, key, SHIPMENTS_HEADER + "\n" + _shipment("S1", "2026-13-02T08:00:00+02:00"))
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_QUARANTINED
+    assert [(q.key, q.reason) for q in report.quarantined] == [
+        (key, "field shipped_at: a timestamp with a zone offset that cannot be read")]
+
+
+def test_an_appflow_parquet_file_of_text_values_converts_zone_offsets_too(database, tmp_path):
+    """AppFlow writes Parquet with every value as text unless preserveSourceDataTyping (SOURCE_FORMATS.md)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "landing"
+    key = "appflow/salesforce/salesforce-account/exec-4/part-0000"
+    records = [json.loads(_account(SystemModstamp="2026-02-27T13:16:06.000+0200")),
+               json.loads(_account(Id="0018d0000000A14AAU"))]
+    text = pa.table({name: pa.array([str(r[name]).lower() if isinstance(r[name], bool) else r[name]
+                                     for r in records], pa.string()) for name in records[0]})
+    (root / key).parent.mkdir(parents=True)
+    pq.write_table(text, root / key)
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 2, report.summary()
+    assert query(database, "select id, systemmodstamp::text from raw_salesforce.accounts order by id") == [
+        ("0018d0000000A13AAU", "2026-02-27 11:16:06"), ("0018d0000000A14AAU", "2026-02-27 13:16:06")]

@@ -147,6 +147,35 @@ def test_every_statement_of_a_batch_is_valid_redshift_and_keys_stay_literals(s3_
     assert _parse(f"SELECT {literal(evil)}").expressions[0].name == evil
 
 
+def test_text_timestamps_that_may_carry_a_zone_offset_are_converted_to_utc_before_the_insert(s3_files):
+    """Redshift, like PostgreSQL, ignores an offset in a value for a TIMESTAMP column. A TMS file's timestamp
+    columns are staged as TIMESTAMPTZ (COPY converts an offset to UTC) and inserted AT TIME ZONE 'UTC'; an
+    AppFlow file's (staged as text, JSON) are cast to TIMESTAMPTZ, then taken AT TIME ZONE 'UTC'. DMS writes no
+    offsets: its stage keeps the raw types."""
+    bucket, picks = s3_files
+    zone = open_landing(f"s3://{bucket}/raw")
+    for prefix, staged_with_zone in (("tms/", True), ("appflow/", False), ("dms/azureware/dbo/Orders/", False)):
+        table, loads = _prepared(zone, [k for k in picks if k.startswith(prefix)][:1])
+        types = contract_types(table)
+        script = batch_script(new_batch_id(), table, loads, types, {0: f"s3://{bucket}/m/0"}, ROLE, "host pid 1", [])
+        timestamps = {c.raw_name for c in loads[0].columns if types[c.raw_name] == "timestamp"}
+        assert timestamps, prefix
+        stage = _parse(next(s.sql for s in script if s.role == "stage"))
+        with_zone = {d.name for d in stage.find_all(exp.ColumnDef)
+                     if d.args["kind"].this == exp.DataType.Type.TIMESTAMPTZ}
+        insert = _parse(next(s.sql for s in script if s.role == "insert"))
+        at_utc = {z.find(exp.Column).name: z.this for z in insert.find_all(exp.AtTimeZone)
+                  if z.args["zone"].name == "UTC"}
+        assert with_zone == (timestamps if staged_with_zone else set()), prefix
+        if prefix.startswith("dms/"):
+            assert not at_utc
+            continue
+        assert set(at_utc) == timestamps, prefix
+        for value in at_utc.values():  # staged with a zone, or cast to one
+            assert isinstance(value, exp.Column) if staged_with_zone else \
+                (isinstance(value, exp.Cast) and value.to.this == exp.DataType.Type.TIMESTAMPTZ), prefix
+
+
 def test_manifests_are_written_to_s3_and_name_exactly_the_file(s3_files):
     bucket, picks = s3_files
     zone = open_landing(f"s3://{bucket}/raw")
