@@ -66,7 +66,8 @@ from loaders.logs import log_event
 from loaders.records import (DEFERRED, DONE, LOADED, QUARANTINED, SKIPPED, Batch, FileLoad, FileOutcome,
                              LedgerEntry)
 from loaders.source_tables import SourceTable
-from loaders.sources.base import MAX_RECORD_BYTES, csv_record_count
+from loaders.sources.base import (MAX_RECORD_BYTES, STRAY_QUOTE_REASON, StrayQuotes, csv_record_count,
+                                  line_at)
 from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, op_check_name, prefer_diagnosis,
                                     raw_columns, raw_indexes, rejection_reason)
 
@@ -1061,6 +1062,9 @@ class _LandedCsv:
     break) are not passed on: COPY would read each as a record of one empty field and refuse the file, and
     Redshift's COPY skips them (IGNOREBLANKLINES). The checksum covers every byte as landed.
 
+    A stray quote (loaders/sources/base.py StrayQuotes: `"abc"x`, a value's quote not doubled) quarantines
+    the file: PostgreSQL's COPY would read on through it, joining or shifting values.
+
     A line starting with `\\.` is noted (`end_marker`): PostgreSQL's COPY FROM STDIN takes a line holding
     only `\\.` outside quotes for the end of the data and silently drops every record after it, which
     Redshift's COPY from S3 reads as a malformed record. The loader then counts the file's records itself
@@ -1083,6 +1087,7 @@ class _LandedCsv:
         self._open_raw = open_raw
         self._digest = ContentHash() if hashed else None
         self._zones = zones
+        self._quotes = StrayQuotes()
         self.bytes = 0
         self.end_marker = False  # some line starts with `\.`
 
@@ -1107,8 +1112,11 @@ class _LandedCsv:
                 first = chunk.find(b"\n")
                 if (since_break + len(chunk) if first < 0 else since_break + first) > MAX_RECORD_BYTES:
                     raise QuarantineError(self._key, f"record too large: over {MAX_RECORD_BYTES >> 20} MB",
-                                          self._line_at(self.bytes))
+                                          line_at(self._open_raw, self.bytes))
                 since_break = since_break + len(chunk) if first < 0 else len(chunk) - chunk.rfind(b"\n") - 1
+                stray = self._quotes.find(chunk)
+                if stray is not None:
+                    raise QuarantineError(self._key, STRAY_QUOTE_REASON, line_at(self._open_raw, stray))
                 self.bytes += len(chunk)
                 if self._digest is not None:
                     self._digest.update(chunk)
@@ -1120,18 +1128,6 @@ class _LandedCsv:
                     held += chunk
         if held:  # the last record's own line break (CRLF or LF), without the blank lines after it
             yield held[:2] if held.startswith(b"\r\n") else held[:1]
-
-    def _line_at(self, offset: int) -> int:
-        """The line holding byte `offset` (counted again from the start: only when a file is rejected)."""
-        breaks = 0
-        with self._open_raw() as handle:
-            while offset > 0:
-                chunk = handle.read(min(self.CHUNK_BYTES, offset))
-                if not chunk:
-                    break
-                breaks += chunk.count(b"\n")
-                offset -= len(chunk)
-        return breaks + 1
 
 
 class _ZoneOffsets(Exception):

@@ -345,3 +345,68 @@ def test_an_appflow_parquet_file_of_text_values_converts_zone_offsets_too(databa
     assert report.exit_code == EXIT_OK and report.rows == 2, report.summary()
     assert query(database, "select id, systemmodstamp::text from raw_salesforce.accounts order by id") == [
         ("0018d0000000A13AAU", "2026-02-27 11:16:06"), ("0018d0000000A14AAU", "2026-02-27 13:16:06")]
+
+
+# ------------------------------- 7: a stray quote (RFC 4180), read on through by PostgreSQL's COPY (a probe)
+def _carriers(*rows: str, bom: bool = False) -> bytes:
+    head = ("\ufeff" if bom else "") + '"carrier_id","carrier_name","scac","mode","updated_at"\n'
+    return (head + "".join(r + "\n" for r in rows)).encode()
+
+
+STRAY_QUOTES = {  # the record (line 2 of its file) and what PostgreSQL's COPY made of it
+    "after-closing": 'C7,"Kestrel"x Haulage,KHLT,ROAD,2026-11-02T06:00:00Z',  # `Kestrelx Haulage`
+    "not-doubled": 'C7,"Kestrel "the hauler" Ltd",KHLT,ROAD,2026-11-02T06:00:00Z',  # `Kestrel the hauler Ltd`
+    "in-unquoted": 'C7,Kestrel 5"x,KHLT,ROAD,2026-11-02T06:00:00Z\nC8,Osprey",OSPY,ROAD,2026-11-02T06:00:00Z',
+}
+
+
+def test_a_stray_quote_quarantines_the_file_on_the_load_and_in_a_dry_run(database, tmp_path):
+    root = tmp_path / "landing"
+    keys = {}
+    for n, (name, record) in enumerate(STRAY_QUOTES.items(), start=2):
+        keys[name] = f"tms/carriers/dt=2026-11-{n:02d}/carriers-202611{n:02d}.csv"
+        path = root / keys[name]
+        path.parent.mkdir(parents=True)
+        path.write_bytes(_carriers(record))
+    expected = sorted((key, "malformed CSV: a quote between two other characters (RFC 4180: a quoted value "
+                            "doubles its quotes, and an unquoted value holds none)", 2) for key in keys.values())
+    for dry_run in (True, False):
+        report = load(database, str(root), dry_run=dry_run)
+        assert report.exit_code == EXIT_QUARANTINED, report.summary()
+        assert sorted((q.key, q.reason, q.line) for q in report.quarantined) == expected, dry_run
+    assert query(database, "select count(*) from raw_tms.carriers") == [(0,)]
+
+
+def test_quotes_that_rfc_4180_allows_load_as_written(database, tmp_path):
+    root = tmp_path / "landing"
+    key = "tms/carriers/dt=2026-11-02/carriers-20261102.csv"
+    path = root / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(_carriers('C1,"Kestrel ""the hauler"" Ltd",KHLT,ROAD,2026-11-02T06:00:00Z',
+                               'C2,"""Quoted"", Haulage",KHLT,"ROAD",2026-11-02T06:00:00Z',
+                               'C3,"two\nlines",KHLT,ROAD,2026-11-02T06:00:00Z',
+                               '"C4","Kite","","ROAD","2026-11-02T06:00:00Z"', bom=True))
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 4, report.summary()
+    assert query(database, "select carrier_id, carrier_name, scac from raw_tms.carriers order by 1") == [
+        ("C1", 'Kestrel "the hauler" Ltd', "KHLT"), ("C2", '"Quoted", Haulage', "KHLT"), ("C3", "two\nlines", "KHLT"),
+        ("C4", "Kite", None)]
+
+
+def test_a_stray_quote_across_the_first_chunk_boundary_is_found(database, tmp_path):
+    root = tmp_path / "landing"
+    key = "tms/carriers/dt=2026-11-02/carriers-20261102.csv"
+    head = _carriers()
+    record = b"C1,Kestrel Haulage,KHLT,ROAD,2026-11-02T06:00:00Z\n"
+    stray = b'C9,"Osprey"x,OSPY,ROAD,2026-11-02T06:00:00Z\n'
+    cut = stray.index(b'"x')  # the first chunk ends just before the closing quote: `...Osprey` | `"x...`
+    count, rest = divmod((1 << 20) - cut - len(head), len(record))
+    padded = b"C1,Kestrel Haulage" + b"x" * rest + b",KHLT,ROAD,2026-11-02T06:00:00Z\n"
+    data = head + record * (count - 1) + padded + stray
+    assert data[(1 << 20) - 1:(1 << 20) + 2] == b'y"x'
+    path = root / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    report = load(database, str(root))
+    assert [(q.reason.split(" (")[0], q.line) for q in report.quarantined] == [
+        ("malformed CSV: a quote between two other characters", count + 2)]
