@@ -118,8 +118,6 @@ def csv_batches(zone: LandingZone, key: str, names: Sequence[str],
         handle = _QuoteCheckedReader(raw, key, lambda: zone.open(key))
         try:
             reader = pacsv.open_csv(handle, read_options=read, parse_options=parse, convert_options=convert)
-            if list(reader.schema.names) != list(names):
-                raise FileFormatError(key, f"header parsed as {reader.schema.names}, expected {list(names)}", 1)
             yield from _numbered(reader, key)
         except pa.ArrowException as err:
             reason, line = _locate_csv_problem(zone, key, names, null_values, err)
@@ -127,7 +125,10 @@ def csv_batches(zone: LandingZone, key: str, names: Sequence[str],
 
 
 def _csv_options(names: Sequence[str], null_values: Sequence[str], use_threads: bool, quoted_null: bool = False):
-    read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=use_threads)
+    # the header row is skipped and `names` used: the names read_csv_header made of it (padding around a
+    # name stripped, as for COPY's column list), not pyarrow's own reading of it
+    read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=use_threads, column_names=list(names),
+                             skip_rows=1)
     parse = pacsv.ParseOptions(delimiter=",", quote_char='"', double_quote=True, escape_char=False,
                                newlines_in_values=True)
     convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in names},

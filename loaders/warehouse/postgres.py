@@ -1058,9 +1058,12 @@ class _InlineStream:
 class _LandedCsv:
     """A landed CSV file's bytes as they are, in 1 MB chunks, checksummed on the way (CRC-64/NVME, C) and
     checked for a line longer than MAX_RECORD_BYTES ("record too large": Redshift would refuse it). Per
-    chunk, not per record: one find, one rfind. Blank lines after the last record (a writer's extra line
-    break) are not passed on: COPY would read each as a record of one empty field and refuse the file, and
-    Redshift's COPY skips them (IGNOREBLANKLINES). The checksum covers every byte as landed.
+    chunk, not per record: one find, one rfind. Blank lines (a writer's extra line break after the last
+    record, or one between records) are not passed on: COPY would read each as a record of one empty field
+    and refuse the file, and Redshift's COPY skips them (IGNOREBLANKLINES), as pyarrow's reader does. A line
+    break inside a quoted value is data: a blank line is looked for only where the quotes before it are
+    even in number (one count of the quote character per chunk; the search for a blank line is a memmem
+    that rarely finds one). The checksum covers every byte as landed.
 
     A stray quote (loaders/sources/base.py StrayQuotes: `"abc"x`, a value's quote not doubled) quarantines
     the file: PostgreSQL's COPY would read on through it, joining or shifting values.
@@ -1088,6 +1091,7 @@ class _LandedCsv:
         self._digest = ContentHash() if hashed else None
         self._zones = zones
         self._quotes = StrayQuotes()
+        self._quote_count = 0  # quote characters before the next piece passed on: odd inside a quoted value
         self.bytes = 0
         self.end_marker = False  # some line starts with `\.`
 
@@ -1122,12 +1126,38 @@ class _LandedCsv:
                     self._digest.update(chunk)
                 body = chunk.rstrip(b"\r\n")
                 if body:
-                    yield held + body
+                    yield self._without_blank_lines(held + body)
                     held = chunk[len(body):]
                 else:
                     held += chunk
         if held:  # the last record's own line break (CRLF or LF), without the blank lines after it
             yield held[:2] if held.startswith(b"\r\n") else held[:1]
+
+    def _without_blank_lines(self, data: bytes) -> bytes:
+        """`data` (the stream's next piece: it never starts a line after a line break of the piece before,
+        so a blank line is a line break right after another one, in it) without the blank lines outside
+        quoted values."""
+        if b"\n\n" not in data and b"\n\r\n" not in data:
+            self._quote_count += data.count(b'"')
+            return data
+        kept: list[bytes] = []
+        start = counted = 0  # data[start:] not yet kept; quotes counted in data[:counted]
+        at = 0
+        while True:
+            lf, crlf = data.find(b"\n\n", at), data.find(b"\n\r\n", at)
+            i = min(x for x in (lf, crlf) if x >= 0) if lf >= 0 or crlf >= 0 else -1
+            if i < 0:
+                break
+            self._quote_count += data.count(b'"', counted, i)
+            counted = i
+            end = i + (2 if i == lf else 3)  # past the blank line's own line break
+            if self._quote_count % 2 == 0:
+                kept.append(data[start:i + 1])
+                start = end
+            at = end - 1  # that line break may end another blank line
+        self._quote_count += data.count(b'"', counted)
+        kept.append(data[start:])
+        return b"".join(kept)
 
 
 class _ZoneOffsets(Exception):

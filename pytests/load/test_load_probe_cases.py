@@ -410,3 +410,13 @@ def test_a_stray_quote_across_the_first_chunk_boundary_is_found(database, tmp_pa
     report = load(database, str(root))
     assert [(q.reason.split(" (")[0], q.line) for q in report.quarantined] == [
         ("malformed CSV: a quote between two other characters", count + 2)]
+
+
+# ---------------------------------- 8: a padded header name, refused by the dry run only (a probe)
+def test_a_header_name_padded_with_spaces_loads_the_same_in_a_dry_run(database, tmp_path):
+    root = tmp_path / "landing"
+    _write(root, CARRIERS, CARRIERS_CSV.replace("carrier_name,scac", " carrier_name , scac"))
+    for dry_run in (True, False):
+        report = load(database, str(root), dry_run=dry_run)
+        assert report.exit_code == EXIT_OK and report.rows == 1, (dry_run, report.summary())
+    assert query(database, "select carrier_name, scac from raw_tms.carriers") == [("Kestrel Haulage", "KHLT")]

@@ -116,10 +116,12 @@ def test_a_number_with_an_exponent_keeps_its_numeric_column_when_another_column_
 
 
 @pytest.mark.parametrize("chunk_bytes", [1 << 20, 3])
-def test_blank_lines_after_the_last_record_are_not_records(database, tmp_path, monkeypatch, chunk_bytes):
-    """A writer's extra line break after the last record (LF or CRLF): the file loads every record. Before,
-    the blank line was read as a record of one field, and a whole day's TMS extract was quarantined.
-    A blank line between records is still malformed CSV (RFC 4180 has no empty records). Streamed in
+def test_blank_lines_are_not_records_but_inside_a_quoted_value_they_are_data(database, tmp_path, monkeypatch,
+                                                                             chunk_bytes):
+    """A writer's extra line break after the last record (LF or CRLF), or a blank line between records: the
+    file loads every record, as Redshift's COPY does (IGNOREBLANKLINES) and pyarrow's reader (the dry run, the
+    bulk path). Before, a blank line was read as a record of one field, and a whole day's TMS extract was
+    quarantined on PostgreSQL only. A blank line inside a quoted value is part of the value. Streamed in
     3-byte chunks too, so that chunk ends fall between CR and LF and inside the blank lines."""
     from loaders.warehouse import postgres
 
@@ -131,12 +133,19 @@ def test_blank_lines_after_the_last_record_are_not_records(database, tmp_path, m
     _write(root, "tms/shipments/dt=2026-11-03/shipments-20261103.csv",
            "\r\n".join((TMS_SHIPMENTS, rows[0].replace("SHP-000123", "SHP-000125"))) + "\r\n\r\n")
     _write(root, "tms/shipments/dt=2026-11-04/shipments-20261104.csv",
-           "\n".join((TMS_SHIPMENTS, rows[0].replace("SHP-000123", "SHP-000126"), "",
+           "\n".join((TMS_SHIPMENTS, rows[0].replace("SHP-000123", "SHP-000126"), "", "",
                       rows[1].replace("SHP-000124", "SHP-000127"))) + "\n")
-    report = load(database, str(root), sources=["tms"])
-    assert [q.key for q in report.quarantined] == ["tms/shipments/dt=2026-11-04/shipments-20261104.csv"]
-    assert query(database, "select shipment_id, _source_row, weight_kg::text from raw_tms.shipments order by 1") == [
-        ("SHP-000123", 1, "1.500"), ("SHP-000124", 2, "2.500"), ("SHP-000125", 1, "1.500")]
+    _write(root, "tms/shipments/dt=2026-11-05/shipments-20261105.csv",
+           "\r\n".join((TMS_SHIPMENTS, "", rows[0].replace("SHP-000123", "SHP-000128").replace("TRK1", '"T\r\n\r\n1"'),
+                         "", rows[1].replace("SHP-000124", "SHP-000129").replace("TRK2", '"T\n\n""2"""'))) + "\r\n")
+    for dry_run in (True, False):
+        report = load(database, str(root), sources=["tms"], dry_run=dry_run)
+        assert report.exit_code == EXIT_OK and report.quarantined == [] and report.rows == 7, report.summary()
+    assert query(database, "select shipment_id, _source_row, tracking_number, weight_kg::text "
+                           "from raw_tms.shipments order by 1") == [
+        ("SHP-000123", 1, "TRK1", "1.500"), ("SHP-000124", 2, "TRK2", "2.500"), ("SHP-000125", 1, "TRK1", "1.500"),
+        ("SHP-000126", 1, "TRK1", "1.500"), ("SHP-000127", 2, "TRK2", "2.500"),
+        ("SHP-000128", 1, "T\r\n\r\n1", "1.500"), ("SHP-000129", 2, 'T\n\n"2"', "2.500")]
 
 
 def test_json_numbers_with_more_places_than_the_column_round_and_more_whole_digits_widen(database, tmp_path):
