@@ -420,3 +420,13 @@ def test_a_header_name_padded_with_spaces_loads_the_same_in_a_dry_run(database, 
         report = load(database, str(root), dry_run=dry_run)
         assert report.exit_code == EXIT_OK and report.rows == 1, (dry_run, report.summary())
     assert query(database, "select carrier_name, scac from raw_tms.carriers") == [("Kestrel Haulage", "KHLT")]
+
+
+def test_a_dms_file_of_only_its_header_without_a_line_break_is_empty_in_a_dry_run_too(database, tmp_path):
+    # DMS promises no final line break (SOURCE_FORMATS.md): one line with no break is a header and no record
+    root = tmp_path / "landing"
+    _write(root, "dms/azureware/dbo/Orders/20261102-100000000.csv", DMS_ORDERS_HEADER)
+    for dry_run in (True, False):
+        report = load(database, str(root), dry_run=dry_run)
+        assert report.exit_code == EXIT_OK and report.rows == 0 and report.quarantined == [], \
+            (dry_run, report.summary())
