@@ -341,33 +341,46 @@ def _numbered(batches, key: str) -> Iterator[pa.RecordBatch]:
         yield pa.RecordBatch.from_arrays([*columns, rows], names=[*batch.schema.names, SOURCE_ROW])
 
 
-# A timestamp's text ending in a zone offset (+02:00, +0200, -05, +00:00, or after a space). ISO 8601 allows
-# one; the raw columns are UTC timestamps without a zone, and PostgreSQL and Redshift both ignore an offset
-# in a value for such a column, loading its wall time.
-ZONE_OFFSET = r"\d\d:\d\d(:\d\d(\.\d+)?)? ?[+-]\d\d(:?\d\d)?$"
-_SPACED_OFFSET = r" ([+-]\d\d(:?\d\d)?)$"
+# ISO 8601 timestamps as the sources write them (SOURCE_FORMATS.md: TMS "ISO 8601 in UTC", AppFlow
+# `2026-11-22T10:15:30.000Z`), in the extended or the basic format, a date alone included.
+_ISO_8601 = (r"^\d{4}-?\d\d-?\d\d(?:[T ]\d\d(?::?\d\d(?::?\d\d)?)?(?:[.,]\d+)?)?"
+             r"(?:Z| ?(?:UTC|GMT|[+-]\d\d(?::?\d\d)?|[A-Za-z][A-Za-z_/+-]*))?$")
+# One that names its zone, by an offset (+02:00, +0200, -05, +00:00, after a space too) or by a name other
+# than Z, UTC or GMT (CET, Europe/Zurich): PostgreSQL and Redshift both ignore either in a value for a
+# TIMESTAMP column (the raw columns' type) and load its wall time.
+ZONED = r"[T ]\d\d(?::?\d\d){0,2}(?:[.,]\d+)? ?(?:[+-]\d\d(?::?\d\d)?|(?:[A-Za-z][A-Za-z_/+-]*))$"
+_UTC_NAMED = r"(?:Z|UTC|GMT)$"
+# To the extended format arrow's parser reads: basic date and time, the comma of a fraction, a space
+# before the offset
+_NORMALISE = ((r"^(\d{4})(\d\d)(\d\d)T", r"\1-\2-\3T"), (r"T(\d\d)(\d\d)(\d\d)", r"T\1:\2:\3"),
+              (r"T(\d\d)(\d\d)([^\d:])", r"T\1:\2\3"), (r",(\d+)", r".\1"), (r" ([+-]\d\d(?::?\d\d)?)$", r"\1"))
 
 
 def offsets_to_utc(key: str, data, source: SourceTable):
-    """A table or record batch whose timestamp columns (text here) have each value that carries a zone
-    offset replaced by the UTC time it means (ISO 8601 text, no offset); other values as they are. One
-    vectorised match per timestamp column: the common file has no offset and is left alone. A value with
-    an offset that cannot be read quarantines the file (FileFormatError)."""
+    """A table or record batch whose timestamp columns (text here) have each value that names its zone
+    (`ZONED`) replaced by the UTC time it means (ISO 8601 text, no offset); other values as they are. A value
+    that is not an ISO 8601 timestamp (`02/11/2026`: day or month first depends on the reader) or whose zone
+    cannot be read (a zone name) quarantines the file (FileFormatError). Vectorised: one or two matches per
+    timestamp column and batch; the common file names no zone and is left alone."""
     timestamps = {c.raw_name for c in source.columns if c.raw_type.startswith("timestamp")}
     for index, name in enumerate(data.schema.names):
         values = data.column(index)
         if name.lower() not in timestamps or not pa.types.is_string(values.type):  # any spelling of the field
             continue
-        zoned = pc.fill_null(pc.match_substring_regex(values, ZONE_OFFSET), False)
+        iso = pc.fill_null(pc.match_substring_regex(values, _ISO_8601), True)
+        if not pc.all(iso).as_py():
+            raise FileFormatError(key, f"field {name}: a value that is not an ISO 8601 timestamp", None)
+        zoned = pc.and_(pc.fill_null(pc.match_substring_regex(values, ZONED), False),
+                        pc.invert(pc.fill_null(pc.match_substring_regex(values, _UTC_NAMED), False)))
         if not pc.any(zoned).as_py():
             continue
-        text = pc.replace_substring_regex(pc.if_else(zoned, values, pa.scalar(None, pa.string())),
-                                          _SPACED_OFFSET, r"\1")
+        text = pc.if_else(zoned, values, pa.scalar(None, pa.string()))
+        for pattern, replacement in _NORMALISE:
+            text = pc.replace_substring_regex(text, pattern, replacement)
         try:
             utc = text.cast(pa.timestamp("us", "UTC"))
         except pa.ArrowInvalid:
-            raise FileFormatError(key, f"field {name}: a timestamp with a zone offset that cannot be read",
-                                  None) from None
+            raise FileFormatError(key, f"field {name}: a timestamp whose time zone cannot be read", None) from None
         # Arrow's %S carries the fraction of the second (micro-seconds here)
         converted = pc.strftime(utc.cast(pa.timestamp("us")), format="%Y-%m-%dT%H:%M:%S")
         data = data.set_column(index, name, pc.if_else(zoned, converted, values))

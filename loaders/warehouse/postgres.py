@@ -664,7 +664,7 @@ class PostgresWarehouse(Warehouse):
                    checkpoint: Checkpoint) -> FileOutcome:
         """One file, one COPY, under a savepoint. A value its raw type refuses, in a column whose type may
         widen, has the file profiled and the columns widened, then one more COPY; a landed CSV file whose
-        timestamps carry a zone offset other than UTC is read by pyarrow instead (which converts them), one
+        timestamps name a zone other than UTC (or are not ISO 8601) is read by pyarrow instead, one
         more COPY; anything else the warehouse refuses quarantines the file (rolled back to the savepoint)."""
         table = batch.table
         assert table is not None
@@ -716,9 +716,10 @@ class PostgresWarehouse(Warehouse):
             except psycopg2.Error as err:
                 if stream is not None and stream.error is not None:
                     self._undo(cur, "unify_file")
-                    if isinstance(stream.error, _ZoneOffsets):
-                        f = dataclasses.replace(f, open_raw=None)  # pyarrow reads it, converting the offsets
-                        log_event(log, "file_zone_offsets", batch_id=batch.batch_id, key=f.key, table=raw_table)
+                    if isinstance(stream.error, _ReadWithPyarrow):
+                        f = dataclasses.replace(f, open_raw=None)  # pyarrow reads it: offsets_to_utc
+                        log_event(log, "file_timestamps_via_pyarrow", batch_id=batch.batch_id, key=f.key,
+                                  table=raw_table)
                         continue
                     if isinstance(stream.error, LandingNotFound):
                         return self._deferred(cur, batch, f, "disappeared before it could be loaded", undo=False)
@@ -767,7 +768,7 @@ class PostgresWarehouse(Warehouse):
         """The COPY of a file into `ident` (its columns `names`) and the stream that feeds it: a landed CSV
         as it is (header skipped by COPY, `_source_row` from the row sequence), any other file as pyarrow's
         CSV with `_source_row` last. With `zones`, a landed file whose format allows zone offsets stops with
-        _ZoneOffsets at the first timestamp with an offset other than UTC."""
+        _ReadWithPyarrow at the first timestamp that names a zone other than UTC or is not ISO 8601."""
         target = tuple(ident.strings)
         if _as_landed(f):
             fmt = f.file_format
@@ -1074,15 +1075,27 @@ class _LandedCsv:
     (`_check_no_record_dropped`).
 
     With `zones` (a format whose timestamps may carry a zone offset), each chunk is searched for a time
-    followed by an offset other than UTC (one regular-expression search per chunk, in C): PostgreSQL would
-    load such a value's wall time, so the stream stops with _ZoneOffsets and the loader reads the file with
+    followed by a zone other than UTC, and for a d/m/y date (NOT_UTC_OR_NOT_ISO: three regular-expression
+    searches per chunk, in C): PostgreSQL would load the first's wall time and read the second by its
+    DateStyle, so the stream stops with _ReadWithPyarrow and the loader reads the file with
     pyarrow instead. A time followed by `+00:00`, `Z` or nothing is already UTC and streams as it is."""
 
     CHUNK_BYTES = 1 << 20
     END_MARKER = b"\n\\."  # a line break, then `\.`
-    # A time's last `:MM` or `:SS`, its fraction, an optional space, then an offset that is not zero (+01..+24,
-    # or +00 with minutes). Starting at the colon lets the search skip to each colon (166 MB/s, 42 from a digit)
-    NON_UTC_OFFSET = re.compile(rb":\d\d(?:\.\d+)? ?[+-](?:0[1-9]|1\d|2[0-4]|00:?(?:0[1-9]|[1-5]\d))")
+    # What follows a time when it names a zone other than UTC: an offset that is not zero (+01..+24, or +00
+    # with minutes), or a zone name other than Z, UTC or GMT (CET, Europe/Zurich)
+    _FRACTION = rb"(?:[.,]\d+)? ?"  # then an optional space
+    _OFFSET = rb"[+-](?:0[1-9]|1\d|2[0-4]|00:?(?:0[1-9]|[1-5]\d))"
+    _NAME = rb"(?!(?:Z|UTC|GMT)(?![A-Za-z]))[A-Za-z]"
+    # Timestamps the raw columns would load wrong, each search starting at a literal byte so that it skips
+    # from one to the next (~100 MB/s from the colon, 42 from a digit): a time's last `:MM` or `:SS` followed
+    # by a zone (the extended format); the basic format's `Thhmm[ss]` after a date, followed by an offset (a
+    # name there would match tracking numbers such as `1Z438C24T7210AA8CE`); a date written d/m/y or m/d/y
+    # (not ISO 8601: which comes first depends on the reader). A text value that only looks like one of
+    # these (`10:15 am` in a note) costs a read through pyarrow, never a wrong value.
+    NOT_UTC_OR_NOT_ISO = (re.compile(rb":\d\d" + _FRACTION + rb"(?:" + _OFFSET + rb"|" + _NAME + rb")"),
+                          re.compile(rb"T(?<=\d\dT)\d\d\d\d(?:\d\d)?" + _FRACTION + _OFFSET),
+                          re.compile(rb"/(?<=\d/)\d\d?/\d\d"))
     OVERLAP = 32  # bytes of the previous chunk searched again with the next one: a time and offset is shorter
 
     def __init__(self, key: str, open_raw: Callable[[], BinaryIO], hashed: bool, zones: bool = False):
@@ -1106,8 +1119,9 @@ class _LandedCsv:
         with self._open_raw() as handle:
             for chunk in iter(lambda: handle.read(self.CHUNK_BYTES), b""):
                 if self._zones:
-                    if self.NON_UTC_OFFSET.search(chunk) or self.NON_UTC_OFFSET.search(tail + chunk[:self.OVERLAP]):
-                        raise _ZoneOffsets(self._key)
+                    across = tail + chunk[:self.OVERLAP]
+                    if any(r.search(chunk) or r.search(across) for r in self.NOT_UTC_OR_NOT_ISO):
+                        raise _ReadWithPyarrow(self._key)
                     tail = chunk[-self.OVERLAP:]
                 # a backslash is rare in the sources' text: one memchr per chunk, the marker looked for only then
                 if not self.end_marker and (b"\\" in chunk or b"\\" in last):
@@ -1160,8 +1174,9 @@ class _LandedCsv:
         return b"".join(kept)
 
 
-class _ZoneOffsets(Exception):
-    """A landed CSV file holds a timestamp with a zone offset other than UTC: load it through pyarrow."""
+class _ReadWithPyarrow(Exception):
+    """A landed CSV file holds a timestamp that names a zone other than UTC, or one that is not ISO 8601: load
+    it through pyarrow, which converts the first and quarantines the second (offsets_to_utc)."""
 
 
 class _ArrowCsv:

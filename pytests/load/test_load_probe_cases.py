@@ -292,6 +292,47 @@ def test_tms_timestamps_with_a_zone_offset_load_as_the_utc_time_they_mean(databa
         zoned: LocalLanding(str(root)).checksum(zoned), plain: LocalLanding(str(root)).checksum(plain)}
 
 
+def test_tms_timestamps_in_the_basic_format_or_with_a_comma_fraction_convert_too(database, tmp_path):
+    """ISO 8601's basic format (`20261102T080000+0200`) and a comma before the fraction (found by a probe:
+    the offset was dropped, the time loaded two hours off)."""
+    root = tmp_path / "landing"
+    # each file on its own: one zoned value sends its whole file through pyarrow
+    _write(root, "tms/shipments/dt=2026-11-02/shipments-20261102.csv", SHIPMENTS_HEADER + "\n"
+           + _shipment("S1", "20261102T080000+0200")
+           + _shipment("S4", "20261102T060000Z", tracking="1Z438C24T7210AA8CE"))
+    _write(root, "tms/shipments/dt=2026-11-03/shipments-20261103.csv", SHIPMENTS_HEADER + "\n"
+           + _shipment("S2", "2026-11-02T0800+0200"))
+    _write(root, "tms/shipments/dt=2026-11-04/shipments-20261104.csv", SHIPMENTS_HEADER + "\n"
+           + _shipment("S3", "\"2026-11-02T08:00:00,5+02:00\""))  # quoted: the comma
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 4, report.summary()
+    assert query(database, "select shipment_id, shipped_at::text from raw_tms.shipments order by 1") == [
+        ("S1", "2026-11-02 06:00:00"), ("S2", "2026-11-02 06:00:00"), ("S3", "2026-11-02 06:00:00.5"),
+        ("S4", "2026-11-02 06:00:00")]
+
+
+def test_a_tms_timestamp_with_a_zone_name_or_not_in_iso_8601_quarantines_its_file(database, tmp_path):
+    """A zone name (`CET`) cannot be converted, and `02/11/2026` reads as 11 February or 2 November by the
+    reader's date style: both were loaded (the zone dropped, the date as month/day). UTC by name loads."""
+    root = tmp_path / "landing"
+    cases = {"2026-11-02 08:00:00 CET": "a timestamp whose time zone cannot be read",
+             "2026-11-02T08:00:00 Europe/Zurich": "a timestamp whose time zone cannot be read",
+             "02/11/2026 06:00:00": "a value that is not an ISO 8601 timestamp"}
+    keys = {}
+    for n, value in enumerate(cases, start=2):
+        keys[value] = f"tms/shipments/dt=2026-11-{n:02d}/shipments-202611{n:02d}.csv"
+        _write(root, keys[value], SHIPMENTS_HEADER + "\n" + _shipment(f"S{n}", value))
+    utc = "tms/shipments/dt=2026-11-09/shipments-20261109.csv"
+    _write(root, utc, SHIPMENTS_HEADER + "\n" + _shipment("S9", "2026-11-09 06:00:00 UTC"))
+    for dry_run in (True, False):
+        report = load(database, str(root), dry_run=dry_run)
+        assert report.exit_code == EXIT_QUARANTINED and report.rows == 1, report.summary()
+        assert sorted((q.key, q.reason) for q in report.quarantined) == sorted(
+            (keys[value], f"field shipped_at: {reason}") for value, reason in cases.items()), dry_run
+    assert query(database, "select shipment_id, shipped_at::text from raw_tms.shipments") == [
+        ("S9", "2026-11-09 06:00:00")]
+
+
 def test_a_tms_offset_after_the_first_megabyte_and_across_a_chunk_boundary_is_found(database, tmp_path):
     """The loader streams a landed CSV in 1 MB chunks and looks for offsets chunk by chunk: a file whose
     only offset straddles the first chunk's end still loads that value as UTC."""
@@ -325,7 +366,7 @@ def test_a_tms_offset_that_cannot_be_read_quarantines_its_file(database, tmp_pat
     report = load(database, str(root))
     assert report.exit_code == EXIT_QUARANTINED
     assert [(q.key, q.reason) for q in report.quarantined] == [
-        (key, "field shipped_at: a timestamp with a zone offset that cannot be read")]
+        (key, "field shipped_at: a timestamp whose time zone cannot be read")]
 
 
 def test_an_appflow_parquet_file_of_text_values_converts_zone_offsets_too(database, tmp_path):
@@ -430,3 +471,13 @@ def test_a_dms_file_of_only_its_header_without_a_line_break_is_empty_in_a_dry_ru
         report = load(database, str(root), dry_run=dry_run)
         assert report.exit_code == EXIT_OK and report.rows == 0 and report.quarantined == [], \
             (dry_run, report.summary())
+
+
+def test_an_appflow_datetime_in_the_basic_format_with_an_offset_converts(database, tmp_path):
+    root = tmp_path / "landing"
+    key = "appflow/salesforce/salesforce-account/exec-5/part-0000"
+    _write(root, key, _account(SystemModstamp="20261102T080000.000+0200", CreatedDate="20261102T080000+02"))
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 1, report.summary()
+    assert query(database, "select systemmodstamp::text, createddate::text from raw_salesforce.accounts") == [
+        ("2026-11-02 06:00:00", "2026-11-02 06:00:00")]
