@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import Counter
 from typing import Iterator
 
@@ -113,6 +114,9 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
     return table.select(present)
 
 
+_TYPE_CHANGED = re.compile(r"Column\(/([^)]*)\) changed from (\w+) to (\w+)")
+
+
 def _locate_json_problem(zone: LandingZone, key: str, err: Exception) -> tuple[str, int | None]:
     """The first line that is not one JSON object (1-based), and why, without quoting it (personal data).
     Streams the object: memory holds one line (at most MAX_RECORD_BYTES)."""
@@ -130,6 +134,11 @@ def _locate_json_problem(zone: LandingZone, key: str, err: Exception) -> tuple[s
                 return f"malformed JSON Lines: {exc.msg} (column {exc.colno})", number
             if not isinstance(value, dict):
                 return f"malformed JSON Lines: a line holds a JSON {type(value).__name__}, not an object", number
+    changed = _TYPE_CHANGED.search(str(err))
+    if changed:  # every line is a JSON object: a field of two JSON types, which one column cannot hold
+        field, first, then = changed.groups()
+        return (f"field {field} holds a JSON {first} in one record and a JSON {then} in another: one raw column "
+                "cannot hold both (a field's type may change between files, where it widens)"), None
     return f"malformed JSON Lines: {_arrow_reason(err)}", None
 
 
