@@ -166,6 +166,20 @@ def raw_columns(table: SourceTable) -> list[tuple[str, str, bool]]:
     return [(c.raw_name, c.raw_type, not c.nullable) for c in table.all_columns]
 
 
+def literal_null_columns(table: SourceTable, f: FileLoad) -> tuple[str, ...]:
+    """The file's columns where its NULL marker can only be the source's own text: the NOT NULL text columns
+    of a CSV format that writes NULL as a marker (DMS's `NULL`). SOURCE_FORMATS.md: "a source value that is
+    literally NULL is indistinguishable", and where the source declares a value (NOT NULL) it can only be
+    that text, so it loads as 'NULL' (a customer's name, say) instead of quarantining the whole CDC file
+    with every other change in it. Elsewhere the marker is NULL, and a NOT NULL number still refuses it."""
+    if f.file_format.kind != "csv" or not f.file_format.null_marker:
+        return ()
+    declared = {c.raw_name: c for c in table.columns}  # the source's columns: DMS's own (Op) are never text NULL
+    return tuple(c.raw_name for c in f.columns
+                 if (col := declared.get(c.raw_name)) is not None and not col.nullable
+                 and col.raw_type.lower().startswith(("varchar", "char", "text", "nvarchar")))
+
+
 def contract_types(table: SourceTable) -> Mapping[str, str]:
     return {name: raw_type for name, raw_type, _ in raw_columns(table)}
 

@@ -68,8 +68,8 @@ from loaders.records import (DEFERRED, DONE, LOADED, QUARANTINED, SKIPPED, Batch
 from loaders.source_tables import SourceTable
 from loaders.sources.base import (MAX_RECORD_BYTES, STRAY_QUOTE_REASON, StrayQuotes, csv_record_count,
                                   line_at)
-from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, op_check_name, prefer_diagnosis,
-                                    raw_columns, raw_indexes, rejection_reason)
+from loaders.warehouse.base import (Checkpoint, OnFile, Warehouse, _noop, literal_null_columns, op_check_name,
+                                    prefer_diagnosis, raw_columns, raw_indexes, rejection_reason)
 
 log = logging.getLogger("loaders.warehouse.postgres")
 
@@ -695,6 +695,7 @@ class PostgresWarehouse(Warehouse):
                 rows = 0
                 if f.columns:
                     statement, stream = self._copy_statement(ident, f, [c.raw_name for c in f.columns],
+                                                             literal_nulls=literal_null_columns(table, f),
                                                              hashed=not f.checksum, checkpoint=checkpoint)
                     try:
                         cur.copy_expert(prefix + statement.string, stream, size=1 << 20)
@@ -764,15 +765,18 @@ class PostgresWarehouse(Warehouse):
 
     @staticmethod
     def _copy_statement(ident, f: FileLoad, names: Sequence[str], hashed: bool, checkpoint: Checkpoint = _noop,
-                        zones: bool = True) -> tuple[sql.SQL, "_CopyStream | _InlineStream"]:
+                        zones: bool = True, literal_nulls: tuple[str, ...] = ()
+                        ) -> tuple[sql.SQL, "_CopyStream | _InlineStream"]:
         """The COPY of a file into `ident` (its columns `names`) and the stream that feeds it: a landed CSV
         as it is (header skipped by COPY, `_source_row` from the row sequence), any other file as pyarrow's
         CSV with `_source_row` last. With `zones`, a landed file whose format allows zone offsets stops with
-        _ReadWithPyarrow at the first timestamp that names a zone other than UTC or is not ISO 8601."""
+        _ReadWithPyarrow at the first timestamp that names a zone other than UTC or is not ISO 8601.
+        `literal_nulls`: columns where the NULL marker loads as its text (FORCE_NOT_NULL; literal_null_columns)."""
         target = tuple(ident.strings)
         if _as_landed(f):
             fmt = f.file_format
-            statement = _copy_sql(target, tuple(names), bool(fmt.header_rows), fmt.null_marker, fmt.empty_is_null)
+            statement = _copy_sql(target, tuple(names), bool(fmt.header_rows), fmt.null_marker, fmt.empty_is_null,
+                                  literal_nulls)
             landed = _LandedCsv(f.key, f.open_raw, hashed, zones and fmt.zone_offsets)  # type: ignore[arg-type]
             # a small file is read in the COPY's own thread: a producer thread would cost more than it saves
             kind = _CopyStream if f.size > _LandedCsv.CHUNK_BYTES else _InlineStream
@@ -879,11 +883,12 @@ class _View:
 
 @functools.lru_cache(maxsize=256)
 def _copy_sql(target: tuple[str, ...], names: tuple[str, ...], header: bool | None, null: str | None,
-              force_null: bool = False) -> sql.SQL:
+              force_null: bool = False, force_not_null: tuple[str, ...] = ()) -> sql.SQL:
     """The COPY statement, composed once per table, column list and CSV options (thousands of files share a
     few). `header` None: pyarrow's CSV (no header, default NULL); else a landed file's options. `force_null`:
     a quoted value equal to the NULL string is NULL too (FORCE_NULL on every column of the file: the TMS,
-    where an empty field is NULL, quoted or not)."""
+    where an empty field is NULL, quoted or not). `force_not_null`: columns where the NULL string is that
+    text (DMS's NOT NULL text columns: literal_null_columns)."""
     options = "format csv"
     if header is not None:
         options += f", header {'true' if header else 'false'}"
@@ -891,6 +896,8 @@ def _copy_sql(target: tuple[str, ...], names: tuple[str, ...], header: bool | No
             options += f", null {_literal(null)}"
             if force_null and names:
                 options += f", force_null ({', '.join(map(_quote, names))})"
+            if force_not_null:
+                options += f", force_not_null ({', '.join(map(_quote, force_not_null))})"
     return sql.SQL(f"copy {'.'.join(map(_quote, target))} ({', '.join(map(_quote, names))}) from stdin "
                    f"with ({options})")
 

@@ -43,7 +43,7 @@ from loaders import ledger
 from loaders.evolution import SqlType
 from loaders.records import FileColumn, FileFormat, FileLoad
 from loaders.source_tables import SourceTable
-from loaders.warehouse.base import distribution_key, raw_columns
+from loaders.warehouse.base import distribution_key, literal_null_columns, raw_columns
 
 MAX_STATEMENTS = 40  # BatchExecuteStatement's Sqls: 1..40 items (botocore's service model)
 STAGE = "unify_stage_"
@@ -291,11 +291,14 @@ def _clock() -> str:
 def insert_raw_sql(table: SourceTable, stage: str, file: FileLoad, table_types: Mapping[str, str],
                    batch_id: str) -> str:
     targets = [quote_ident(c.raw_name) for c in file.columns]
+    literal_nulls = literal_null_columns(table, file)
     values = []
     for c in file.columns:
         raw_type = table_types.get(c.raw_name, c.file_type)
         expr = quote_ident(c.raw_name)
-        if _zoned_text(file, c):  # staged as TIMESTAMPTZ
+        if c.raw_name in literal_nulls:  # NOT NULL text: DMS's NULL marker is the source's own text
+            expr = f"COALESCE({expr}, 'NULL')"
+        elif _zoned_text(file, c):  # staged as TIMESTAMPTZ
             expr = f"{expr} AT TIME ZONE 'UTC'"
         elif file.file_format.zone_offsets and SqlType.parse(raw_type).name == "timestamp" \
                 and SqlType.parse(c.file_type).name in ("varchar", "text"):  # AppFlow JSON, Parquet of text

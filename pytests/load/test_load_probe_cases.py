@@ -481,3 +481,34 @@ def test_an_appflow_datetime_in_the_basic_format_with_an_offset_converts(databas
     assert report.exit_code == EXIT_OK and report.rows == 1, report.summary()
     assert query(database, "select systemmodstamp::text, createddate::text from raw_salesforce.accounts") == [
         ("2026-11-02 06:00:00", "2026-11-02 06:00:00")]
+
+
+# ------------------- 9: DMS's NULL marker in a NOT NULL text column quarantined the whole CDC file (a probe)
+def test_the_dms_null_marker_in_a_not_null_text_column_loads_as_the_text_null(database, tmp_path):
+    """SOURCE_FORMATS.md: DMS writes NULL as `NULL`, "so a source value that is literally NULL is
+    indistinguishable". Where the source declares a value (OrderNumber, Status: NOT NULL) it can only be that
+    text; before, the whole CDC file, every other change in it, was quarantined. A NOT NULL number (ClientId)
+    cannot hold the text and still quarantines its file."""
+    root = tmp_path / "landing"
+    text = "dms/azureware/dbo/Orders/20261102-100000000.csv"
+    number = "dms/azureware/dbo/Orders/20261102-110000000.csv"
+    literal = DMS_ORDER_EMPTY_NAME.replace(",SO-7,", ",NULL,").replace(",NEW,", ",NULL,")
+    _write(root, text, DMS_ORDERS_HEADER + "\n" + literal + DMS_ORDER_EMPTY_NAME.replace(",7,SO-7,", ",8,SO-8,"))
+    _write(root, number, DMS_ORDERS_HEADER + "\n" + DMS_ORDER_EMPTY_NAME.replace(",7,SO-7,1,", ",9,SO-9,NULL,"))
+    report = load(database, str(root))
+    assert report.exit_code == EXIT_QUARANTINED and report.rows == 2, report.summary()
+    assert [(q.key, q.reason) for q in report.quarantined] == [
+        (number, "column clientid: no value where the source declares one (NOT NULL)")]
+    assert query(database, "select orderid, ordernumber, status, shippedat from raw_azureware.orders order by 1") == [
+        (7, "NULL", "NULL", None), (8, "SO-8", "NEW", None)]  # ShippedAt (nullable): the marker is NULL
+
+
+def test_an_appflow_field_of_two_json_types_in_one_file_is_named_as_such(database, tmp_path):
+    # every line is a valid JSON object: the file was called "malformed JSON Lines" (a probe)
+    root = tmp_path / "landing"
+    key = "appflow/salesforce/salesforce-account/exec-6/part-0000"
+    _write(root, key, _account(Note__c=5) + _account(Id="0018d0000000A14AAU", Note__c="five"))
+    report = load(database, str(root))
+    assert [(q.key, q.reason) for q in report.quarantined] == [
+        (key, "field Note__c holds a JSON number in one record and a JSON string in another: one raw column "
+              "cannot hold both (a field's type may change between files, where it widens)")]

@@ -176,6 +176,23 @@ def test_text_timestamps_that_may_carry_a_zone_offset_are_converted_to_utc_befor
                 (isinstance(value, exp.Cast) and value.to.this == exp.DataType.Type.TIMESTAMPTZ), prefix
 
 
+def test_the_dms_null_marker_in_a_not_null_text_column_is_inserted_as_its_text(s3_files):
+    """literal_null_columns: DMS's NOT NULL text columns take COALESCE(value, 'NULL'), as PostgreSQL's
+    FORCE_NOT_NULL loads them; nullable and numeric columns, and the TMS (an empty field is NULL), do not."""
+    bucket, picks = s3_files
+    zone = open_landing(f"s3://{bucket}/raw")
+    for prefix in ("dms/azureware/dbo/Orders/", "tms/"):
+        table, loads = _prepared(zone, [k for k in picks if k.startswith(prefix)][:1])
+        types = contract_types(table)
+        script = batch_script(new_batch_id(), table, loads, types, {0: f"s3://{bucket}/m/0"}, ROLE, "host pid 1", [])
+        insert = _parse(next(s.sql for s in script if s.role == "insert"))
+        coalesced = {c.find(exp.Column).name: c.expressions[0].name for c in insert.find_all(exp.Coalesce)}
+        expected = {c.raw_name: "NULL" for c in table.columns
+                    if not c.nullable and c.raw_type.startswith("varchar")} if prefix.startswith("dms/") else {}
+        assert coalesced == expected and (expected or prefix == "tms/"), prefix
+        assert "ordernumber" in expected or prefix == "tms/"
+
+
 def test_manifests_are_written_to_s3_and_name_exactly_the_file(s3_files):
     bucket, picks = s3_files
     zone = open_landing(f"s3://{bucket}/raw")
