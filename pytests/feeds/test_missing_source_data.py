@@ -15,6 +15,8 @@ different tests, and in `dbt build` one failing test would skip the models after
 - order 70102's line (shipped in full on 11-03) is left out of the DMS OrderLines files: with no line
   there was no short line, so it counted as in full; now it is neither in full nor OTIF and
   shipped_orders_have_lines fails with that one order;
+- shipment SHP-000102's freight cost arrives as `NaN` (PostgreSQL's numeric takes it; Redshift's DECIMAL
+  refuses it): every sum over it would read NaN; finite_number on stg_tms__shipments.freight_cost fails;
 - and two children gain a parent that never arrives: TMS shipment SHP-000999 names order SO-Z-9999 and
   a shipped order line (800999) names order 79999, neither ever in the WMS: by the metric definitions they
   count nowhere, and assert_children_reach_their_wms_order warns about both.
@@ -46,10 +48,11 @@ def _rewrite_csv(path, change) -> None:
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode())
 
 
-def _without_freight(shipment_id: str):
+def _with_freight(shipment_id: str, cost: str):
+    """Every delivered version of the shipment with this freight cost ("" : none, an empty field is NULL)."""
     def change(header, rows):
-        key, cost = header.index("shipment_id"), header.index("freight_cost")
-        return [[*row[:cost], "", *row[cost + 1:]] if row and row[key] == shipment_id else row for row in rows]
+        key, at = header.index("shipment_id"), header.index("freight_cost")
+        return [[*row[:at], cost, *row[at + 1:]] if row and row[key] == shipment_id else row for row in rows]
     return change
 
 
@@ -78,7 +81,8 @@ def built(warehouse, tmp_path_factory):
     shipments = sorted((landing / "tms/shipments").rglob("*.csv"))
     before = [path.read_bytes() for path in shipments]
     for path in shipments:
-        _rewrite_csv(path, _without_freight("SHP-000101"))
+        _rewrite_csv(path, _with_freight("SHP-000101", ""))
+        _rewrite_csv(path, _with_freight("SHP-000102", "NaN"))
         _rewrite_csv(path, _without_shipments("SHP-0002"))
     assert [path.read_bytes() for path in shipments] != before
     _rewrite_csv(next(p for p in shipments if "dt=2026-11-04" in p.as_posix()), _with_orphan_shipment)
@@ -114,6 +118,11 @@ def test_a_shipment_without_freight_cost_fails_the_build_and_leaves_the_month_un
     # and the dashboard's table shows it unknown, not $0
     assert built.query("select revenue_usd, cost_usd from analytics_reporting.rpt_client_profitability_monthly "
                        "where client_id = 501 and shipped_orders > 0") == [(None, None)]
+
+
+def test_a_freight_cost_that_is_not_a_number_fails_its_test(built):
+    assert built.outcome("finite_number_stg_tms__shipments_freight_cost") == ("fail", 1)  # SHP-000102
+    assert built.outcome("finite_number_stg_tms__shipments_weight_kg") == ("pass", 0)
 
 
 def test_a_shipped_order_without_lines_is_not_in_full_and_fails_the_build(built):
