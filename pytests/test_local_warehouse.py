@@ -68,6 +68,19 @@ def test_start_is_idempotent_and_stop_keeps_the_data(own_home):
     assert kept.stdout.strip() == "42"
 
 
+def test_stop_with_another_port_leaves_the_running_warehouse_alone(own_home):
+    """UNIFY_PG_PORT names the warehouse meant: `stop` from a second checkout (another port, the same
+    installed package, so the same data folder) used to stop the first one's server, tests and all."""
+    assert unify(own_home, "start").returncode == 0
+    other = {**own_home, "UNIFY_PG_PORT": str(free_port())}
+    refused = unify(other, "stop")
+    assert refused.returncode != 0
+    assert (f"runs on port {own_home['UNIFY_PG_PORT']}, but UNIFY_PG_PORT says {other['UNIFY_PG_PORT']}: "
+            "not stopped") in refused.stdout + refused.stderr
+    assert unify(own_home, "status").returncode == 0  # still running
+    assert unify(own_home, "stop").returncode == 0
+
+
 def test_url_names_the_database_and_port(own_home):
     out = unify(own_home, "url")
     assert out.stdout.strip() == f"postgresql://postgres@127.0.0.1:{own_home['UNIFY_PG_PORT']}/unify"

@@ -153,6 +153,13 @@ class LocalWarehouse:
                 stale = self._remove_stale_pid_file()
                 return Status(False, True, self.settings.url(), data_dir=self.data_dir,
                               note=stale or "was not running")
+            if self._configured_port() not in (None, self.settings.pg_port):
+                # the port names the warehouse the caller means; this folder's server is another one
+                raise WarehouseError(
+                    f"the local warehouse in {self.data_dir} runs on port {self._configured_port()}, but "
+                    f"UNIFY_PG_PORT says {self.settings.pg_port}: not stopped (a warehouse on port "
+                    f"{self.settings.pg_port} has its own folder: set UNIFY_HOME to it)"
+                )
             self._run_pg("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60")
         return Status(False, True, self.settings.url(), data_dir=self.data_dir)
 
