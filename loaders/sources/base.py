@@ -203,7 +203,7 @@ class StrayQuotes:
             across = _STRAY_QUOTE.search(self._last + chunk[:2])
             if across is not None:
                 found = self._offset - len(self._last) + across.start()
-        self._last = (self._last + chunk)[-2:]
+        self._last = (self._last + chunk[-2:])[-2:]
         self._offset += len(chunk)
         return found
 

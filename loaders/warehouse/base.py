@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Mapping, Sequence
 
+from loaders.evolution import SqlType
 from loaders.records import Batch, FileLoad, FileOutcome, LedgerEntry
 from loaders.source_tables import SourceTable
 
@@ -177,7 +178,7 @@ def literal_null_columns(table: SourceTable, f: FileLoad) -> tuple[str, ...]:
     declared = {c.raw_name: c for c in table.columns}  # the source's columns: DMS's own (Op) are never text NULL
     return tuple(c.raw_name for c in f.columns
                  if (col := declared.get(c.raw_name)) is not None and not col.nullable
-                 and col.raw_type.lower().startswith(("varchar", "char", "text", "nvarchar")))
+                 and SqlType.parse(col.raw_type).is_text)
 
 
 def contract_types(table: SourceTable) -> Mapping[str, str]:

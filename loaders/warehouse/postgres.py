@@ -1097,12 +1097,15 @@ class _LandedCsv:
     # Timestamps the raw columns would load wrong, each search starting at a literal byte so that it skips
     # from one to the next (~100 MB/s from the colon, 42 from a digit): a time's last `:MM` or `:SS` followed
     # by a zone (the extended format); the basic format's `Thhmm[ss]` after a date, followed by an offset (a
-    # name there would match tracking numbers such as `1Z438C24T7210AA8CE`); a date written d/m/y or m/d/y
-    # (not ISO 8601: which comes first depends on the reader). A text value that only looks like one of
-    # these (`10:15 am` in a note) costs a read through pyarrow, never a wrong value.
+    # name there would match tracking numbers such as `1Z438C24T7210AA8CE`); a date of one or two digits, one
+    # or two, then two or four, separated by `/`, `-` or `.` (d/m/y, m-d-y, d.m.y: not ISO 8601, and which
+    # comes first depends on the reader; ~75 MB/s). A text value that only looks like one of these
+    # (`10:15 am` in a note, `12-34-5678`) costs a read through pyarrow, never a wrong value.
     NOT_UTC_OR_NOT_ISO = (re.compile(rb":\d\d" + _FRACTION + rb"(?:" + _OFFSET + rb"|" + _NAME + rb")"),
                           re.compile(rb"T(?<=\d\dT)\d\d\d\d(?:\d\d)?" + _FRACTION + _OFFSET),
-                          re.compile(rb"/(?<=\d/)\d\d?/\d\d"))
+                          re.compile(rb"[-/.](?:(?<=[^-/.\d]\d[-/.])|(?<=[^-/.\d]\d\d[-/.]))"
+                                     rb"\d\d?[-/.]\d\d(?:\d\d)?(?!\d)"))
+    BLANK_LINE = re.compile(rb"\n\r?\n")  # a line break, then a blank line (LF or CRLF)
     OVERLAP = 32  # bytes of the previous chunk searched again with the next one: a time and offset is shorter
 
     def __init__(self, key: str, open_raw: Callable[[], BinaryIO], hashed: bool, zones: bool = False):
@@ -1164,18 +1167,13 @@ class _LandedCsv:
         kept: list[bytes] = []
         start = counted = 0  # data[start:] not yet kept; quotes counted in data[:counted]
         at = 0
-        while True:
-            lf, crlf = data.find(b"\n\n", at), data.find(b"\n\r\n", at)
-            i = min(x for x in (lf, crlf) if x >= 0) if lf >= 0 or crlf >= 0 else -1
-            if i < 0:
-                break
-            self._quote_count += data.count(b'"', counted, i)
-            counted = i
-            end = i + (2 if i == lf else 3)  # past the blank line's own line break
-            if self._quote_count % 2 == 0:
-                kept.append(data[start:i + 1])
-                start = end
-            at = end - 1  # that line break may end another blank line
+        while (blank := self.BLANK_LINE.search(data, at)) is not None:
+            self._quote_count += data.count(b'"', counted, blank.start())
+            counted = blank.start()
+            if self._quote_count % 2 == 0:  # outside a quoted value
+                kept.append(data[start:blank.start() + 1])
+                start = blank.end()
+            at = blank.end() - 1  # the blank line's own line break may end another blank line
         self._quote_count += data.count(b'"', counted)
         kept.append(data[start:])
         return b"".join(kept)

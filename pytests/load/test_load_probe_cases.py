@@ -317,12 +317,14 @@ def test_a_tms_timestamp_with_a_zone_name_or_not_in_iso_8601_quarantines_its_fil
     root = tmp_path / "landing"
     cases = {"2026-11-02 08:00:00 CET": "a timestamp whose time zone cannot be read",
              "2026-11-02T08:00:00 Europe/Zurich": "a timestamp whose time zone cannot be read",
-             "02/11/2026 06:00:00": "a value that is not an ISO 8601 timestamp"}
+             "02/11/2026 06:00:00": "a value that is not an ISO 8601 timestamp",
+             "11-02-2026 06:00:00": "a value that is not an ISO 8601 timestamp",
+             "2.11.2026 06:00:00": "a value that is not an ISO 8601 timestamp"}
     keys = {}
     for n, value in enumerate(cases, start=2):
         keys[value] = f"tms/shipments/dt=2026-11-{n:02d}/shipments-202611{n:02d}.csv"
         _write(root, keys[value], SHIPMENTS_HEADER + "\n" + _shipment(f"S{n}", value))
-    utc = "tms/shipments/dt=2026-11-09/shipments-20261109.csv"
+    utc = "tms/shipments/dt=2026-11-19/shipments-20261119.csv"
     _write(root, utc, SHIPMENTS_HEADER + "\n" + _shipment("S9", "2026-11-09 06:00:00 UTC"))
     for dry_run in (True, False):
         report = load(database, str(root), dry_run=dry_run)
