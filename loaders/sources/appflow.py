@@ -99,7 +99,7 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
                                  parse_options=parse)
     except pa.ArrowException as err:
         del data  # the diagnosis streams the object again, line by line
-        raise FileFormatError(sf.key, *_locate_json_problem(zone, sf.key, err)) from None
+        raise FileFormatError(sf.key, *_locate_json_problem(zone, sf.key, err, parse.explicit_schema)) from None
     table = offsets_to_utc(sf.key, _to_column_scale(sf.key, table, sf.table), sf.table)
     # A known field no record mentions comes back all-null: harmless, except for the fields that
     # identify and order records, which count as missing (the schema check then quarantines the file),
@@ -117,9 +117,10 @@ def read_json_table(zone: LandingZone, sf: SourceFile) -> pa.Table:
 _TYPE_CHANGED = re.compile(r"Column\(/([^)]*)\) changed from (\w+) to (\w+)")
 
 
-def _locate_json_problem(zone: LandingZone, key: str, err: Exception) -> tuple[str, int | None]:
-    """The first line that is not one JSON object (1-based), and why, without quoting it (personal data).
-    Streams the object: memory holds one line (at most MAX_RECORD_BYTES)."""
+def _locate_json_problem(zone: LandingZone, key: str, err: Exception, known: pa.Schema) -> tuple[str, int | None]:
+    """The first line that is not one JSON object (1-based), or whose known field holds a JSON type its column
+    cannot take (`known`: how the reader types the known fields), and why, without quoting it (personal
+    data). Streams the object: memory holds one line (at most MAX_RECORD_BYTES)."""
     with zone.open(key) as handle:
         for number, line in enumerate(iter(lambda: handle.readline(MAX_RECORD_BYTES + 1), b""), start=1):
             if len(line) > MAX_RECORD_BYTES:
@@ -134,12 +135,46 @@ def _locate_json_problem(zone: LandingZone, key: str, err: Exception) -> tuple[s
                 return f"malformed JSON Lines: {exc.msg} (column {exc.colno})", number
             if not isinstance(value, dict):
                 return f"malformed JSON Lines: a line holds a JSON {type(value).__name__}, not an object", number
+            for name, field_value in value.items():
+                wrong = _wrong_json_type(field_value, known.field(name).type) if name in known.names else None
+                if wrong is not None:
+                    return f"field {name}: {wrong}", number
     changed = _TYPE_CHANGED.search(str(err))
-    if changed:  # every line is a JSON object: a field of two JSON types, which one column cannot hold
+    if changed:  # every line is a JSON object: a new field of two JSON types, which one column cannot hold
         field, first, then = changed.groups()
         return (f"field {field} holds a JSON {first} in one record and a JSON {then} in another: one raw column "
                 "cannot hold both (a field's type may change between files, where it widens)"), None
     return f"malformed JSON Lines: {_arrow_reason(err)}", None
+
+
+_JSON_KINDS = {str: "a JSON string", bool: "a JSON boolean", int: "a JSON number", float: "a JSON number",
+               dict: "a JSON object", list: "a JSON array"}
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")  # a number's text, as pyarrow reads it
+
+
+def _wrong_json_type(value, wanted: pa.DataType) -> str | None:
+    """What is wrong with a known field's JSON value for the type the reader wants (None: nothing), in the
+    reader's own terms: a decimal field takes a number or a number's text, an integer field a number without
+    a fraction, a boolean true or false, a text field a string (a date or time is text until it is loaded)."""
+    if value is None:
+        return None
+    if pa.types.is_decimal(wanted) or pa.types.is_floating(wanted):
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if pa.types.is_decimal(wanted) and isinstance(value, str):
+            fits = _DECIMAL_TEXT.fullmatch(value) is not None
+        expected = "a number"
+    elif pa.types.is_integer(wanted):
+        fits, expected = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif pa.types.is_boolean(wanted):
+        fits, expected = isinstance(value, bool), "true or false"
+    else:
+        fits, expected = isinstance(value, str), "a string"
+    if fits:
+        return None
+    kind = "an empty string" if value == "" else _JSON_KINDS.get(type(value), "a JSON value")
+    if isinstance(value, float) and expected == "a whole number":
+        kind = "a number with a fraction"
+    return f"{kind} where {expected} is expected"
 
 
 def inspect(zone: LandingZone, sf: SourceFile) -> FileInfo:

@@ -514,3 +514,38 @@ def test_an_appflow_field_of_two_json_types_in_one_file_is_named_as_such(databas
     assert [(q.key, q.reason) for q in report.quarantined] == [
         (key, "field Note__c holds a JSON number in one record and a JSON string in another: one raw column "
               "cannot hold both (a field's type may change between files, where it widens)")]
+
+
+def test_a_known_appflow_field_of_a_json_type_its_column_cannot_take_is_named_with_its_line(database, tmp_path):
+    # pyarrow's message named two JSON types for one record's wrong type ("changed from boolean to number"),
+    # or no field at all ("Empty string cannot be converted to decimal256", called malformed JSON Lines)
+    root = tmp_path / "landing"
+    contract = {"Id": "8008d0000000A13AAU", "IsDeleted": False, "CreatedDate": "2025-04-14T18:19:48.000Z",
+                "LastModifiedDate": "2026-02-27T13:16:06.000Z", "SystemModstamp": "2026-02-27T13:16:06.000Z",
+                "AccountId": "0018d0000000A13AAU", "ContractNumber": "00000101", "Status": "Activated",
+                "StartDate": "2026-01-01", "EndDate": "2026-12-31", "Handling_Fee_Per_Order__c": "2.50",
+                "CurrencyIsoCode": "USD"}  # a decimal's text is a number to the reader: it loads
+    files = {
+        "salesforce-account/exec-1": (_account(IsDeleted=0),
+                                      "field IsDeleted: a JSON number where true or false is expected", 1),
+        "salesforce-account/exec-2": (_account() + _account(Id="0018d0000000A14AAU", Name=14),
+                                      "field Name: a JSON number where a string is expected", 2),
+        "salesforce-contract/exec-3": (json.dumps(contract) + "\n"
+                                       + json.dumps({**contract, "Handling_Fee_Per_Order__c": ""}) + "\n",
+                                       "field Handling_Fee_Per_Order__c: an empty string where a number is expected",
+                                       2),
+        "salesforce-contract/exec-4": (json.dumps({**contract, "Handling_Fee_Per_Order__c": True}) + "\n",
+                                       "field Handling_Fee_Per_Order__c: a JSON boolean where a number is expected",
+                                       1),
+    }
+    for folder, (text, _reason, _line) in files.items():
+        _write(root, f"appflow/salesforce/{folder}/part-0000", text)
+    _write(root, "appflow/salesforce/salesforce-contract/exec-5/part-0000", json.dumps(contract) + "\n")
+    expected = sorted((f"appflow/salesforce/{folder}/part-0000", reason, line)
+                      for folder, (_text, reason, line) in files.items())
+    for dry_run in (True, False):
+        report = load(database, str(root), dry_run=dry_run)
+        assert sorted((q.key, q.reason, q.line) for q in report.quarantined) == expected, dry_run
+        assert report.files == 1, report.summary()
+    assert query(database, "select id, handling_fee_per_order__c::text from raw_salesforce.contracts") == [
+        ("8008d0000000A13AAU", "2.50")]
