@@ -134,9 +134,9 @@ class LocalWarehouse:
                     notes.append(stale)
                 self._check_port_free()
                 self._pg_ctl_start()
-            elif self._configured_port() not in (None, self.settings.pg_port):
+            elif (other := self._other_port()) is not None:
                 raise WarehouseError(
-                    f"the local warehouse is already running on port {self._configured_port()}, but "
+                    f"the local warehouse is already running on port {other}, but "
                     f"UNIFY_PG_PORT says {self.settings.pg_port}: stop it first (`unify warehouse stop`)"
                 )
             else:
@@ -153,10 +153,10 @@ class LocalWarehouse:
                 stale = self._remove_stale_pid_file()
                 return Status(False, True, self.settings.url(), data_dir=self.data_dir,
                               note=stale or "was not running")
-            if self._configured_port() not in (None, self.settings.pg_port):
+            if (other := self._other_port()) is not None:
                 # the port names the warehouse the caller means; this folder's server is another one
                 raise WarehouseError(
-                    f"the local warehouse in {self.data_dir} runs on port {self._configured_port()}, but "
+                    f"the local warehouse in {self.data_dir} runs on port {other}, but "
                     f"UNIFY_PG_PORT says {self.settings.pg_port}: not stopped (a warehouse on port "
                     f"{self.settings.pg_port} has its own folder: set UNIFY_HOME to it)"
                 )
@@ -233,6 +233,11 @@ class LocalWarehouse:
             return int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
         except (FileNotFoundError, IndexError, ValueError):
             return None
+
+    def _other_port(self) -> int | None:
+        """The port this folder's running server listens on, when UNIFY_PG_PORT names another one."""
+        port = self._configured_port()
+        return port if port not in (None, self.settings.pg_port) else None
 
     def _remove_stale_pid_file(self) -> str | None:
         pid_file = self.data_dir / "postmaster.pid"

@@ -156,24 +156,21 @@ def _wrong_json_type(value, wanted: pa.DataType) -> str | None:
     """What is wrong with a known field's JSON value for the type the reader wants (None: nothing), in the
     reader's own terms: a decimal field takes a number or a number's text, an integer field a number without
     a fraction, a boolean true or false, a text field a string (a date or time is text until it is loaded)."""
-    if value is None:
-        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if pa.types.is_decimal(wanted) or pa.types.is_floating(wanted):
-        fits = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if pa.types.is_decimal(wanted) and isinstance(value, str):
-            fits = _DECIMAL_TEXT.fullmatch(value) is not None
-        expected = "a number"
+        text = pa.types.is_decimal(wanted) and isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value)
+        fits, expected = number or bool(text), "a number"
     elif pa.types.is_integer(wanted):
-        fits, expected = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        fits, expected = number and isinstance(value, int), "a whole number"
+        if isinstance(value, float):
+            return f"a number with a fraction where {expected} is expected"
     elif pa.types.is_boolean(wanted):
         fits, expected = isinstance(value, bool), "true or false"
     else:
         fits, expected = isinstance(value, str), "a string"
-    if fits:
+    if value is None or fits:
         return None
     kind = "an empty string" if value == "" else _JSON_KINDS.get(type(value), "a JSON value")
-    if isinstance(value, float) and expected == "a whole number":
-        kind = "a number with a fraction"
     return f"{kind} where {expected} is expected"
 
 
