@@ -45,7 +45,7 @@ from loaders import sources as readers
 from loaders.sources import Layout, SourceFile
 from loaders.sources.base import check_last_line_break, csv_structure_problem
 from loaders.sources.schema import SchemaPlan, check_schema
-from loaders.warehouse.base import Warehouse, contract_types
+from loaders.warehouse.base import Warehouse, contract_types, literal_null_columns
 
 log = logging.getLogger("loaders.load")
 
@@ -530,7 +530,8 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
              report: LoadReport | None = None) -> tuple[list[FileLoad], list[Quarantine]]:
     loads: list[FileLoad] = []
     quarantines: list[Quarantine] = []
-    plans: dict[tuple, tuple[SchemaPlan, frozenset[str]]] = {}  # thousands of files share a few headers
+    # thousands of files share a few headers: each is checked once, and what follows from it is worked out once
+    plans: dict[tuple, tuple[SchemaPlan, frozenset[str], tuple[str, ...]]] = {}
     report = report or LoadReport(zone.url, "?")
     for sf in files:
         obj = sf.obj
@@ -540,10 +541,11 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
             if info.file_format.records_end_with_newline:
                 check_last_line_break(zone, obj.key, obj.size)
             shape = (sf.table.qualified_raw_name, info.names, info.arrow_types, info.empty)
-            if shape not in plans:  # check each header once; which of its columns may widen, once
+            if shape not in plans:  # which of its columns may widen, which take the NULL marker as text
                 checked = check_schema(obj.key, sf.table, info, columns)
-                plans[shape] = (checked, evolution.widenable_columns(sf.table, [c.raw_name for c in checked.columns]))
-            schema, widenable = plans[shape]
+                plans[shape] = (checked, evolution.widenable_columns(sf.table, [c.raw_name for c in checked.columns]),
+                                literal_null_columns(sf.table, info.file_format, checked.columns))
+            schema, widenable, literal_nulls = plans[shape]
         except QuarantineError as err:
             try:
                 checksum = obj.checksum or zone.checksum(obj.key)
@@ -568,7 +570,7 @@ def _prepare(zone: LandingZone, files: list[SourceFile], columns: dict[str, str]
         loads.append(FileLoad(obj.key, obj.etag, obj.size, zone.uri(obj.key), schema.columns, info.file_format,
                               functools.partial(readers.record_batches, zone, sf, info), schema.added, open_raw,
                               obj.checksum or "", functools.partial(zone.checksum, obj.key), diagnose, widenable,
-                              known, unchanged))
+                              known, unchanged, literal_nulls))
     return loads, quarantines
 
 

@@ -75,6 +75,8 @@ class FileLoad:
     known_batches: frozenset[str] = frozenset()
     # Whether the object is unchanged since discovery (size and modification time; None: cannot tell).
     unchanged: Callable[[], bool] | None = None
+    # Columns where the format's NULL marker loads as its text (warehouse/base.py literal_null_columns).
+    literal_nulls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Callable, Mapping, Sequence
 
 from loaders.evolution import SqlType
-from loaders.records import Batch, FileLoad, FileOutcome, LedgerEntry
+from loaders.records import Batch, FileColumn, FileFormat, FileLoad, FileOutcome, LedgerEntry
 from loaders.source_tables import SourceTable
 
 Checkpoint = Callable[[str], None]
@@ -167,16 +167,17 @@ def raw_columns(table: SourceTable) -> list[tuple[str, str, bool]]:
     return [(c.raw_name, c.raw_type, not c.nullable) for c in table.all_columns]
 
 
-def literal_null_columns(table: SourceTable, f: FileLoad) -> tuple[str, ...]:
+def literal_null_columns(table: SourceTable, file_format: FileFormat, columns: Sequence[FileColumn]) -> tuple[str, ...]:
     """The file's columns where its NULL marker can only be the source's own text: the NOT NULL text columns
     of a CSV format that writes NULL as a marker (DMS's `NULL`). SOURCE_FORMATS.md: "a source value that is
     literally NULL is indistinguishable", and where the source declares a value (NOT NULL) it can only be
     that text, so it loads as 'NULL' (a customer's name, say) instead of quarantining the whole CDC file
-    with every other change in it. Elsewhere the marker is NULL, and a NOT NULL number still refuses it."""
-    if f.file_format.kind != "csv" or not f.file_format.null_marker:
+    with every other change in it. Elsewhere the marker is NULL, and a NOT NULL number still refuses it.
+    The loader works it out once per header (load.py `_prepare`) and hands it on as `FileLoad.literal_nulls`."""
+    if file_format.kind != "csv" or not file_format.null_marker:
         return ()
     declared = {c.raw_name: c for c in table.columns}  # the source's columns: DMS's own (Op) are never text NULL
-    return tuple(c.raw_name for c in f.columns
+    return tuple(c.raw_name for c in columns
                  if (col := declared.get(c.raw_name)) is not None and not col.nullable
                  and SqlType.parse(col.raw_type).is_text)
 

@@ -43,7 +43,7 @@ from loaders import ledger
 from loaders.evolution import SqlType
 from loaders.records import FileColumn, FileFormat, FileLoad
 from loaders.source_tables import SourceTable
-from loaders.warehouse.base import distribution_key, literal_null_columns, raw_columns
+from loaders.warehouse.base import distribution_key, raw_columns
 
 MAX_STATEMENTS = 40  # BatchExecuteStatement's Sqls: 1..40 items (botocore's service model)
 STAGE = "unify_stage_"
@@ -291,7 +291,7 @@ def _clock() -> str:
 def insert_raw_sql(table: SourceTable, stage: str, file: FileLoad, table_types: Mapping[str, str],
                    batch_id: str) -> str:
     targets = [quote_ident(c.raw_name) for c in file.columns]
-    literal_nulls = literal_null_columns(table, file)
+    literal_nulls = file.literal_nulls
     values = []
     for c in file.columns:
         raw_type = table_types.get(c.raw_name, c.file_type)

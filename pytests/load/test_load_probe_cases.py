@@ -10,6 +10,8 @@ timestamps with a zone offset (ISO 8601 allows one; the TMS promises UTC) loaded
 from __future__ import annotations
 
 import json
+import logging
+import random
 from pathlib import Path
 
 from _load_helpers import ledger, query, unify_load
@@ -309,6 +311,54 @@ def test_tms_timestamps_in_the_basic_format_or_with_a_comma_fraction_convert_too
     assert query(database, "select shipment_id, shipped_at::text from raw_tms.shipments order by 1") == [
         ("S1", "2026-11-02 06:00:00"), ("S2", "2026-11-02 06:00:00"), ("S3", "2026-11-02 06:00:00.5"),
         ("S4", "2026-11-02 06:00:00")]
+
+
+def test_a_comma_outside_quotes_is_no_fraction_so_look_alikes_across_two_fields_stream_as_landed(
+        database, tmp_path, caplog):
+    """A comma outside quotes ends a field: `...52T1935,2026-10-30T...` (a tracking number, then a date) and
+    `...06:00:00,2026-11-04 ...` (a time without a zone, then the next timestamp) are not a time with a
+    comma fraction and an offset. Found on the simulator's own shipments (four of the seven files at large
+    scale held such a tracking number): those were read through pyarrow, right but slower than streamed.
+    Inside quotes the comma is a decimal sign, and that file still goes through pyarrow."""
+    root = tmp_path / "landing"
+    plain = "tms/shipments/dt=2026-11-02/shipments-20261102.csv"
+    _write(root, plain, SHIPMENTS_HEADER + "\n"
+           + _shipment("S1", "2026-11-02T06:00:00Z", tracking="1ZKA1VWA4A952T1935")
+           + "S2,SO-1,LHR1,C7,LTL,T1,2026-11-02 06:00:00,2026-11-04 21:00:00,,IN_TRANSIT,1.5,12.34,GBP,"
+             "2026-11-02 10:00:00\n")
+    zoned = "tms/shipments/dt=2026-11-03/shipments-20261103.csv"
+    _write(root, zoned, SHIPMENTS_HEADER + "\n" + _shipment("S3", '"2026-11-02T08:00:00,5+02:00"'))
+    with caplog.at_level(logging.INFO, logger="loaders.warehouse.postgres"):
+        report = load(database, str(root))
+    assert report.exit_code == EXIT_OK and report.rows == 3, report.summary()
+    assert [r.f_key for r in caplog.records if getattr(r, "event", None) == "file_timestamps_via_pyarrow"] == [zoned]
+    assert query(database, "select shipment_id, shipped_at::text, estimated_delivery_at::text, _source_row "
+                           "from raw_tms.shipments order by 1") == [
+        ("S1", "2026-11-02 06:00:00", None, 1), ("S2", "2026-11-02 06:00:00", "2026-11-04 21:00:00", 2),
+        ("S3", "2026-11-02 06:00:00.5", None, 1)]
+
+
+def test_the_fast_search_for_zoned_timestamps_finds_whatever_the_exact_one_finds():
+    """The loader first searches each chunk with one RE2 expression and runs Python's exact searches only
+    where it finds something: on random text made of timestamps' characters, and on the cases above, the
+    fast search must find something wherever the exact one does (and not everywhere)."""
+    from loaders.warehouse.postgres import _LandedCsv
+
+    rng = random.Random(20261207)
+    pieces = ("2026", "11", "02", "5", "0800", "080000", "1935", "-", "/", ".", ":", "T", " ", ",", '"', "\n", "x",
+              "Z", "+02:00", "-0500", "+00:00", "+0005", "+24", "+25", "UTC", "GMT", "CET", "U", "G", "UT", "GM", "Zx",
+              "UTCx", "GMTx", "utc", "1Z", "52T")
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) + "\n" for _ in range(20_000)]
+    texts += [f"x,{value},y\n" for value in (
+        "2026-11-02T08:00:00+02:00", "2026-11-02 01:00:00-0500", "2026-11-02T11:30:00 +05:30", "20261102T080000+0200",
+        "2026-11-02T0800+0200", "2026-11-02T08:00:00,5+02:00", "2026-11-02 08:00:00 CET", "2026-11-02T08:00:00 GMTX",
+        "2026-11-02T08:00:00 UTCx", "2026-11-02T08:00:00Zulu", "10:15 U", "02/11/2026 06:00:00", "11-02-2026", "2.11.26",
+        "2026-11-02T06:00:00Z", "2026-11-02 06:00:00 UTC", "2026-11-02T06:00:00.25+00:00", "2026-11-02 06:00:00")]
+    exact = [t for t in texts if any(r.search(t.encode()) for r in _LandedCsv.NOT_UTC_OR_NOT_ISO)]
+    assert len(exact) > 1_000  # the random text is timestamp-like enough to test anything
+    assert [t for t in exact if not _LandedCsv.maybe_names_a_zone(t.encode())] == []
+    assert _LandedCsv.maybe_names_a_zone("x,2026-11-02T06:00:00Z,2026-11-02 06:00:00 UTC,1.5\n".encode()) is False
+    assert sum(map(_LandedCsv.maybe_names_a_zone, (t.encode() for t in texts))) < len(texts) * 0.9
 
 
 def test_a_tms_timestamp_with_a_zone_name_or_not_in_iso_8601_quarantines_its_file(database, tmp_path):
