@@ -1090,7 +1090,7 @@ class _LandedCsv:
     UTC and streams as it is. The chunk is first searched by MAYBE_NOT_UTC_OR_NOT_ISO, one RE2 search (C++,
     a DFA: ~10 times faster than Python's three searches, which try each colon, `T` and dash of every
     timestamp) that finds every match of NOT_UTC_OR_NOT_ISO and a few more; only a chunk where it finds
-    something is searched by NOT_UTC_OR_NOT_ISO (`_names_a_zone`). A comma before a fraction is a decimal
+    something is searched by NOT_UTC_OR_NOT_ISO (`names_a_zone`). A comma before a fraction is a decimal
     sign only inside a quoted value: outside one it ends the field (`...52T1935,2026-10-30...`, a tracking
     number followed by a date, is not a time with an offset)."""
 
