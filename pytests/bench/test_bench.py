@@ -62,6 +62,8 @@ def test_quick_bench_json_has_every_measure_with_sane_values(quick_run):
     assert load["loader_rows"] + load["other_rows"] == pytest.approx(sim["records"], rel=0.01)
     assert 0 < load["ratio"] < 10 and 0 < load["bulk_ratio"] < 10
     assert load["ratio"] == pytest.approx(load["bare_s"] / load["loader_s"], rel=0.01)
+    # each side's storage reads, after the files were read once: Linux says (/proc/self/io), so numbers
+    assert all(isinstance(load[k], float) and load[k] >= 0 for k in ("bare_storage_mb", "loader_storage_mb"))
     assert build["full_s"] > 0 and build["incremental_s"] > 0 and build["full_nodes"] > 50
     assert 0.5 <= build["change_pct"] <= 5, "the change batch is not about 1% of the data"
     assert build["ratio"] == pytest.approx(build["incremental_s"] / build["full_s"], rel=0.01)

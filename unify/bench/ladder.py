@@ -251,7 +251,8 @@ def load(rung: Rung, say: Callable[[str], None], bulk_rows: int, workdir: Path) 
     rung.history_records = cmp.loader_rows + other.rows
     figures = LoadFigures(cmp.files, round(cmp.bytes / 1e6, 1), cmp.loader_rows, round(cmp.loader_s, 3),
                           cmp.bare_rows, round(cmp.bare_s, 3), other.rows, round(other_s, 3),
-                          cmp.loader_quarantined + len(other.quarantined))
+                          cmp.loader_quarantined + len(other.quarantined), bare_storage_mb=cmp.bare_storage_mb,
+                          loader_storage_mb=cmp.loader_storage_mb)
     say(f"{rung.scale}: one DMS full-load file of {bulk_rows:,} OrderLines rows: bare COPY, then the loader")
     bulk = run_benchmark(rung.settings, bulk_rows, 1, workdir / f"bulk-{rung.scale}")
     shutil.rmtree(workdir / f"bulk-{rung.scale}", ignore_errors=True)

@@ -24,7 +24,10 @@ the rounds. It prints figures and makes no assertion.
 
 `compare_on_landing` does the same on a whole simulated landing zone (`unify bench` uses it): every DMS and
 TMS CSV file, each streamed by a bare `COPY FROM STDIN` into its raw table (and into a plain table),
-against `load()` of the same sources.
+against `load()` of the same sources. Each side starts with every file read once (`_warm`), and the
+megabytes each then reads from storage, not the page cache, are reported: the xlarge landing is 5 GB and
+each side writes a raw database and its WAL several times that, so whichever ran last could otherwise
+find the files evicted and pay for reading them again.
 """
 
 from __future__ import annotations
@@ -110,6 +113,10 @@ class LandingComparison:
     loader_s: float
     loader_quarantined: int
     plain_s: float = 0.0  # bare COPY into plain tables of the source columns
+    # Megabytes read from storage (not the page cache) while the bare COPY and the loader ran, each after a
+    # read of every file (`_warm`): 0 when the landing stayed cached; None where the system does not say.
+    bare_storage_mb: float | None = None
+    loader_storage_mb: float | None = None
 
 
 def csv_deliveries(landing: Path, systems: tuple[str, ...] = ("azureware", "tms")) -> list[CsvDelivery]:
@@ -208,9 +215,14 @@ def compare_on_landing(settings: Settings, landing: Path, scratch_database: str,
 
     deliveries = csv_deliveries(landing, systems)
     try:
+        _warm(deliveries)
         plain_s, _rows = bare_copy_files(_fresh_database(settings, scratch_database), deliveries, "plain")
         _drop_database(settings, scratch_database)
-        bare_s, bare_rows = bare_copy_files(_fresh_database(settings, scratch_database), deliveries, "raw")
+        scratch = _fresh_database(settings, scratch_database)
+        _warm(deliveries)
+        read_before = _storage_read_bytes()
+        bare_s, bare_rows = bare_copy_files(scratch, deliveries, "raw")
+        bare_storage_mb = _megabytes_since(read_before)
     finally:
         _drop_database(settings, scratch_database)
     warehouse = PostgresWarehouse(settings)
@@ -219,14 +231,46 @@ def compare_on_landing(settings: Settings, landing: Path, scratch_database: str,
     finally:
         warehouse.close()
     _checkpoint(settings)
+    _warm(deliveries)
+    read_before = _storage_read_bytes()
     started = time.perf_counter()
     # the files were written whole before the clock started: no quiet period to wait out
     report = load(settings, str(landing), sources=list(systems), config=replace(LoaderConfig.from_env(), quiet_s=0.0))
     loader_s = time.perf_counter() - started
+    loader_storage_mb = _megabytes_since(read_before)
     if report.exit_code == EXIT_FAILED:
         raise BenchError(f"the loader failed on {landing}:\n{report.summary()}")
     return LandingComparison(len(deliveries), sum(d.size for d in deliveries), bare_rows, bare_s, report.rows,
-                             loader_s, len(report.quarantined), plain_s)
+                             loader_s, len(report.quarantined), plain_s, bare_storage_mb, loader_storage_mb)
+
+
+def _warm(deliveries: list[CsvDelivery]) -> None:
+    """Read every file once, so that each timed phase starts with the landing in the page cache as far as it
+    fits: the phase before it wrote gigabytes (at xlarge, a raw database and its WAL several times the
+    landing's 5 GB) that may have pushed the files out, and the phase that comes last must not be the one
+    that pays for it."""
+    for d in deliveries:
+        with d.path.open("rb") as handle:
+            while handle.read(1 << 20):
+                pass
+
+
+def _storage_read_bytes() -> int | None:
+    """Bytes this process has had read from storage so far (Linux /proc/self/io `read_bytes`: the page
+    cache's misses, not every read), or None where the system does not say."""
+    try:
+        with open("/proc/self/io") as io:
+            for line in io:
+                if line.startswith("read_bytes:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _megabytes_since(before: int | None) -> float | None:
+    now = _storage_read_bytes()
+    return None if before is None or now is None else round((now - before) / 1e6, 1)
 
 
 def _checkpoint(settings: Settings) -> None:

@@ -48,6 +48,10 @@ class LoadFigures:
     bulk_rows: int = 0
     bulk_loader_s: float = 0.0
     bulk_bare_s: float = 0.0
+    # Storage reads (MB, page-cache misses) during the bare COPY and the loader, each started with the
+    # files read once (load_throughput.compare_on_landing): None where the system does not say.
+    bare_storage_mb: float | None = None
+    loader_storage_mb: float | None = None
 
     @property
     def loader_rows_per_s(self) -> float:
@@ -380,7 +384,10 @@ def _details(s: ScaleResult) -> list[str]:
                    f"{ld.bare_s:.1f} s) from {ld.files:,} files, {ld.megabytes:,.0f} MB; AppFlow JSON "
                    f"{ld.other_rows:,} rows in {ld.other_s:.1f} s; quarantined {ld.quarantined}; one full-load file "
                    f"of {ld.bulk_rows:,} OrderLines rows: loader {ld.bulk_loader_s:.2f} s, bare COPY "
-                   f"{ld.bulk_bare_s:.2f} s")
+                   f"{ld.bulk_bare_s:.2f} s"
+                   + (f"; read from storage, not the page cache: bare COPY {ld.bare_storage_mb:,.0f} MB, loader "
+                      f"{ld.loader_storage_mb:,.0f} MB" if ld.bare_storage_mb is not None
+                      and ld.loader_storage_mb is not None else ""))
     if s.build:
         b = s.build
         nightly = f", then the nightly build {b.nightly_s:.1f} s" if b.nightly_s is not None else ""
