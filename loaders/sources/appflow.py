@@ -121,6 +121,7 @@ def _locate_json_problem(zone: LandingZone, key: str, err: Exception, known: pa.
     """The first line that is not one JSON object (1-based), or whose known field holds a JSON type its column
     cannot take (`known`: how the reader types the known fields), and why, without quoting it (personal
     data). Streams the object: memory holds one line (at most MAX_RECORD_BYTES)."""
+    wanted = dict(zip(known.names, known.types))
     with zone.open(key) as handle:
         for number, line in enumerate(iter(lambda: handle.readline(MAX_RECORD_BYTES + 1), b""), start=1):
             if len(line) > MAX_RECORD_BYTES:
@@ -136,7 +137,7 @@ def _locate_json_problem(zone: LandingZone, key: str, err: Exception, known: pa.
             if not isinstance(value, dict):
                 return f"malformed JSON Lines: a line holds a JSON {type(value).__name__}, not an object", number
             for name, field_value in value.items():
-                wrong = _wrong_json_type(field_value, known.field(name).type) if name in known.names else None
+                wrong = _wrong_json_type(field_value, wanted[name]) if name in wanted else None
                 if wrong is not None:
                     return f"field {name}: {wrong}", number
     changed = _TYPE_CHANGED.search(str(err))

@@ -256,16 +256,14 @@ def _warm(deliveries: list[CsvDelivery]) -> None:
 
 
 def _storage_read_bytes() -> int | None:
-    """Bytes this process has had read from storage so far (Linux /proc/self/io `read_bytes`: the page
-    cache's misses, not every read), or None where the system does not say."""
+    """Bytes this process has had read from storage so far (psutil's `read_bytes`: the page cache's misses,
+    not every read), or None where the system does not say (psutil has no I/O counters on macOS)."""
+    import psutil
+
     try:
-        with open("/proc/self/io") as io:
-            for line in io:
-                if line.startswith("read_bytes:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
+        return psutil.Process().io_counters().read_bytes
+    except (AttributeError, psutil.Error):
         return None
-    return None
 
 
 def _megabytes_since(before: int | None) -> float | None:
