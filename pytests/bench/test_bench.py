@@ -114,6 +114,10 @@ def test_quick_bench_ran_the_dashboards_as_different_people_under_row_level_secu
         # each dashboard query's own p95 (the slow one is named), every visual's query among them
         assert set(level["per_query_p95_s"]) == set(scale["rows_seen"]), level["per_query_p95_s"]
         assert max(level["per_query_p95_s"].values()) <= level["max_s"]
+        # the sessions' first views (new connections) apart: every session has one
+        assert 0 < level["first_view_p95_s"] <= level["max_s"]
+    # one session runs 10 views in the quick bench (at least 10 per level), so it has later views too
+    assert 0 < levels[1]["later_views_p95_s"] <= levels[1]["max_s"]
     assert levels[10]["users"] > 1 and len(levels[10]["roles"]) >= 3
     assert {"unify_account_manager", "unify_analyst", "unify_finance"} <= set(levels[100]["roles"])
     # the policies filter: an account manager sees fewer rows of the client-scoped dashboard than exist,

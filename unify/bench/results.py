@@ -140,6 +140,8 @@ class ConcurrencyLevel:
     seconds: float
     first_error: str | None = None
     per_query_p95_s: dict[str, float] = field(default_factory=dict)  # each dashboard query's own p95, slowest first
+    first_view_p95_s: float | None = None  # the queries of each session's first view (a new connection)
+    later_views_p95_s: float | None = None  # the queries of its later views (None: one view per session)
 
 
 @dataclass
@@ -427,6 +429,10 @@ def _details(s: ScaleResult) -> list[str]:
                    f"{c.seconds:.1f} s, {c.errors} errors, p50 {c.p50_s:.3f} s, p95 {c.p95_s:.3f} s, max "
                    f"{c.max_s:.3f} s, dashboard view p95 {c.dashboard_p95_s:.3f} s"
                    + (f"; first error: {c.first_error}" if c.first_error else ""))
+        if c.first_view_p95_s is not None:
+            out.append(f"  - p95 of the queries of each session's first view (a new connection: cold catalog caches) "
+                       f"{c.first_view_p95_s:.3f} s, of its later views' "
+                       + ("–" if c.later_views_p95_s is None else f"{c.later_views_p95_s:.3f} s"))
         if c.per_query_p95_s:
             out.append("  - p95 per query: " + ", ".join(f"{name} {p95:.3f} s" for name, p95 in c.per_query_p95_s.items()))
     out.append("")
