@@ -116,8 +116,10 @@ def test_quick_bench_ran_the_dashboards_as_different_people_under_row_level_secu
         assert max(level["per_query_p95_s"].values()) <= level["max_s"]
         # the sessions' first views (new connections) apart: every session has one
         assert 0 < level["first_view_p95_s"] <= level["max_s"]
-    # one session runs 10 views in the quick bench (at least 10 per level), so it has later views too
+    # one session runs 10 views in the quick bench (at least 10 per level), so it has later views too; 100
+    # sessions run one view each, so none
     assert 0 < levels[1]["later_views_p95_s"] <= levels[1]["max_s"]
+    assert levels[100]["later_views_p95_s"] is None
     assert levels[10]["users"] > 1 and len(levels[10]["roles"]) >= 3
     assert {"unify_account_manager", "unify_analyst", "unify_finance"} <= set(levels[100]["roles"])
     # the policies filter: an account manager sees fewer rows of the client-scoped dashboard than exist,
@@ -152,6 +154,19 @@ def _scale(name: str, lines: int, build_s: float) -> ScaleResult:
     result.simulate = SimulateFigures(1.0, 50.0, 7, lines // 4, lines, lines * 7, 10, 1.0)
     result.build = BuildFigures(build_s, 200, 0.1, 10, 1.0, 5, 60.0, 0.1, build_s / 4, 3)
     return result
+
+
+def test_first_views_and_later_views_have_their_own_p95_and_whole_views_count_in_neither():
+    from unify.bench.concurrency import SessionUser, _Timing, view_split_p95
+
+    user = SessionUser("amelia", "unify_account_manager")
+    timings = [_Timing(user, "ops", "q1", 0.1, 1, 0), _Timing(user, "ops", "q2", 0.3, 1, 0),
+               _Timing(user, "ops", "q1", 0.2, 1, 0), _Timing(user, "ops", None, 9.0, 3, 0),  # a whole view
+               _Timing(user, "fin", "q3", 0.02, 1, 1), _Timing(user, "fin", "q3", 0.01, 1, 2),
+               _Timing(user, "fin", None, 8.0, 2, 1)]
+    # inclusive p95 of 0.1, 0.2, 0.3: 0.2 + 0.9 * 0.1; of 0.01, 0.02: 0.01 + 0.95 * 0.01
+    assert view_split_p95(timings) == (0.29, 0.0195)
+    assert view_split_p95(timings[:4]) == (0.29, None)  # one view per session: no later views
 
 
 def test_growth_exponent_is_the_log_log_slope_over_the_ladder():

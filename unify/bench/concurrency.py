@@ -62,7 +62,7 @@ class _Timing:
     query: str | None  # None: a whole dashboard view
     seconds: float
     rows: int
-    view: int = 0  # the session's n-th dashboard view (0: its first, on a connection whose caches are cold)
+    view: int  # the session's n-th dashboard view (0: its first, on a connection whose caches are cold)
 
 
 def compile_queries(settings: Settings, target: Path, env: dict[str, str]) -> list[DashboardQuery]:
@@ -124,6 +124,17 @@ def per_query_p95(timings: list["_Timing"]) -> dict[str, float]:
             by_query.setdefault(t.query, []).append(t.seconds)
     p95 = {name: round(percentile(values, 95), 4) for name, values in by_query.items()}
     return dict(sorted(p95.items(), key=lambda item: (-item[1], item[0])))
+
+
+def view_split_p95(timings: list["_Timing"]) -> tuple[float | None, float | None]:
+    """The p95 (seconds, 4 decimals) of the queries of the sessions' first views and of their later views',
+    None for a side with no query (e.g. one view per session)."""
+    first: list[float] = []
+    later: list[float] = []
+    for t in timings:
+        if t.query is not None:
+            (later if t.view else first).append(t.seconds)
+    return tuple(round(percentile(values, 95), 4) if values else None for values in (first, later))
 
 
 def interleave(users: list[SessionUser]) -> list[SessionUser]:
@@ -210,10 +221,9 @@ def run_level(settings: Settings, users: list[SessionUser], granted: dict[str, l
         conn.close()
     per_query = [t.seconds for t in timings if t.query is not None]
     per_view = [t.seconds for t in timings if t.query is None]
-    first = [t.seconds for t in timings if t.query is not None and t.view == 0]
-    later = [t.seconds for t in timings if t.query is not None and t.view > 0]
     if not per_query:
         raise BenchError(f"{sessions} sessions: no query succeeded; first error: {errors[0] if errors else '?'}")
+    first_view_p95, later_views_p95 = view_split_p95(timings)
     roles: dict[str, int] = {}
     for user in chosen:
         roles[user.role] = roles.get(user.role, 0) + 1
@@ -223,8 +233,7 @@ def run_level(settings: Settings, users: list[SessionUser], granted: dict[str, l
         max_s=round(max(per_query), 4),
         dashboard_p95_s=round(percentile(per_view, 95), 4) if per_view else 0.0, seconds=round(seconds, 2),
         first_error=errors[0] if errors else None, per_query_p95_s=per_query_p95(timings),
-        first_view_p95_s=round(percentile(first, 95), 4) if first else None,
-        later_views_p95_s=round(percentile(later, 95), 4) if later else None)
+        first_view_p95_s=first_view_p95, later_views_p95_s=later_views_p95)
 
 
 def run(settings: Settings, target: Path, options, env: dict[str, str],
